@@ -1,0 +1,89 @@
+// swift-tools-version: 6.0
+// caas-gateway: the batch integration gateway of a Car-as-a-Service company.
+// Dependencies point down the target list and never up; a C type never leaves its wrapper.
+import PackageDescription
+
+let strict: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+]
+
+let package = Package(
+    name: "caas-gateway",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "caas-gateway", targets: ["caas-gateway"]),
+        .executable(name: "caas-feedgen", targets: ["caas-feedgen"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.0"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.0"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+    ],
+    targets: [
+        // System library: libxml2 (xmlTextReader). Module map + shim only.
+        .systemLibrary(
+            name: "CLibXML2",
+            pkgConfig: "libxml-2.0",
+            providers: [.apt(["libxml2-dev"])]
+        ),
+        // Canonical model, facts, lifecycle fold, policies, validators. Pure: no I/O.
+        .target(
+            name: "GatewayCore",
+            dependencies: [.product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: strict
+        ),
+        // Streaming CSV and XML readers; mapping files -> records -> facts.
+        .target(
+            name: "GatewayFormats",
+            dependencies: ["GatewayCore", "CLibXML2", "Yams"],
+            swiftSettings: strict
+        ),
+        // The store behind a protocol: fact log, file ledger, projection, actions, runs. SQLite first.
+        .target(
+            name: "GatewayStore",
+            dependencies: ["GatewayCore", .product(name: "GRDB", package: "GRDB.swift")],
+            swiftSettings: strict
+        ),
+        // The run: discover, ingest, fold, decide, act, reconcile, report.
+        .target(
+            name: "GatewayEngine",
+            dependencies: [
+                "GatewayCore", "GatewayFormats", "GatewayStore",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                "Yams",
+            ],
+            swiftSettings: strict
+        ),
+        // The command line: argument parsing, configuration, exit codes, output.
+        .executableTarget(
+            name: "caas-gateway",
+            dependencies: [
+                "GatewayEngine", "GatewayCore", "GatewayStore", "GatewayFormats",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
+        // Deterministic generator of partner files at any size, for benchmarks and load tests.
+        .executableTarget(
+            name: "caas-feedgen",
+            dependencies: [
+                "GatewayCore",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: strict
+        ),
+        .testTarget(name: "GatewayCoreTests", dependencies: ["GatewayCore"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "GatewayFormatsTests", dependencies: ["GatewayFormats", "GatewayCore"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "GatewayStoreTests", dependencies: ["GatewayStore", "GatewayCore"]),
+        .testTarget(
+            name: "GatewayEngineTests",
+            dependencies: ["GatewayEngine", "GatewayStore", "GatewayFormats", "GatewayCore",
+                           .product(name: "Logging", package: "swift-log")],
+            resources: [.copy("Fixtures")]
+        ),
+    ]
+)

@@ -1,0 +1,123 @@
+/// The canonical facts the gateway understands. A mapping turns a partner record into one of
+/// these; the lifecycle fold reads nothing else.
+public enum FactKind: String, Sendable, CaseIterable, Codable {
+    case saleRegistered = "sale_registered"
+    case saleCancelled = "sale_cancelled"
+    case credentialsIssued = "credentials_issued"
+    case payment
+    case factoryOrderPlaced = "factory_order_placed"
+    case manufacturingEvent = "manufacturing_event"
+    case registrationSubmitted = "registration_submitted"
+    case registrationCompleted = "registration_completed"
+    case registrationRejected = "registration_rejected"
+    case carrierEvent = "carrier_event"
+    case appLinkEvent = "app_link_event"
+
+    /// The canonical fields of this kind: what a mapping must (or may) bind and what the fold reads.
+    public var schema: FactSchema { FactSchema.of(self) }
+}
+
+public enum FieldType: String, Sendable {
+    case string, int, time, list
+}
+
+public struct FieldSpec: Sendable {
+    public let name: String
+    public let type: FieldType
+    public let required: Bool
+    /// For enumerations: the only values the fold understands.
+    public let allowed: [String]?
+
+    init(_ name: String, _ type: FieldType = .string, required: Bool = false, allowed: [String]? = nil) {
+        self.name = name
+        self.type = type
+        self.required = required
+        self.allowed = allowed
+    }
+}
+
+/// Every fact has `order_ref` and `occurred_at`; the schema lists the rest.
+public struct FactSchema: Sendable {
+    public let kind: FactKind
+    public let fields: [FieldSpec]
+
+    public func spec(_ name: String) -> FieldSpec? {
+        fields.first { $0.name == name }
+    }
+
+    public static let common: [FieldSpec] = [
+        FieldSpec("order_ref", required: true),
+        FieldSpec("occurred_at", .time, required: true),
+    ]
+
+    public static let manufacturingCodes = [
+        "order_confirmed", "production_started", "quality_control", "ready_for_shipment",
+        "shipped_to_dealership", "available_at_dealership", "delayed",
+    ]
+    public static let carrierEvents = [
+        "pickup_factory", "arrived_dealership", "pickup_dealership", "out_for_delivery", "delivered",
+        "delivery_failed_absent", "returned_to_dealership", "collected_by_customer",
+    ]
+
+    static func of(_ kind: FactKind) -> FactSchema {
+        let own: [FieldSpec]
+        switch kind {
+        case .saleRegistered:
+            own = [
+                FieldSpec("dealer_code", required: true),
+                FieldSpec("country", required: true),
+                FieldSpec("customer.given_name", required: true),
+                FieldSpec("customer.family_name", required: true),
+                FieldSpec("customer.email", required: true),
+                FieldSpec("customer.phone"),
+                FieldSpec("customer.national_id", required: true),
+                FieldSpec("customer.national_id_type", required: true, allowed: ["DNI", "NIE", "CNI", "NPA", "CF", "NIF"]),
+                FieldSpec("customer.street"), FieldSpec("customer.postal_code"),
+                FieldSpec("customer.city"), FieldSpec("customer.country"),
+                FieldSpec("plan", required: true),
+                FieldSpec("options", .list),
+                FieldSpec("currency", required: true),
+                FieldSpec("total_minor", .int, required: true),
+                FieldSpec("deposit_minor", .int, required: true),
+                FieldSpec("delivery_mode", required: true, allowed: ["HOME", "DEALERSHIP"]),
+                FieldSpec("delivery.street"), FieldSpec("delivery.postal_code"),
+                FieldSpec("delivery.city"), FieldSpec("delivery.country"),
+                FieldSpec("sales_rep"),
+            ]
+        case .saleCancelled:
+            own = [FieldSpec("dealer_code"), FieldSpec("reason")]
+        case .credentialsIssued:
+            own = [FieldSpec("customer_id", required: true), FieldSpec("expires_at", .time),
+                   FieldSpec("account", allowed: ["new", "existing"])]
+        case .payment:
+            own = [
+                FieldSpec("event", required: true, allowed: ["captured", "refused", "refunded", "chargeback"]),
+                FieldSpec("purpose", allowed: ["reservation", "final", "unknown"]),
+                FieldSpec("amount_minor", .int, required: true),
+                FieldSpec("currency", required: true),
+                FieldSpec("payment_id", required: true),
+                FieldSpec("method"), FieldSpec("reason"),
+            ]
+        case .factoryOrderPlaced:
+            own = [FieldSpec("factory_order", required: true), FieldSpec("plant"), FieldSpec("eta", .time)]
+        case .manufacturingEvent:
+            own = [
+                FieldSpec("code", required: true, allowed: manufacturingCodes),
+                FieldSpec("factory_order"), FieldSpec("plant"), FieldSpec("vin"), FieldSpec("eta", .time),
+            ]
+        case .registrationSubmitted:
+            own = [FieldSpec("submission_id", required: true), FieldSpec("country")]
+        case .registrationCompleted:
+            own = [FieldSpec("plate", required: true), FieldSpec("submission_id")]
+        case .registrationRejected:
+            own = [FieldSpec("reason", required: true), FieldSpec("field"), FieldSpec("submission_id")]
+        case .carrierEvent:
+            own = [FieldSpec("event", required: true, allowed: carrierEvents), FieldSpec("shipment_id"),
+                   FieldSpec("vin"), FieldSpec("location")]
+        case .appLinkEvent:
+            own = [FieldSpec("event", required: true, allowed: ["linked", "link_failed", "unlinked"]),
+                   FieldSpec("vin"), FieldSpec("detail")]
+        }
+        return FactSchema(kind: kind, fields: common + own)
+    }
+}

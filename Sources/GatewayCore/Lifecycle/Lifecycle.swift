@@ -1,0 +1,329 @@
+import Foundation
+
+/// The order lifecycle as one pure fold: facts + policies + as-of time → state, deadlines,
+/// anomalies and due actions. Nothing else decides an order's state.
+public enum Lifecycle {
+    public static func fold(ref: String, facts: [Fact], policies: Policies, asOf: Date) -> OrderView {
+        var folder = Folder(view: OrderView(ref: ref), policies: policies)
+        for fact in facts.sorted(by: foldOrder) {
+            folder.closeWindow(before: fact.occurredAt)
+            folder.apply(fact)
+        }
+        folder.closeWindow(before: asOf)
+        folder.view.dueActions = dueActions(for: folder.view)
+        return folder.view
+    }
+
+    /// The sale opens an order whatever its timestamp says; everything else in time order, with
+    /// the kind and then the id breaking ties so that every fold of the same facts is the same.
+    static func foldOrder(_ a: Fact, _ b: Fact) -> Bool {
+        let aSale = a.kind == .saleRegistered, bSale = b.kind == .saleRegistered
+        if aSale != bSale { return aSale }
+        if a.occurredAt != b.occurredAt { return a.occurredAt < b.occurredAt }
+        let ka = FactKind.allCases.firstIndex(of: a.kind)!, kb = FactKind.allCases.firstIndex(of: b.kind)!
+        if ka != kb { return ka < kb }
+        return a.id < b.id
+    }
+
+    static func dueActions(for view: OrderView) -> [DueAction] {
+        guard let state = view.state else { return [] }
+        let kind: DueActionKind?
+        switch state {
+        case .saleRegistered: kind = .issueCredentials
+        case .reserved: kind = .placeFactoryOrder
+        case .fullyPaid: kind = .submitRegistration
+        case .sinAsignar: kind = .releaseToStock
+        default: kind = nil
+        }
+        return kind.map { [DueAction(kind: $0, orderRef: view.ref)] } ?? []
+    }
+}
+
+/// The mutable walk over one order's facts. Each `apply` either moves the state, records an
+/// attribute, or parks the fact as an anomaly; the timeline gets one step per fact either way.
+struct Folder {
+    var view: OrderView
+    let policies: Policies
+
+    private static let manufacturingTarget: [String: OrderState] = [
+        "order_confirmed": .factoryOrdered, "production_started": .inProduction,
+        "quality_control": .qualityControl, "ready_for_shipment": .readyToShip,
+        "shipped_to_dealership": .shippedToDealership, "available_at_dealership": .awaitingFinalPayment,
+    ]
+
+    var state: OrderState? { view.state }
+
+    mutating func move(to newState: OrderState, at time: Date) {
+        view.state = newState
+        view.stateSince = time
+    }
+
+    mutating func step(_ fact: Fact, _ note: String? = nil) {
+        view.timeline.append(TimelineStep(factID: fact.id, kind: fact.kind, occurredAt: fact.occurredAt,
+                                          stateAfter: view.state, note: note))
+    }
+
+    mutating func park(_ fact: Fact, _ code: Anomaly.Code, _ message: String) {
+        view.anomalies.append(Anomaly(code: code, factID: fact.id, occurredAt: fact.occurredAt, message: message))
+        step(fact, "anomaly: " + message)
+    }
+
+    /// The final-payment window is the only transition driven by time rather than by a fact.
+    mutating func closeWindow(before time: Date) {
+        guard state == .awaitingFinalPayment, let due = view.finalPaymentDueAt, time > due else { return }
+        move(to: .sinAsignar, at: due)
+        view.timeline.append(TimelineStep(factID: "-", kind: nil, occurredAt: due, stateAfter: .sinAsignar,
+                                          note: "final payment window closed unpaid: vehicle released to dealership stock, reservation kept"))
+    }
+
+    mutating func apply(_ fact: Fact) {
+        guard let state else {
+            if fact.kind == .saleRegistered { return registerSale(fact) }
+            return park(fact, .unknownOrder, "no sale is registered for \(fact.orderRef) yet; kept and applied when the sale arrives")
+        }
+        switch fact.kind {
+        case .saleRegistered:
+            park(fact, .duplicateSale, "the sale was registered again by another source; the first registration stands")
+        case .saleCancelled:
+            if state == .saleRegistered || state == .awaitingReservation {
+                if view.receivedMinor > 0 {
+                    park(fact, .cancelTooLate, "sale withdrawn after money was received: refund it by hand")
+                } else {
+                    move(to: .cancelled, at: fact.occurredAt)
+                    step(fact, "sale withdrawn before the reservation was paid")
+                }
+            } else if state == .cancelled {
+                step(fact, "already cancelled")
+            } else {
+                park(fact, .cancelTooLate, "sale withdrawn after the reservation was paid (state \(state.rawValue)): needs a person")
+            }
+        case .credentialsIssued:
+            view.customerID = fact.string("customer_id") ?? view.customerID
+            if state == .saleRegistered {
+                move(to: .awaitingReservation, at: fact.occurredAt)
+                step(fact, "customer credentials issued")
+            } else {
+                step(fact, "credentials issued (no state change)")
+            }
+        case .payment: applyPayment(fact, state)
+        case .factoryOrderPlaced:
+            if state == .reserved {
+                view.factoryOrder = fact.string("factory_order")
+                view.plant = fact.string("plant") ?? view.plant
+                view.eta = fact.time("eta") ?? view.eta
+                move(to: .factoryOrdered, at: fact.occurredAt)
+                step(fact, "factory order \(view.factoryOrder ?? "?")")
+            } else if state < .reserved || state == .cancelled {
+                park(fact, .guardViolation, "factory order without a paid reservation")
+            } else if let known = view.factoryOrder, known != fact.string("factory_order") {
+                park(fact, .conflictingValue, "a second factory order \(fact.string("factory_order") ?? "?") differs from \(known)")
+            } else {
+                step(fact, "factory order already recorded")
+            }
+        case .manufacturingEvent: applyManufacturing(fact, state)
+        case .registrationSubmitted:
+            if state == .fullyPaid || state == .registering {
+                view.registrationRejection = nil
+                move(to: .registering, at: fact.occurredAt)
+                step(fact, "registration submitted")
+            } else if state < .fullyPaid || state == .cancelled || state == .sinAsignar {
+                park(fact, .guardViolation, "registration submitted without full payment")
+            } else {
+                park(fact, .outOfOrder, "registration submitted for an order already \(state.rawValue)")
+            }
+        case .registrationCompleted:
+            let plate = fact.string("plate")
+            if state == .fullyPaid || state == .registering {
+                view.plate = plate
+                view.registrationRejection = nil
+                move(to: .registered, at: fact.occurredAt)
+                step(fact, "registered")
+            } else if state < .fullyPaid || state == .cancelled || state == .sinAsignar {
+                park(fact, .guardViolation, "registration without full payment")
+            } else if view.plate == plate {
+                step(fact, "registration already recorded")
+            } else {
+                park(fact, .conflictingValue, "a second registration with another plate")
+            }
+        case .registrationRejected:
+            if state == .fullyPaid || state == .registering {
+                view.registrationRejection = fact.string("reason")
+                step(fact, "registration rejected: \(fact.string("reason") ?? "no reason given")")
+            } else {
+                park(fact, .outOfOrder, "registration rejection for an order in state \(state.rawValue)")
+            }
+        case .carrierEvent: applyCarrier(fact, state)
+        case .appLinkEvent: applyLink(fact, state)
+        }
+    }
+
+    mutating func registerSale(_ fact: Fact) {
+        view.dealerCode = fact.string("dealer_code")
+        view.country = fact.string("country")
+        view.plan = fact.string("plan")
+        view.options = fact["options"]?.list ?? []
+        view.deliveryMode = fact.string("delivery_mode")
+        view.currency = fact.string("currency")
+        view.totalMinor = fact.int("total_minor") ?? 0
+        view.depositMinor = fact.int("deposit_minor") ?? 0
+        move(to: .saleRegistered, at: fact.occurredAt)
+        step(fact, "sale registered by \(view.dealerCode ?? "?")")
+    }
+
+    mutating func applyPayment(_ fact: Fact, _ state: OrderState) {
+        let amount = fact.int("amount_minor") ?? 0
+        let event = fact.string("event") ?? "captured"
+        let purpose = fact.string("purpose") ?? "unknown"
+        guard fact.string("currency") == view.currency else {
+            return park(fact, .currencyMismatch, "payment in \(fact.string("currency") ?? "?") for an order priced in \(view.currency ?? "?")")
+        }
+        switch event {
+        case "refused":
+            view.refusedPayments += 1
+            step(fact, "card payment declined (\(fact.string("reason") ?? "no reason")); not final, the customer may try again")
+        case "refunded", "chargeback":
+            view.receivedMinor -= amount
+            let needed: Int64 = state >= .fullyPaid && state != .sinAsignar ? view.totalMinor
+                : state >= .reserved && state != .cancelled && state != .sinAsignar ? view.depositMinor : 0
+            if event == "chargeback" || view.receivedMinor < needed {
+                park(fact, .moneyReturned, "\(event) of \(Money.format(amount, view.currency)) leaves \(Money.format(view.receivedMinor, view.currency)) received, less than the stage needs")
+            } else {
+                step(fact, "\(event) of \(Money.format(amount, view.currency))")
+            }
+        default:
+            view.receivedMinor += amount
+            switch state {
+            case .saleRegistered, .awaitingReservation:
+                if view.receivedMinor >= view.depositMinor {
+                    move(to: .reserved, at: fact.occurredAt)
+                    step(fact, "reservation paid")
+                } else {
+                    step(fact, "reservation underpaid: \(Money.format(view.receivedMinor, view.currency)) of \(Money.format(view.depositMinor, view.currency))")
+                }
+            case .awaitingFinalPayment:
+                if view.receivedMinor >= view.totalMinor {
+                    move(to: .fullyPaid, at: fact.occurredAt)
+                    step(fact, "final payment received")
+                } else {
+                    step(fact, "final payment partial: \(Money.format(view.receivedMinor, view.currency)) of \(Money.format(view.totalMinor, view.currency))")
+                }
+            case .cancelled, .sinAsignar:
+                park(fact, .paymentNotExpected, "payment received for an order in state \(state.rawValue): refund it")
+            default:
+                if purpose == "reservation" || view.receivedMinor > view.totalMinor {
+                    park(fact, .duplicatePayment, "payment of \(Money.format(amount, view.currency)) beyond what is owed: refund it")
+                } else {
+                    step(fact, "payment received ahead of the final-payment window")
+                }
+            }
+        }
+    }
+
+    mutating func applyManufacturing(_ fact: Fact, _ state: OrderState) {
+        let code = fact.string("code") ?? ""
+        if state < .reserved || state == .cancelled {
+            return park(fact, .guardViolation, "factory status \(code) for an order without a paid reservation")
+        }
+        if let fo = fact.string("factory_order") {
+            if let known = view.factoryOrder, known != fo {
+                return park(fact, .conflictingValue, "factory status for factory order \(fo), but the order has \(known)")
+            }
+            view.factoryOrder = fo
+        }
+        view.plant = fact.string("plant") ?? view.plant
+        if let vin = fact.string("vin") { view.vin = vin }
+        if code == "delayed" {
+            view.eta = fact.time("eta") ?? view.eta
+            view.etaRevisions += 1
+            return step(fact, "delayed: new estimated completion \(view.eta.map(Timestamp.day) ?? "not given")")
+        }
+        if let eta = fact.time("eta") { view.eta = eta }
+        guard let target = Self.manufacturingTarget[code] else { return step(fact, "unknown factory code") }
+        if target.rank < state.rank || state == .sinAsignar {
+            return park(fact, .outOfOrder, "factory status \(code) arrived after the order was already \(state.rawValue)")
+        }
+        if target == state { return step(fact, "repeated factory status") }
+        move(to: target, at: fact.occurredAt)
+        if target == .awaitingFinalPayment {
+            let days = policies.finalPaymentWindowDays(country: view.country)
+            view.finalPaymentDueAt = fact.occurredAt.addingTimeInterval(Double(days) * 86400)
+            if view.receivedMinor >= view.totalMinor {
+                move(to: .fullyPaid, at: fact.occurredAt)
+                return step(fact, "available at the dealership, already paid in full")
+            }
+            return step(fact, "available at the dealership; final payment due within \(days) days")
+        }
+        step(fact, code.replacingOccurrences(of: "_", with: " "))
+    }
+
+    mutating func applyCarrier(_ fact: Fact, _ state: OrderState) {
+        let event = fact.string("event") ?? ""
+        if let vin = fact.string("vin"), view.vin == nil { view.vin = vin }
+        if event == "pickup_factory" || event == "arrived_dealership" {
+            if state < .reserved || state == .cancelled {
+                return park(fact, .guardViolation, "transport event \(event) for an order without a paid reservation")
+            }
+            return step(fact, "transport to the dealership: \(event.replacingOccurrences(of: "_", with: " "))")
+        }
+        if state < .registered || state == .sinAsignar || state == .cancelled {
+            let why = state < .fullyPaid || state == .sinAsignar || state == .cancelled ? "not fully paid" : "not registered"
+            return park(fact, .guardViolation, "carrier event \(event) for an order \(why) (state \(state.rawValue))")
+        }
+        switch (event, state) {
+        case ("pickup_dealership", .registered), ("out_for_delivery", .registered),
+             ("out_for_delivery", .returnedToDealership), ("pickup_dealership", .returnedToDealership):
+            move(to: .inTransit, at: fact.occurredAt)
+            step(fact, "out for delivery")
+        case ("delivered", .inTransit), ("delivered", .registered):
+            move(to: .delivered, at: fact.occurredAt)
+            step(fact, "delivered at home")
+        case ("delivery_failed_absent", .inTransit):
+            move(to: .returnedToDealership, at: fact.occurredAt)
+            step(fact, "customer absent: vehicle goes back to the dealership")
+        case ("returned_to_dealership", .inTransit), ("returned_to_dealership", .returnedToDealership):
+            move(to: .returnedToDealership, at: fact.occurredAt)
+            step(fact, "back at the dealership, waiting for collection")
+        case ("collected_by_customer", .returnedToDealership), ("collected_by_customer", .registered):
+            move(to: .delivered, at: fact.occurredAt)
+            step(fact, "collected by the customer at the dealership")
+        case (_, .inTransit) where event == "out_for_delivery" || event == "pickup_dealership":
+            step(fact, "repeated transport event")
+        default:
+            park(fact, .outOfOrder, "carrier event \(event) does not fit state \(state.rawValue)")
+        }
+    }
+
+    mutating func applyLink(_ fact: Fact, _ state: OrderState) {
+        switch fact.string("event") ?? "" {
+        case "linked":
+            if state == .delivered {
+                move(to: .operational, at: fact.occurredAt)
+                step(fact, "app linked: vehicle operational")
+            } else if state == .operational {
+                step(fact, "app already linked")
+            } else {
+                park(fact, .outOfOrder, "app linked before handover (state \(state.rawValue))")
+            }
+        case "link_failed":
+            view.linkFailures += 1
+            step(fact, "app link failed; does not block delivery, can be completed later")
+        default:
+            if state == .operational {
+                move(to: .delivered, at: fact.occurredAt)
+                step(fact, "app unlinked")
+            } else {
+                step(fact, "app unlinked (no state change)")
+            }
+        }
+    }
+}
+
+/// Money display for notes and reports; amounts stay integer minor units everywhere else.
+public enum Money {
+    public static func format(_ minor: Int64, _ currency: String?) -> String {
+        let sign = minor < 0 ? "-" : ""
+        let m = abs(minor)
+        let cents = m % 100
+        return "\(sign)\(m / 100).\(cents < 10 ? "0" : "")\(cents) \(currency ?? "")".trimmingCharacters(in: .whitespaces)
+    }
+}

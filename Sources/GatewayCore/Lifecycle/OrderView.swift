@@ -1,0 +1,106 @@
+import Foundation
+
+/// A fact that does not fit the order's lifecycle. It is kept, shown, and looked at again on every
+/// fold: once the missing sale arrives, for instance, the fact applies and the anomaly disappears.
+public struct Anomaly: Sendable, Hashable, Codable {
+    public enum Code: String, Sendable, Codable {
+        case unknownOrder = "unknown_order"
+        case guardViolation = "guard_violation"
+        case outOfOrder = "out_of_order"
+        case duplicateSale = "duplicate_sale"
+        case cancelTooLate = "cancel_too_late"
+        case currencyMismatch = "currency_mismatch"
+        case paymentNotExpected = "payment_not_expected"
+        case duplicatePayment = "duplicate_payment"
+        case moneyReturned = "money_returned"
+        case conflictingValue = "conflicting_value"
+    }
+
+    public let code: Code
+    public let factID: String
+    public let occurredAt: Date
+    public let message: String
+
+    public init(code: Code, factID: String, occurredAt: Date, message: String) {
+        self.code = code
+        self.factID = factID
+        self.occurredAt = occurredAt
+        self.message = message
+    }
+}
+
+/// What the gateway must do for an order in its current state. The engine turns these into
+/// actions with idempotency keys; the key is the kind and the order reference.
+public enum DueActionKind: String, Sendable, Codable, CaseIterable {
+    case issueCredentials = "issue_credentials"
+    case placeFactoryOrder = "place_factory_order"
+    case submitRegistration = "submit_registration"
+    case releaseToStock = "release_to_stock"
+}
+
+public struct DueAction: Sendable, Hashable, Codable {
+    public let kind: DueActionKind
+    public let orderRef: String
+    public var idempotencyKey: String { "\(kind.rawValue):\(orderRef)" }
+
+    public init(kind: DueActionKind, orderRef: String) {
+        self.kind = kind
+        self.orderRef = orderRef
+    }
+}
+
+/// One fact of the order's timeline and the state after it, for `explain`.
+public struct TimelineStep: Sendable, Hashable, Codable {
+    /// `-` for a step the policies caused (the final-payment window closing).
+    public let factID: String
+    public let kind: FactKind?
+    public let occurredAt: Date
+    public let stateAfter: OrderState?
+    public let note: String?
+}
+
+/// The order as the fold sees it at the as-of time. Everything here is derived from facts.
+public struct OrderView: Sendable, Hashable, Codable {
+    public let ref: String
+    public internal(set) var state: OrderState?
+    public internal(set) var stateSince: Date?
+    public internal(set) var dealerCode: String?
+    public internal(set) var country: String?
+    public internal(set) var customerID: String?
+    public internal(set) var plan: String?
+    public internal(set) var options: [String] = []
+    public internal(set) var deliveryMode: String?
+    public internal(set) var currency: String?
+    public internal(set) var totalMinor: Int64 = 0
+    public internal(set) var depositMinor: Int64 = 0
+    /// Money captured minus money refunded or charged back.
+    public internal(set) var receivedMinor: Int64 = 0
+    public internal(set) var refusedPayments: Int = 0
+    public internal(set) var vin: String?
+    public internal(set) var factoryOrder: String?
+    public internal(set) var plant: String?
+    public internal(set) var eta: Date?
+    public internal(set) var etaRevisions: Int = 0
+    public internal(set) var plate: String?
+    public internal(set) var registrationRejection: String?
+    public internal(set) var finalPaymentDueAt: Date?
+    public internal(set) var linkFailures: Int = 0
+    public internal(set) var anomalies: [Anomaly] = []
+    public internal(set) var timeline: [TimelineStep] = []
+    public internal(set) var dueActions: [DueAction] = []
+
+    public init(ref: String) { self.ref = ref }
+
+    /// What the customer still owes for the stage the order is in.
+    public var amountDueMinor: Int64 {
+        guard let state else { return 0 }
+        switch state {
+        case .saleRegistered, .awaitingReservation: return max(0, depositMinor - receivedMinor)
+        case .cancelled, .sinAsignar: return 0
+        default: return max(0, totalMinor - receivedMinor)
+        }
+    }
+
+    /// True when the sale is known: an order with only parked facts has no state.
+    public var isKnown: Bool { state != nil }
+}
