@@ -1,0 +1,120 @@
+import Foundation
+import GatewayCore
+
+/// A feed, as declared by `mappings/feeds/<feed>.yaml`: how its files are recognised, their grammar
+/// (CSV dialect or XML record path) and what each record means (bindings to a canonical fact).
+public struct FeedMapping: Sendable {
+    public enum Format: Sendable {
+        case csv(CSVDialect)
+        case xml(XMLFormat)
+    }
+
+    public struct XMLFormat: Sendable {
+        public var namespaces: [String: String]
+        public var recordPath: [QName]
+        public var recordPathText: String
+        /// Absolute path of an attribute that states how many records the file holds.
+        public var countPath: String?
+        /// Every absolute attribute path the mapping reads (bindings and count), compiled once.
+        public var documentAttributes: [String: DocumentAttribute]
+    }
+
+    public let feed: String
+    public let version: Int
+    public let description: String
+    /// The mapping file, for messages.
+    public let file: String
+    public let namePattern: Pattern
+    /// Content check for files whose names match several feeds: XML root `{ns}local`, or CSV header start.
+    public let contentSignature: String?
+    public let format: Format
+    public let rules: [FactRule]
+    public let fields: [String: FieldBinding]
+    public let key: [String]
+
+    /// Every CSV column the bindings read, for the header check.
+    public var columns: [String] {
+        var seen = Set<String>()
+        var out = [String]()
+        for binding in fields.values.sorted(by: { $0.line < $1.line }) {
+            for case .column(let c) in binding.sources where seen.insert(c).inserted { out.append(c) }
+        }
+        return out
+    }
+
+    public func recognises(fileName: String) -> Bool { namePattern.matches(fileName) }
+}
+
+/// Which canonical fact a record becomes: the first rule whose condition holds wins.
+public struct FactRule: Sendable {
+    public let kind: FactKind
+    public let condition: Condition?
+    public let line: Int
+
+    public struct Condition: Sendable {
+        public let field: String
+        public let equals: [String]
+        public let negate: Bool
+    }
+}
+
+public enum FieldSource: Sendable, Hashable {
+    case column(String)
+    case path(XMLPath)
+    /// Absolute attribute path outside records, read once per file.
+    case document(String)
+    case constant(String)
+}
+
+public struct FieldBinding: Sendable {
+    public let name: String
+    /// Alternatives: the first that yields a non-empty value is used.
+    public let sources: [FieldSource]
+    public let transforms: [Transform]
+    public let checks: [Check]
+    /// Line of the binding in the mapping file.
+    public let line: Int
+}
+
+public enum Transform: Sendable {
+    case trim, upper, lower, collapseSpaces
+    case datetime(DateTimeFormat)
+    case decimal(separator: UInt8, thousands: UInt8?, minorUnits: Int)
+    case integer
+    case split(String)
+    case map([String: String], otherwise: String?)
+    case defaultValue(String)
+    case extract(Pattern)
+}
+
+public enum Check: Sendable {
+    case required
+    case pattern(Pattern)
+    case validator(String)
+    /// The national id's validator is chosen by the value of another field (its type).
+    case nationalID(typeField: String)
+    case oneOf([String])
+    case maxLength(Int)
+}
+
+/// A compiled regular expression. NSRegularExpression is immutable and safe to share.
+public struct Pattern: @unchecked Sendable {
+    public let text: String
+    let regex: NSRegularExpression
+
+    public init(_ text: String) throws {
+        self.text = text
+        regex = try NSRegularExpression(pattern: text)
+    }
+
+    public func matches(_ s: String) -> Bool {
+        regex.firstMatch(in: s, range: NSRange(s.startIndex..., in: s)) != nil
+    }
+
+    /// The first capture group (or the whole match) of the first match.
+    public func firstCapture(_ s: String) -> String? {
+        guard let m = regex.firstMatch(in: s, range: NSRange(s.startIndex..., in: s)) else { return nil }
+        let r = m.numberOfRanges > 1 ? m.range(at: 1) : m.range
+        return Range(r, in: s).map { String(s[$0]) }
+    }
+}

@@ -1,0 +1,75 @@
+import Foundation
+import GatewayCore
+
+/// Reads one partner file through its mapping, record by record. Record problems become
+/// rejections and the file goes on; a problem with the file itself throws `FileProblem`.
+public enum FeedReader {
+    public struct Summary: Sendable, Equatable {
+        public var records = 0
+        public var accepted = 0
+        public var rejected = 0
+    }
+
+    @discardableResult
+    public static func read(path: String, mapping: FeedMapping, fileHash: String, fileName: String,
+                            _ body: (RecordOutcome) throws -> Void) throws -> Summary {
+        var summary = Summary()
+        func deliver(_ outcome: RecordOutcome) throws {
+            summary.records += 1
+            if case .fact = outcome { summary.accepted += 1 } else { summary.rejected += 1 }
+            try body(outcome)
+        }
+        switch mapping.format {
+        case .csv(let dialect):
+            var mapper: RecordMapper?
+            var headerCount = 0
+            do {
+                try CSVReader(path: path, dialect: dialect).read { record in
+                    if record.number == 0 {
+                        var header: [String] = []
+                        for i in 0..<record.count {
+                            guard let name = record.string(i) else {
+                                throw FileProblem(line: record.line, message: "the header is not valid \(dialect.encoding.rawValue)")
+                            }
+                            header.append(name.trimmingCharacters(in: .whitespaces))
+                        }
+                        headerCount = header.count
+                        mapper = try RecordMapper(mapping: mapping, fileHash: fileHash, fileName: fileName, header: header)
+                        return
+                    }
+                    if record.count != headerCount {
+                        return try deliver(.rejected([Rejection(record: record.number, line: record.line, field: nil,
+                                                                reason: "has \(record.count) fields where the header has \(headerCount); check the delimiter and quoting on this line")]))
+                    }
+                    for i in 0..<record.count where record.string(i) == nil {
+                        return try deliver(.rejected([Rejection(record: record.number, line: record.line, field: nil,
+                                                                reason: "field \(i + 1) is not valid \(dialect.encoding.rawValue); if the partner sends Latin-1, set csv.encoding in the mapping")]))
+                    }
+                    try deliver(mapper!.map(record))
+                }
+            } catch let e as CSVFileError {
+                throw FileProblem(line: e.line, message: e.message)
+            }
+            if mapper == nil { throw FileProblem(line: 1, message: "the file is empty: no header row") }
+        case .xml(let xml):
+            let mapper = try RecordMapper(mapping: mapping, fileHash: fileHash, fileName: fileName, header: nil)
+            let values: [String: String]
+            do {
+                values = try XMLStreamReader.records(path: path, spec: XMLRecordSpec(recordPath: xml.recordPath, documentAttributes: xml.documentAttributes)) { record in
+                    try deliver(mapper.map(record))
+                }
+            } catch let e as XMLFileError {
+                throw FileProblem(line: e.line, message: e.message)
+            }
+            if let countPath = xml.countPath {
+                guard let declared = values[countPath].flatMap({ Int($0.trimmingCharacters(in: .whitespaces)) }) else {
+                    throw FileProblem(line: 0, message: "the file does not state its record count (\(countPath)): it may be incomplete")
+                }
+                if declared != summary.records {
+                    throw FileProblem(line: 0, message: "the file declares \(declared) records (\(countPath)) but holds \(summary.records): incomplete or corrupt, nothing of it was applied")
+                }
+            }
+        }
+        return summary
+    }
+}

@@ -1,0 +1,229 @@
+import Foundation
+import GatewayCore
+
+public enum RecordOutcome: Sendable {
+    case fact(Fact)
+    case rejected([Rejection])
+}
+
+/// Which values may appear in messages. Customer and delivery data are personal: a message says
+/// what is wrong with them, never what they are.
+public enum Redaction {
+    public static func mayShow(field: String) -> Bool {
+        !(field.hasPrefix("customer.") || field.hasPrefix("delivery.") || field == "customer_id")
+    }
+
+    static func show(_ value: String, field: String) -> String {
+        guard mayShow(field: field) else { return "" }
+        let short = value.count > 40 ? String(value.prefix(40)) + "…" : value
+        return " '\(short)'"
+    }
+}
+
+/// What a record exposes to the mapper; CSV rows and XML elements both conform.
+public protocol RecordAccess {
+    var number: Int { get }
+    var line: Int { get }
+    /// Raw values for a source: one for a column, any number for an XML path.
+    func raw(_ source: ResolvedSource) -> [String]
+}
+
+/// A field source bound to one file: a column name becomes its index in that file's header.
+public enum ResolvedSource: Sendable {
+    case column(Int)
+    case path(XMLPath)
+    case document(String)
+    case constant(String)
+}
+
+extension CSVRecordView: RecordAccess {
+    public func raw(_ source: ResolvedSource) -> [String] {
+        switch source {
+        // Undecodable fields were rejected by FeedReader before the mapper saw the record.
+        case .column(let i): return i < count ? [string(i) ?? ""] : []
+        case .constant(let v): return [v]
+        default: return []
+        }
+    }
+}
+
+extension XMLRecordView: RecordAccess {
+    public func raw(_ source: ResolvedSource) -> [String] {
+        switch source {
+        case .path(let p): return values(p)
+        case .document(let key): return documentValues[key].map { [$0] } ?? []
+        case .constant(let v): return [v]
+        case .column: return []
+        }
+    }
+}
+
+/// Turns records of one file into facts. Made per file, because CSV columns are resolved
+/// against that file's header.
+public struct RecordMapper {
+    public let mapping: FeedMapping
+    let provenance: Provenance
+    let resolved: [String: [ResolvedSource]]
+    let ruleFields: [[FieldBinding]]
+
+    /// - Parameter header: the CSV header row (nil for XML). A column the mapping reads that the
+    ///   header lacks is a file-level problem.
+    public init(mapping: FeedMapping, fileHash: String, fileName: String, header: [String]?) throws {
+        self.mapping = mapping
+        provenance = Provenance(fileHash: fileHash, fileName: fileName, mapping: mapping.feed, mappingVersion: mapping.version)
+        var index: [String: Int] = [:]
+        if let header {
+            for (i, name) in header.enumerated() where index[name] == nil { index[name] = i }
+        }
+        var resolved: [String: [ResolvedSource]] = [:]
+        var missing: [String] = []
+        for (name, b) in mapping.fields {
+            resolved[name] = b.sources.compactMap { s -> ResolvedSource? in
+                switch s {
+                case .column(let c):
+                    guard let i = index[c] else { missing.append(c); return nil }
+                    return .column(i)
+                case .path(let p): return .path(p)
+                case .document(let d): return .document(d)
+                case .constant(let v): return .constant(v)
+                }
+            }
+        }
+        // A column offered as one of several alternatives may be absent; a field left with no source may not.
+        let unresolvable = mapping.fields.filter { resolved[$0.key]?.isEmpty ?? true }.map(\.key)
+        if !unresolvable.isEmpty {
+            throw FileProblem(line: 1, message: "the header lacks column(s) \(Set(missing).sorted().joined(separator: ", ")) that mapping \(mapping.feed) reads; is this the right feed, or did the partner change its layout?")
+        }
+        self.resolved = resolved
+        ruleFields = mapping.rules.map { rule in
+            mapping.fields.values.filter { rule.kind.schema.spec($0.name) != nil }.sorted { $0.line < $1.line }
+        }
+    }
+
+    public func map<R: RecordAccess>(_ record: R) -> RecordOutcome {
+        var cache: [String: Result<FactValue?, FieldFailure>] = [:]
+        func value(_ name: String) -> Result<FactValue?, FieldFailure> {
+            if let hit = cache[name] { return hit }
+            let r = evaluate(name, record, lookup: value)
+            cache[name] = r
+            return r
+        }
+
+        // The first rule whose condition holds decides the kind.
+        var chosen: Int?
+        for (i, rule) in mapping.rules.enumerated() {
+            guard let c = rule.condition else { chosen = i; break }
+            let v: String
+            switch value(c.field) {
+            case .success(let fv): v = fv?.string ?? ""
+            case .failure(let f): return .rejected([Rejection(record: record.number, line: record.line, field: c.field, reason: f.reason)])
+            }
+            if c.equals.contains(v) != c.negate { chosen = i; break }
+        }
+        guard let ruleIndex = chosen else {
+            return .rejected([Rejection(record: record.number, line: record.line, field: nil,
+                                        reason: "no fact rule of mapping \(mapping.feed) applies to this record")])
+        }
+        let rule = mapping.rules[ruleIndex]
+        let schema = rule.kind.schema
+        var fields = FactFields()
+        var problems: [Rejection] = []
+        var orderRef = ""
+        var occurredAt: Date?
+        for b in ruleFields[ruleIndex] {
+            let spec = schema.spec(b.name)!
+            switch value(b.name) {
+            case .failure(let f):
+                problems.append(Rejection(record: record.number, line: record.line, field: b.name, reason: f.reason))
+            case .success(nil):
+                if spec.required {
+                    problems.append(Rejection(record: record.number, line: record.line, field: b.name, reason: "required for \(rule.kind.rawValue) but empty"))
+                }
+            case .success(let v?):
+                switch coerce(v, to: spec) {
+                case .failure(let f): problems.append(Rejection(record: record.number, line: record.line, field: b.name, reason: f.reason))
+                case .success(let typed):
+                    if b.name == "order_ref" { orderRef = typed.string ?? "" }
+                    else if b.name == "occurred_at" { occurredAt = typed.time }
+                    else { fields[b.name] = typed }
+                }
+            }
+        }
+        if !problems.isEmpty { return .rejected(problems) }
+        var keyParts: [String] = []
+        for k in mapping.key {
+            guard case .success(let v?) = value(k), let s = v.string, !s.isEmpty else {
+                return .rejected([Rejection(record: record.number, line: record.line, field: k, reason: "key field is empty: the fact cannot be identified")])
+            }
+            keyParts.append(s)
+        }
+        var prov = provenance
+        prov.record = record.number
+        prov.line = record.line
+        let id = FactID.make(source: mapping.feed, kind: rule.kind, key: keyParts)
+        return .fact(Fact(id: id, orderRef: orderRef, kind: rule.kind, occurredAt: occurredAt!, fields: fields, provenance: prov))
+    }
+
+    struct FieldFailure: Error {
+        let reason: String
+    }
+
+    /// Source → transforms → checks for one field. nil: the field is empty.
+    func evaluate(_ name: String, _ record: some RecordAccess,
+                  lookup: (String) -> Result<FactValue?, FieldFailure>) -> Result<FactValue?, FieldFailure> {
+        guard let binding = mapping.fields[name], let sources = resolved[name] else { return .success(nil) }
+        var raws: [String] = []
+        for s in sources {
+            raws = record.raw(s)
+            if raws.contains(where: { !$0.isEmpty }) { break }
+        }
+        var v: FactValue? = raws.isEmpty ? nil : (raws.count == 1 && !isList(name) ? .string(raws[0]) : .list(raws))
+        if case .string(let s) = v, s.isEmpty { v = nil }
+        for t in binding.transforms {
+            switch Transforms.apply(t, v, field: name) {
+            case .success(let nv): v = nv
+            case .failure(let f): return .failure(f)
+            }
+        }
+        if case .string(let s) = v, s.isEmpty { v = nil }
+        if case .list(let l) = v, l.isEmpty, !isList(name) { v = nil }
+        for c in binding.checks {
+            if let reason = Transforms.check(c, v, field: name, lookup: lookup) { return .failure(FieldFailure(reason: reason)) }
+        }
+        return .success(v)
+    }
+
+    func isList(_ name: String) -> Bool {
+        mapping.rules.contains { $0.kind.schema.spec(name)?.type == .list }
+    }
+
+    func coerce(_ v: FactValue, to spec: FieldSpec) -> Result<FactValue, FieldFailure> {
+        let typed: FactValue?
+        switch spec.type {
+        case .string: typed = v.string.map(FactValue.string)
+        case .int: typed = v.int.map(FactValue.int)
+        case .time: typed = v.time.map(FactValue.time)
+        case .list: typed = v.list.map(FactValue.list)
+        }
+        guard let typed else {
+            return .failure(FieldFailure(reason: "expected \(spec.type == .time ? "a date and time (add a datetime transform)" : spec.type == .int ? "a whole number (add a decimal or integer transform)" : spec.type.rawValue)"))
+        }
+        if let allowed = spec.allowed, let s = typed.string, !allowed.contains(s) {
+            return .failure(FieldFailure(reason: "value\(Redaction.show(s, field: spec.name)) is not one of \(allowed.joined(separator: ", ")) (map it with a map transform)"))
+        }
+        return .success(typed)
+    }
+}
+
+/// A problem with the whole file: it goes to quarantine with this reason.
+public struct FileProblem: Error, CustomStringConvertible, Sendable {
+    public let line: Int
+    public let message: String
+
+    public init(line: Int, message: String) {
+        self.line = line
+        self.message = message
+    }
+
+    public var description: String { line > 0 ? "line \(line): \(message)" : message }
+}
