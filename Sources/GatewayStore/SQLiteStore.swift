@@ -1,0 +1,419 @@
+import Foundation
+import GRDB
+import GatewayCore
+
+/// The embedded store: one SQLite file in WAL mode, through GRDB. Synchronous commits are FULL:
+/// a file moves to the archive only after its transaction is on disk.
+public final class SQLiteStore: GatewayStore {
+    let db: any DatabaseWriter
+
+    /// Opens (and migrates) the store at `path`; `:memory:` gives a private in-memory store for tests.
+    public init(path: String) throws {
+        var config = Configuration()
+        config.prepareDatabase { db in
+            try db.execute(sql: "PRAGMA synchronous = FULL")
+        }
+        config.busyMode = .timeout(10)
+        if path == ":memory:" {
+            db = try DatabaseQueue(configuration: config)
+        } else {
+            db = try DatabasePool(path: path, configuration: config)
+        }
+        try Self.migrator.migrate(db)
+    }
+
+    /// Named, append-only migrations: a released migration is never edited, only followed.
+    static var migrator: DatabaseMigrator {
+        var m = DatabaseMigrator()
+        m.registerMigration("v1-fact-log-ledger-projection") { db in
+            try db.execute(sql: """
+                CREATE TABLE runs (
+                    id TEXT PRIMARY KEY, command TEXT NOT NULL, as_of INTEGER NOT NULL, started_at INTEGER NOT NULL,
+                    finished_at INTEGER, status TEXT NOT NULL, summary_json TEXT);
+                CREATE INDEX runs_as_of ON runs(as_of);
+
+                CREATE TABLE facts (
+                    id TEXT PRIMARY KEY, order_ref TEXT NOT NULL, kind TEXT NOT NULL, occurred_at INTEGER NOT NULL,
+                    fields TEXT NOT NULL, file_hash TEXT, file_name TEXT, record_no INTEGER, line INTEGER,
+                    mapping TEXT, mapping_version INTEGER, action TEXT, run_id TEXT NOT NULL);
+                CREATE INDEX facts_order ON facts(order_ref);
+
+                CREATE TABLE files (
+                    hash TEXT PRIMARY KEY, feed TEXT NOT NULL, name TEXT NOT NULL, size INTEGER NOT NULL,
+                    status TEXT NOT NULL, counts_json TEXT NOT NULL, reason TEXT, run_id TEXT NOT NULL, at INTEGER NOT NULL);
+
+                CREATE TABLE file_sightings (
+                    seq INTEGER PRIMARY KEY AUTOINCREMENT, run_id TEXT NOT NULL, hash TEXT NOT NULL, name TEXT NOT NULL,
+                    feed TEXT, outcome TEXT NOT NULL, detail TEXT, at INTEGER NOT NULL);
+                CREATE INDEX file_sightings_run ON file_sightings(run_id);
+
+                CREATE TABLE rejections (
+                    file_hash TEXT NOT NULL, record_no INTEGER NOT NULL, line INTEGER NOT NULL, field TEXT,
+                    reason TEXT NOT NULL);
+                CREATE INDEX rejections_file ON rejections(file_hash);
+
+                CREATE TABLE dirty_orders (order_ref TEXT PRIMARY KEY);
+
+                CREATE TABLE orders (
+                    ref TEXT PRIMARY KEY, state TEXT, state_since INTEGER, dealer_code TEXT, country TEXT,
+                    next_deadline_at INTEGER, anomalies INTEGER NOT NULL, view_json TEXT NOT NULL, folded_at INTEGER NOT NULL);
+                CREATE INDEX orders_deadline ON orders(next_deadline_at);
+
+                CREATE TABLE actions (
+                    key TEXT PRIMARY KEY, order_ref TEXT NOT NULL, kind TEXT NOT NULL, status TEXT NOT NULL,
+                    attempts INTEGER NOT NULL, next_attempt_at INTEGER, lease_owner TEXT, lease_until INTEGER,
+                    last_error TEXT, outbox_file TEXT, result_json TEXT, created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL);
+                CREATE INDEX actions_status ON actions(status, kind);
+
+                CREATE TABLE customers (
+                    customer_id TEXT PRIMARY KEY, username TEXT NOT NULL UNIQUE, created_at INTEGER NOT NULL);
+                CREATE TABLE credentials (
+                    customer_id TEXT PRIMARY KEY REFERENCES customers(customer_id), token_hash TEXT NOT NULL,
+                    expires_at INTEGER NOT NULL, issued_at INTEGER NOT NULL, order_ref TEXT NOT NULL);
+                """)
+        }
+        return m
+    }
+
+    static func ms(_ d: Date) -> Int64 { Timestamp.millis(d) }
+    static func ms(_ d: Date?) -> Int64? { d.map(Timestamp.millis) }
+    static func date(_ v: Int64?) -> Date? { v.map(Timestamp.date(millis:)) }
+
+    // MARK: Runs
+
+    public func beginRun(_ run: RunRecord) throws {
+        try db.write { db in
+            try db.execute(sql: "INSERT INTO runs(id, command, as_of, started_at, status) VALUES (?, ?, ?, ?, ?)",
+                           arguments: [run.id, run.command, Self.ms(run.asOf), Self.ms(run.startedAt), run.status])
+        }
+    }
+
+    public func finishRun(id: String, status: String, summaryJSON: String, finishedAt: Date) throws {
+        try db.write { db in
+            try db.execute(sql: "UPDATE runs SET status = ?, summary_json = ?, finished_at = ? WHERE id = ?",
+                           arguments: [status, summaryJSON, Self.ms(finishedAt), id])
+        }
+    }
+
+    public func runs(onDay day: String) throws -> [RunRecord] {
+        guard let start = Timestamp.parseISO(day) else { return [] }
+        let from = Self.ms(start), to = from + 86_400_000
+        return try db.read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM runs WHERE as_of >= ? AND as_of < ? ORDER BY started_at, id", arguments: [from, to]).map(Self.run)
+        }
+    }
+
+    public func lastRun() throws -> RunRecord? {
+        try db.read { db in
+            try Row.fetchOne(db, sql: "SELECT * FROM runs WHERE status != 'running' ORDER BY started_at DESC, id DESC LIMIT 1").map(Self.run)
+        }
+    }
+
+    static func run(_ r: Row) -> RunRecord {
+        RunRecord(id: r["id"], command: r["command"], asOf: date(r["as_of"])!, startedAt: date(r["started_at"])!,
+                  finishedAt: date(r["finished_at"]), status: r["status"], summaryJSON: r["summary_json"])
+    }
+
+    // MARK: File ledger
+
+    public func ledgerEntry(hash: String) throws -> LedgerEntry? {
+        try db.read { db in
+            guard let r = try Row.fetchOne(db, sql: "SELECT * FROM files WHERE hash = ?", arguments: [hash]) else { return nil }
+            let counts = (try? JSONDecoder().decode(IngestCounts.self, from: Data((r["counts_json"] as String).utf8))) ?? IngestCounts()
+            return LedgerEntry(hash: r["hash"], feed: r["feed"], name: r["name"], status: FileStatus(rawValue: r["status"]) ?? .ingested,
+                               counts: counts, reason: r["reason"], runID: r["run_id"], at: Self.date(r["at"])!)
+        }
+    }
+
+    public func recordSighting(_ s: FileSighting) throws {
+        try db.write { db in try Self.insertSighting(db, s) }
+    }
+
+    static func insertSighting(_ db: Database, _ s: FileSighting) throws {
+        try db.execute(sql: "INSERT INTO file_sightings(run_id, hash, name, feed, outcome, detail, at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                       arguments: [s.runID, s.hash, s.name, s.feed, s.outcome.rawValue, s.detail, ms(s.at)])
+    }
+
+    public func sightings(runIDs: [String]) throws -> [FileSighting] {
+        guard !runIDs.isEmpty else { return [] }
+        return try db.read { db in
+            let marks = Array(repeating: "?", count: runIDs.count).joined(separator: ",")
+            return try Row.fetchAll(db, sql: "SELECT * FROM file_sightings WHERE run_id IN (\(marks)) ORDER BY seq",
+                                    arguments: StatementArguments(runIDs)).map { r in
+                FileSighting(runID: r["run_id"], hash: r["hash"], name: r["name"], feed: r["feed"],
+                             outcome: FileSighting.Outcome(rawValue: r["outcome"]) ?? .ingested, detail: r["detail"], at: Self.date(r["at"])!)
+            }
+        }
+    }
+
+    public func ingestFile(_ file: IncomingFile, runID: String, at: Date,
+                           _ body: (inout any FactWriter) throws -> Void) throws -> IngestCounts {
+        var counts = IngestCounts()
+        do {
+        try db.writeWithoutTransaction { db in
+            try db.inTransaction(.immediate) {
+                // The claim: a second runner (or a rerun) with the same content hits the primary key.
+                try db.execute(sql: "INSERT INTO files(hash, feed, name, size, status, counts_json, run_id, at) VALUES (?, ?, ?, ?, 'ingesting', '{}', ?, ?)",
+                               arguments: [file.hash, file.feed, file.name, file.size, runID, Self.ms(at)])
+                var writer: any FactWriter = SQLiteFactWriter(db: db, file: file, runID: runID)
+                try body(&writer)
+                counts = (writer as! SQLiteFactWriter).counts
+                let json = String(decoding: try JSONEncoder().encode(counts), as: UTF8.self)
+                try db.execute(sql: "UPDATE files SET status = 'ingested', counts_json = ? WHERE hash = ?", arguments: [json, file.hash])
+                try Self.insertSighting(db, FileSighting(runID: runID, hash: file.hash, name: file.name, feed: file.feed,
+                                                         outcome: .ingested, detail: nil, at: at))
+                return .commit
+            }
+        }
+        } catch let e as DatabaseError where e.extendedResultCode == .SQLITE_CONSTRAINT_PRIMARYKEY {
+            throw FileAlreadyClaimed(hash: file.hash)
+        }
+        return counts
+    }
+
+    public func quarantine(_ file: IncomingFile, runID: String, at: Date, reason: String) throws {
+        try db.write { db in
+            try db.execute(sql: """
+                INSERT INTO files(hash, feed, name, size, status, counts_json, reason, run_id, at) VALUES (?, ?, ?, ?, 'quarantined', '{}', ?, ?, ?)
+                ON CONFLICT(hash) DO NOTHING
+                """, arguments: [file.hash, file.feed, file.name, file.size, reason, runID, Self.ms(at)])
+            try Self.insertSighting(db, FileSighting(runID: runID, hash: file.hash, name: file.name, feed: file.feed,
+                                                     outcome: .quarantined, detail: reason, at: at))
+        }
+    }
+
+    public func rejections(fileHash: String) throws -> [Rejection] {
+        try db.read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM rejections WHERE file_hash = ? ORDER BY record_no, rowid", arguments: [fileHash]).map {
+                Rejection(record: $0["record_no"], line: $0["line"], field: $0["field"], reason: $0["reason"])
+            }
+        }
+    }
+
+    // MARK: Facts and projection
+
+    public func facts(orderRef: String) throws -> [Fact] {
+        try db.read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM facts WHERE order_ref = ? ORDER BY occurred_at, id", arguments: [orderRef]).map(Self.fact)
+        }
+    }
+
+    static func fact(_ r: Row) throws -> Fact {
+        guard let kind = FactKind(rawValue: r["kind"]) else { throw StoreError("fact \(r["id"] as String) has unknown kind \(r["kind"] as String)") }
+        let prov = Provenance(fileHash: r["file_hash"], fileName: r["file_name"], record: r["record_no"], line: r["line"],
+                              mapping: r["mapping"], mappingVersion: r["mapping_version"], action: r["action"])
+        return Fact(id: r["id"], orderRef: r["order_ref"], kind: kind, occurredAt: date(r["occurred_at"])!,
+                    fields: try FactFieldsCodec.decode(r["fields"]), provenance: prov)
+    }
+
+    static func insertFact(_ db: Database, _ f: Fact, runID: String) throws -> Bool {
+        let stmt = try db.cachedStatement(sql: """
+            INSERT INTO facts(id, order_ref, kind, occurred_at, fields, file_hash, file_name, record_no, line, mapping, mapping_version, action, run_id)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO NOTHING
+            """)
+        let p = f.provenance
+        try stmt.execute(arguments: [f.id, f.orderRef, f.kind.rawValue, ms(f.occurredAt), FactFieldsCodec.encode(f.fields),
+                                     p.fileHash, p.fileName, p.record, p.line, p.mapping, p.mappingVersion, p.action, runID])
+        guard db.changesCount > 0 else { return false }
+        try db.cachedStatement(sql: "INSERT INTO dirty_orders(order_ref) VALUES (?) ON CONFLICT DO NOTHING").execute(arguments: [f.orderRef])
+        return true
+    }
+
+    public func appendFacts(_ facts: [Fact], runID: String) throws {
+        try db.write { db in
+            for f in facts { _ = try Self.insertFact(db, f, runID: runID) }
+        }
+    }
+
+    public func ordersToFold(asOf: Date) throws -> [String] {
+        try db.read { db in
+            try String.fetchAll(db, sql: """
+                SELECT order_ref FROM dirty_orders
+                UNION SELECT ref FROM orders WHERE next_deadline_at IS NOT NULL AND next_deadline_at <= ?
+                ORDER BY 1
+                """, arguments: [Self.ms(asOf)])
+        }
+    }
+
+    public func saveProjection(_ views: [OrderView], foldedAt: Date) throws {
+        let encoder = JSONEncoder()
+        encoder.dateEncodingStrategy = .millisecondsSince1970
+        try db.write { db in
+            for v in views {
+                let deadline = v.state == .awaitingFinalPayment ? v.finalPaymentDueAt : nil
+                try db.execute(sql: """
+                    INSERT INTO orders(ref, state, state_since, dealer_code, country, next_deadline_at, anomalies, view_json, folded_at)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    ON CONFLICT(ref) DO UPDATE SET state = excluded.state, state_since = excluded.state_since,
+                      dealer_code = excluded.dealer_code, country = excluded.country, next_deadline_at = excluded.next_deadline_at,
+                      anomalies = excluded.anomalies, view_json = excluded.view_json, folded_at = excluded.folded_at
+                    """, arguments: [v.ref, v.state?.rawValue, Self.ms(v.stateSince), v.dealerCode, v.country, Self.ms(deadline),
+                                     v.anomalies.count, String(decoding: try encoder.encode(v), as: UTF8.self), Self.ms(foldedAt)])
+                try db.execute(sql: "DELETE FROM dirty_orders WHERE order_ref = ?", arguments: [v.ref])
+            }
+        }
+    }
+
+    static func view(_ json: String) throws -> OrderView {
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .millisecondsSince1970
+        return try decoder.decode(OrderView.self, from: Data(json.utf8))
+    }
+
+    public func projections() throws -> [OrderView] {
+        try db.read { db in try String.fetchAll(db, sql: "SELECT view_json FROM orders ORDER BY ref").map(Self.view) }
+    }
+
+    public func projection(ref: String) throws -> OrderView? {
+        try db.read { db in try String.fetchOne(db, sql: "SELECT view_json FROM orders WHERE ref = ?", arguments: [ref]).map(Self.view) }
+    }
+
+    // MARK: Actions
+
+    public func enqueue(_ actions: [DueAction], at: Date) throws -> Int {
+        try db.write { db in
+            var added = 0
+            for a in actions {
+                try db.execute(sql: """
+                    INSERT INTO actions(key, order_ref, kind, status, attempts, created_at, updated_at)
+                    VALUES (?, ?, ?, 'pending', 0, ?, ?) ON CONFLICT(key) DO NOTHING
+                    """, arguments: [a.idempotencyKey, a.orderRef, a.kind.rawValue, Self.ms(at), Self.ms(at)])
+                added += db.changesCount
+            }
+            return added
+        }
+    }
+
+    public func claimActions(kinds: [DueActionKind], runner: String, now: Date, leaseUntil: Date, limit: Int) throws -> [ActionRecord] {
+        guard !kinds.isEmpty else { return [] }
+        return try db.write { db in
+            let marks = Array(repeating: "?", count: kinds.count).joined(separator: ",")
+            var args = StatementArguments(kinds.map(\.rawValue))
+            args += [Self.ms(now), Self.ms(now), limit]
+            // Pending and due, or in flight under a lease that has expired (its runner died).
+            let rows = try Row.fetchAll(db, sql: """
+                SELECT * FROM actions WHERE kind IN (\(marks)) AND (
+                  (status = 'pending' AND (next_attempt_at IS NULL OR next_attempt_at <= ?))
+                  OR (status = 'in_flight' AND lease_until < ?))
+                ORDER BY created_at, key LIMIT ?
+                """, arguments: args)
+            var out: [ActionRecord] = []
+            for r in rows {
+                var a = Self.action(r)
+                a.leaseOwner = runner
+                a.leaseUntil = leaseUntil
+                a.updatedAt = now
+                try db.execute(sql: "UPDATE actions SET lease_owner = ?, lease_until = ?, updated_at = ? WHERE key = ?",
+                               arguments: [runner, Self.ms(leaseUntil), Self.ms(now), a.key])
+                out.append(a)
+            }
+            return out
+        }
+    }
+
+    public func updateAction(_ a: ActionRecord) throws {
+        try db.write { db in try Self.writeAction(db, a) }
+    }
+
+    static func writeAction(_ db: Database, _ a: ActionRecord) throws {
+        try db.execute(sql: """
+            UPDATE actions SET status = ?, attempts = ?, next_attempt_at = ?, lease_owner = ?, lease_until = ?, last_error = ?,
+              outbox_file = ?, result_json = ?, updated_at = ? WHERE key = ?
+            """, arguments: [a.status.rawValue, a.attempts, ms(a.nextAttemptAt), a.leaseOwner, ms(a.leaseUntil), a.lastError,
+                             a.outboxFile, a.resultJSON, ms(a.updatedAt), a.key])
+    }
+
+    public func actions(status: ActionStatus?) throws -> [ActionRecord] {
+        try db.read { db in
+            if let status {
+                return try Row.fetchAll(db, sql: "SELECT * FROM actions WHERE status = ? ORDER BY created_at, key", arguments: [status.rawValue]).map(Self.action)
+            }
+            return try Row.fetchAll(db, sql: "SELECT * FROM actions ORDER BY created_at, key").map(Self.action)
+        }
+    }
+
+    static func action(_ r: Row) -> ActionRecord {
+        ActionRecord(key: r["key"], orderRef: r["order_ref"], kind: DueActionKind(rawValue: r["kind"]) ?? .issueCredentials,
+                     status: ActionStatus(rawValue: r["status"]) ?? .pending, attempts: r["attempts"],
+                     nextAttemptAt: date(r["next_attempt_at"]), leaseOwner: r["lease_owner"], leaseUntil: date(r["lease_until"]),
+                     lastError: r["last_error"], outboxFile: r["outbox_file"], resultJSON: r["result_json"],
+                     createdAt: date(r["created_at"])!, updatedAt: date(r["updated_at"])!)
+    }
+
+    // MARK: Customers
+
+    public func customer(username: String) throws -> CustomerRecord? {
+        try db.read { db in
+            try Row.fetchOne(db, sql: "SELECT * FROM customers WHERE username = ?", arguments: [username]).map {
+                CustomerRecord(customerID: $0["customer_id"], username: $0["username"], createdAt: Self.date($0["created_at"])!)
+            }
+        }
+    }
+
+    public func expireAllLeases() throws {
+        try db.write { db in try db.execute(sql: "UPDATE actions SET lease_until = 0 WHERE status = 'in_flight'") }
+    }
+
+    public func saveCredentials(_ customer: CustomerRecord, credential: CredentialRecord?, action: ActionRecord) throws {
+        try db.write { db in
+            try db.execute(sql: "INSERT INTO customers(customer_id, username, created_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+                           arguments: [customer.customerID, customer.username, Self.ms(customer.createdAt)])
+            if let credential {
+            try db.execute(sql: """
+                INSERT INTO credentials(customer_id, token_hash, expires_at, issued_at, order_ref) VALUES (?, ?, ?, ?, ?)
+                ON CONFLICT(customer_id) DO UPDATE SET token_hash = excluded.token_hash, expires_at = excluded.expires_at,
+                  issued_at = excluded.issued_at, order_ref = excluded.order_ref
+                """, arguments: [credential.customerID, credential.tokenHash, Self.ms(credential.expiresAt), Self.ms(credential.issuedAt), credential.orderRef])
+            }
+            try Self.writeAction(db, action)
+        }
+    }
+
+    public func credential(customerID: String) throws -> CredentialRecord? {
+        try db.read { db in
+            try Row.fetchOne(db, sql: "SELECT * FROM credentials WHERE customer_id = ?", arguments: [customerID]).map {
+                CredentialRecord(customerID: $0["customer_id"], tokenHash: $0["token_hash"], expiresAt: Self.date($0["expires_at"])!,
+                                 issuedAt: Self.date($0["issued_at"])!, orderRef: $0["order_ref"])
+            }
+        }
+    }
+}
+
+/// The per-file writer: facts by id (a repeat is counted, a changed repeat is flagged) and rejections.
+struct SQLiteFactWriter: FactWriter {
+    let db: Database
+    let file: IncomingFile
+    let runID: String
+    var counts = IngestCounts()
+
+    mutating func add(_ fact: Fact) throws -> FactWriteResult {
+        counts.records += 1
+        counts.accepted += 1
+        if try SQLiteStore.insertFact(db, fact, runID: runID) {
+            counts.factsNew += 1
+            return .inserted
+        }
+        let existing = try Row.fetchOne(db, sql: "SELECT fields, file_name FROM facts WHERE id = ?", arguments: [fact.id])
+        if let existing, (existing["fields"] as String) != FactFieldsCodec.encode(fact.fields) {
+            // Same natural key, other content: the record is not applied, and the operator is told why.
+            let first: String = existing["file_name"] ?? "an earlier file"
+            counts.factsConflicting += 1
+            counts.accepted -= 1
+            counts.records -= 1
+            try reject([Rejection(record: fact.provenance.record ?? 0, line: fact.provenance.line ?? 0, field: nil,
+                                  reason: "repeats the \(fact.kind.rawValue) of \(fact.orderRef) from \(first) with different content; the first version stands (a correction must come as a new record kind, such as a cancellation)")])
+            return .conflicting(firstFile: first)
+        }
+        counts.factsKnown += 1
+        return .known
+    }
+
+    mutating func reject(_ problems: [Rejection]) throws {
+        counts.records += 1
+        counts.rejected += 1
+        let stmt = try db.cachedStatement(sql: "INSERT INTO rejections(file_hash, record_no, line, field, reason) VALUES (?, ?, ?, ?, ?)")
+        for r in problems {
+            try stmt.execute(arguments: [file.hash, r.record, r.line, r.field, r.reason])
+        }
+    }
+}

@@ -1,0 +1,244 @@
+import Foundation
+import GatewayCore
+
+/// What the engine keeps between runs. SQLite implements it first; the contract is written so a
+/// PostgreSQL implementation can let several runners work at once:
+/// - a file is claimed by its content hash inside its ingest transaction (unique row), so two
+///   runners never ingest the same file;
+/// - facts are idempotent by id;
+/// - actions are claimed with a lease (`claimActions`), and an expired lease is taken over;
+/// - projections are written per order, after folding that order's facts.
+public protocol GatewayStore: Sendable {
+    // Runs
+    func beginRun(_ run: RunRecord) throws
+    func finishRun(id: String, status: String, summaryJSON: String, finishedAt: Date) throws
+    func runs(onDay day: String) throws -> [RunRecord]
+    func lastRun() throws -> RunRecord?
+
+    // File ledger
+    func ledgerEntry(hash: String) throws -> LedgerEntry?
+    func recordSighting(_ sighting: FileSighting) throws
+    func sightings(runIDs: [String]) throws -> [FileSighting]
+    /// One transaction for one file: claims it by hash, lets `body` write its facts and
+    /// rejections, and records its ledger row. If `body` throws, nothing of the file remains.
+    func ingestFile(_ file: IncomingFile, runID: String, at: Date,
+                    _ body: (inout any FactWriter) throws -> Void) throws -> IngestCounts
+    func quarantine(_ file: IncomingFile, runID: String, at: Date, reason: String) throws
+    func rejections(fileHash: String) throws -> [Rejection]
+
+    // Facts and projection
+    func facts(orderRef: String) throws -> [Fact]
+    /// Orders with facts not folded yet, plus orders with a deadline at or before `asOf`.
+    func ordersToFold(asOf: Date) throws -> [String]
+    func saveProjection(_ views: [OrderView], foldedAt: Date) throws
+    func projections() throws -> [OrderView]
+    func projection(ref: String) throws -> OrderView?
+    /// Facts the gateway itself produced (outcomes of actions), idempotent by id.
+    func appendFacts(_ facts: [Fact], runID: String) throws
+
+    // Actions
+    /// Inserts the actions that do not exist yet (by idempotency key); returns how many were new.
+    @discardableResult
+    func enqueue(_ actions: [DueAction], at: Date) throws -> Int
+    /// Takes up to `limit` runnable actions of these kinds, leasing them to `runner` until `leaseUntil`.
+    func claimActions(kinds: [DueActionKind], runner: String, now: Date, leaseUntil: Date, limit: Int) throws -> [ActionRecord]
+    func updateAction(_ action: ActionRecord) throws
+    func actions(status: ActionStatus?) throws -> [ActionRecord]
+
+    // Customers
+    func customer(username: String) throws -> CustomerRecord?
+    /// Stores the customer (if new) and the hash of a fresh activation token, in one transaction
+    /// with the action's in-flight mark.
+    func saveCredentials(_ customer: CustomerRecord, credential: CredentialRecord?, action: ActionRecord) throws
+    /// With one store per host and the run lock held, no other runner exists: every in-flight
+    /// lease belongs to a run that died and can be taken over at once.
+    func expireAllLeases() throws
+    func credential(customerID: String) throws -> CredentialRecord?
+}
+
+/// Writes the facts of one file inside its transaction.
+public protocol FactWriter {
+    mutating func add(_ fact: Fact) throws -> FactWriteResult
+    /// One rejected record, with every problem found in it.
+    mutating func reject(_ problems: [Rejection]) throws
+}
+
+public enum FactWriteResult: Sendable, Equatable {
+    case inserted
+    /// The same fact, already in the log.
+    case known
+    /// Same id, different content: the first version stands. Carries the file that brought it.
+    case conflicting(firstFile: String)
+}
+
+public struct IncomingFile: Sendable, Hashable {
+    public let hash: String
+    public let name: String
+    public let feed: String
+    public let size: Int64
+
+    public init(hash: String, name: String, feed: String, size: Int64) {
+        self.hash = hash
+        self.name = name
+        self.feed = feed
+        self.size = size
+    }
+}
+
+public struct IngestCounts: Sendable, Equatable, Codable {
+    public var records = 0
+    public var accepted = 0
+    public var rejected = 0
+    public var factsNew = 0
+    public var factsKnown = 0
+    public var factsConflicting = 0
+
+    public init() {}
+}
+
+public enum FileStatus: String, Sendable, Codable {
+    case ingested, quarantined
+}
+
+public struct LedgerEntry: Sendable, Equatable {
+    public let hash: String
+    public let feed: String
+    public let name: String
+    public let status: FileStatus
+    public let counts: IngestCounts
+    public let reason: String?
+    public let runID: String
+    public let at: Date
+}
+
+/// Every time a file is seen, whatever became of it: the report counts these.
+public struct FileSighting: Sendable, Equatable, Codable {
+    public enum Outcome: String, Sendable, Codable {
+        case ingested, duplicate, quarantined, unrecognised
+    }
+
+    public let runID: String
+    public let hash: String
+    public let name: String
+    public let feed: String?
+    public let outcome: Outcome
+    public let detail: String?
+    public let at: Date
+
+    public init(runID: String, hash: String, name: String, feed: String?, outcome: Outcome, detail: String?, at: Date) {
+        self.runID = runID
+        self.hash = hash
+        self.name = name
+        self.feed = feed
+        self.outcome = outcome
+        self.detail = detail
+        self.at = at
+    }
+}
+
+public struct RunRecord: Sendable, Equatable {
+    public let id: String
+    public let command: String
+    public let asOf: Date
+    public let startedAt: Date
+    public var finishedAt: Date?
+    public var status: String
+    public var summaryJSON: String?
+
+    public init(id: String, command: String, asOf: Date, startedAt: Date, finishedAt: Date? = nil, status: String = "running", summaryJSON: String? = nil) {
+        self.id = id
+        self.command = command
+        self.asOf = asOf
+        self.startedAt = startedAt
+        self.finishedAt = finishedAt
+        self.status = status
+        self.summaryJSON = summaryJSON
+    }
+}
+
+public enum ActionStatus: String, Sendable, Codable, CaseIterable {
+    /// Waiting to run (again, once `nextAttemptAt` has passed).
+    case pending
+    /// Leased by a runner; side effects may have started. Recovery decides what happened.
+    case inFlight = "in_flight"
+    case done
+    /// Given up: needs a person.
+    case failed
+}
+
+public struct ActionRecord: Sendable, Equatable {
+    public let key: String
+    public let orderRef: String
+    public let kind: DueActionKind
+    public var status: ActionStatus
+    public var attempts: Int
+    public var nextAttemptAt: Date?
+    public var leaseOwner: String?
+    public var leaseUntil: Date?
+    public var lastError: String?
+    /// The outbox file the action's side effect goes to, recorded before it is written.
+    public var outboxFile: String?
+    public var resultJSON: String?
+    public let createdAt: Date
+    public var updatedAt: Date
+
+    public init(key: String, orderRef: String, kind: DueActionKind, status: ActionStatus, attempts: Int = 0,
+                nextAttemptAt: Date? = nil, leaseOwner: String? = nil, leaseUntil: Date? = nil, lastError: String? = nil,
+                outboxFile: String? = nil, resultJSON: String? = nil, createdAt: Date, updatedAt: Date) {
+        self.key = key
+        self.orderRef = orderRef
+        self.kind = kind
+        self.status = status
+        self.attempts = attempts
+        self.nextAttemptAt = nextAttemptAt
+        self.leaseOwner = leaseOwner
+        self.leaseUntil = leaseUntil
+        self.lastError = lastError
+        self.outboxFile = outboxFile
+        self.resultJSON = resultJSON
+        self.createdAt = createdAt
+        self.updatedAt = updatedAt
+    }
+}
+
+public struct CustomerRecord: Sendable, Equatable {
+    public let customerID: String
+    /// The login name: the customer's e-mail address.
+    public let username: String
+    public let createdAt: Date
+
+    public init(customerID: String, username: String, createdAt: Date) {
+        self.customerID = customerID
+        self.username = username
+        self.createdAt = createdAt
+    }
+}
+
+/// An activation credential. Only the token's SHA-256 is kept; the token itself exists once, in
+/// the welcome notification.
+public struct CredentialRecord: Sendable, Equatable {
+    public let customerID: String
+    public let tokenHash: String
+    public let expiresAt: Date
+    public let issuedAt: Date
+    public let orderRef: String
+
+    public init(customerID: String, tokenHash: String, expiresAt: Date, issuedAt: Date, orderRef: String) {
+        self.customerID = customerID
+        self.tokenHash = tokenHash
+        self.expiresAt = expiresAt
+        self.issuedAt = issuedAt
+        self.orderRef = orderRef
+    }
+}
+
+/// Another runner (or an earlier, interrupted attempt that did commit) holds this content hash.
+public struct FileAlreadyClaimed: Error, Sendable {
+    public let hash: String
+}
+
+public struct StoreError: Error, CustomStringConvertible, Sendable {
+    public let message: String
+    public init(_ message: String) { self.message = message }
+    public var description: String { message }
+}
