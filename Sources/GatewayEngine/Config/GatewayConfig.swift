@@ -1,0 +1,172 @@
+import Foundation
+import GatewayCore
+import GatewayFormats
+
+/// `caas-gateway.yaml`. Every key has a default, so with no file at all the gateway runs on
+/// ./inbox, ./outbox, ./var, ./mappings and SQLite. Relative paths are taken from the directory
+/// the configuration file is in (or the working directory when there is none).
+public struct GatewayConfig: Sendable {
+    public var inbox = "inbox"
+    public var outbox = "outbox"
+    public var varDir = "var"
+    public var mappings = "mappings"
+    /// SQLite database file; relative paths are under `var`.
+    public var storePath = "gateway.sqlite"
+    public var policies = Policies()
+    public var activationURL = "https://my.caas.example/activate"
+    public var expedienteURL = "https://my.caas.example/orders"
+    public var activationTTLHours = 72
+    /// Files younger than this (by modification time) are left for the next run: a hand drop may
+    /// still be being written.
+    public var inboxMinAgeSeconds = 0
+    /// Where the configuration was read from, for messages; nil for the embedded defaults.
+    public var file: String?
+
+    public init() {}
+
+    public static let defaultFileName = "caas-gateway.yaml"
+
+    static let topKeys: Set<String> = ["paths", "store", "policies", "customers", "inbox"]
+
+    /// Loads the file, or the defaults when `path` is nil and no `caas-gateway.yaml` is in the
+    /// working directory. Paths come back absolute.
+    public static func load(path: String?, workingDirectory: String = FileManager.default.currentDirectoryPath) throws -> GatewayConfig {
+        var config = GatewayConfig()
+        var base = workingDirectory
+        let candidate = path ?? (workingDirectory as NSString).appendingPathComponent(defaultFileName)
+        if path != nil || FileManager.default.fileExists(atPath: candidate) {
+            guard let data = FileManager.default.contents(atPath: candidate), let text = String(data: data, encoding: .utf8) else {
+                throw ConfigError(file: candidate, line: 0, message: "cannot read the configuration file")
+            }
+            config = try parse(text, file: candidate)
+            config.file = candidate
+            base = ((candidate as NSString).deletingLastPathComponent as NSString).standardizingPath
+            if base.isEmpty { base = workingDirectory }
+            if !base.hasPrefix("/") { base = (workingDirectory as NSString).appendingPathComponent(base) }
+        }
+        config.resolve(against: base)
+        return config
+    }
+
+    mutating func resolve(against base: String) {
+        func abs(_ p: String, _ root: String) -> String {
+            p.hasPrefix("/") ? p : ((root as NSString).appendingPathComponent(p) as NSString).standardizingPath
+        }
+        inbox = abs(inbox, base)
+        outbox = abs(outbox, base)
+        varDir = abs(varDir, base)
+        mappings = abs(mappings, base)
+        storePath = abs(storePath, varDir)
+    }
+
+    public static func parse(_ text: String, file: String) throws -> GatewayConfig {
+        let root = try YAMLNode.parse(text, file: file)
+        try SecretReference.refuseInlineSecrets(in: root)
+        var c = GatewayConfig()
+        let top = try root.fields("the configuration", allowed: topKeys)
+        if let p = top["paths"] {
+            let f = try p.fields("paths", allowed: ["inbox", "outbox", "var", "mappings"])
+            if let v = f["inbox"] { c.inbox = try v.scalar("paths.inbox") }
+            if let v = f["outbox"] { c.outbox = try v.scalar("paths.outbox") }
+            if let v = f["var"] { c.varDir = try v.scalar("paths.var") }
+            if let v = f["mappings"] { c.mappings = try v.scalar("paths.mappings") }
+        }
+        if let s = top["store"] {
+            let f = try s.fields("store", allowed: ["sqlite"])
+            if let v = f["sqlite"] { c.storePath = try v.scalar("store.sqlite") }
+        }
+        if let p = top["policies"] {
+            let f = try p.fields("policies", allowed: ["final_payment_window_days"])
+            if let w = f["final_payment_window_days"] {
+                let g = try w.fields("policies.final_payment_window_days", allowed: ["default", "by_country"])
+                if let d = g["default"] {
+                    c.policies.finalPaymentWindowDays = try d.int("final_payment_window_days.default")
+                    guard c.policies.finalPaymentWindowDays > 0 else { throw d.error("the window must be at least one day") }
+                }
+                for e in try g["by_country"]?.mapping("by_country") ?? [] {
+                    guard Validators.named["iso_country"]!(e.key) == nil else {
+                        throw ConfigError(file: file, line: e.line, message: "'\(e.key)' is not an ISO country code")
+                    }
+                    c.policies.finalPaymentWindowDaysByCountry[e.key] = try e.value.int("window for \(e.key)")
+                }
+            }
+        }
+        if let cu = top["customers"] {
+            let f = try cu.fields("customers", allowed: ["activation_url", "expediente_url", "activation_ttl_hours"])
+            if let v = f["activation_url"] { c.activationURL = try httpsURL(v, "customers.activation_url") }
+            if let v = f["expediente_url"] { c.expedienteURL = try httpsURL(v, "customers.expediente_url") }
+            if let v = f["activation_ttl_hours"] {
+                c.activationTTLHours = try v.int("customers.activation_ttl_hours")
+                guard (1...720).contains(c.activationTTLHours) else { throw v.error("activation_ttl_hours must be between 1 and 720") }
+            }
+        }
+        if let i = top["inbox"] {
+            let f = try i.fields("inbox", allowed: ["min_age_seconds"])
+            if let v = f["min_age_seconds"] { c.inboxMinAgeSeconds = try v.int("inbox.min_age_seconds") }
+        }
+        return c
+    }
+
+    static func httpsURL(_ node: YAMLNode, _ what: String) throws -> String {
+        let s = try node.scalar(what)
+        guard s.hasPrefix("https://"), URL(string: s) != nil else { throw node.error("\(what) must be an https:// URL") }
+        return s
+    }
+
+    public var archiveDir: String { (varDir as NSString).appendingPathComponent("archive") }
+    public var quarantineDir: String { (varDir as NSString).appendingPathComponent("quarantine") }
+    public var lockFile: String { (varDir as NSString).appendingPathComponent("gateway.lock") }
+    public var feedMappingsDir: String { (mappings as NSString).appendingPathComponent("feeds") }
+    public var notificationsDir: String { (outbox as NSString).appendingPathComponent("notifications") }
+    public var reportsDir: String { (outbox as NSString).appendingPathComponent("reports") }
+}
+
+/// A secret is never written in the configuration: it is `{env: NAME}` or `{file: /path}`.
+public enum SecretReference: Sendable, Equatable {
+    case env(String)
+    case file(String)
+
+    static let secretWords = ["token", "password", "passphrase", "secret", "api_key", "apikey", "private_key"]
+
+    /// Walks the whole configuration: any key that names a secret must hold a reference.
+    static func refuseInlineSecrets(in node: YAMLNode) throws {
+        guard let entries = try? node.mapping("") else {
+            if let seq = node.node.sequence { for n in seq { try refuseInlineSecrets(in: YAMLNode(node: n, file: node.file)) } }
+            return
+        }
+        for e in entries {
+            let key = e.key.lowercased()
+            if secretWords.contains(where: { key.contains($0) }), e.value.node.scalar != nil {
+                throw ConfigError(file: node.file, line: e.line,
+                                  message: "'\(e.key)' holds a secret inline; write {env: VARIABLE} or {file: /path/to/secret} instead")
+            }
+            try refuseInlineSecrets(in: e.value)
+        }
+    }
+
+    public static func parse(_ node: YAMLNode, what: String) throws -> SecretReference {
+        let f = try node.fields(what, allowed: ["env", "file"])
+        if let e = f["env"], f["file"] == nil { return .env(try e.scalar("\(what).env")) }
+        if let p = f["file"], f["env"] == nil { return .file(try p.scalar("\(what).file")) }
+        throw node.error("\(what) must be {env: VARIABLE} or {file: /path}")
+    }
+
+    /// The secret's value; errors name the variable or file, never the value.
+    public func resolve(environment: [String: String] = ProcessInfo.processInfo.environment) throws -> String {
+        switch self {
+        case .env(let name):
+            guard let v = environment[name], !v.isEmpty else { throw StoreConfigError("environment variable \(name) is not set") }
+            return v
+        case .file(let path):
+            guard let data = FileManager.default.contents(atPath: path), let v = String(data: data, encoding: .utf8) else {
+                throw StoreConfigError("cannot read secret file \(path)")
+            }
+            return v.trimmingCharacters(in: .whitespacesAndNewlines)
+        }
+    }
+}
+
+public struct StoreConfigError: Error, CustomStringConvertible {
+    public let description: String
+    init(_ d: String) { description = d }
+}

@@ -1,0 +1,82 @@
+import Foundation
+
+/// Durable file operations: what the gateway writes appears whole or not at all.
+public enum AtomicFile {
+    /// Writes to a temporary name in the same directory, fsyncs, renames over the target and
+    /// fsyncs the directory. `mode` 0o600 for files that hold tokens.
+    public static func write(_ data: Data, to path: String, mode: mode_t = 0o644) throws {
+        let dir = (path as NSString).deletingLastPathComponent
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        let tmp = (dir as NSString).appendingPathComponent(".\((path as NSString).lastPathComponent).tmp-\(getpid())")
+        let fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, mode)
+        guard fd >= 0 else { throw posixError("cannot create \(tmp)") }
+        var ok = false
+        defer {
+            if !ok { unlink(tmp) }
+        }
+        try data.withUnsafeBytes { raw in
+            var off = 0
+            while off < raw.count {
+                let n = Foundation.write(fd, raw.baseAddress! + off, raw.count - off)
+                if n < 0 {
+                    if errno == EINTR { continue }
+                    close(fd)
+                    throw posixError("cannot write \(tmp)")
+                }
+                off += n
+            }
+        }
+        guard fsync(fd) == 0 else { close(fd); throw posixError("cannot fsync \(tmp)") }
+        close(fd)
+        guard rename(tmp, path) == 0 else { throw posixError("cannot rename \(tmp) to \(path)") }
+        ok = true
+        syncDirectory(dir)
+    }
+
+    public static func write(_ text: String, to path: String, mode: mode_t = 0o644) throws {
+        try write(Data(text.utf8), to: path, mode: mode)
+    }
+
+    /// Moves a file into `dir` under its name, or `name.<suffix>` when that name is taken by
+    /// other content. Never overwrites. Returns the final path.
+    @discardableResult
+    public static func move(_ path: String, intoDirectory dir: String, suffixIfTaken suffix: String) throws -> String {
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        let name = (path as NSString).lastPathComponent
+        var target = (dir as NSString).appendingPathComponent(name)
+        if FileManager.default.fileExists(atPath: target) {
+            target = (dir as NSString).appendingPathComponent("\(name).\(suffix)")
+            var n = 2
+            while FileManager.default.fileExists(atPath: target) {
+                target = (dir as NSString).appendingPathComponent("\(name).\(suffix).\(n)")
+                n += 1
+            }
+        }
+        guard rename(path, target) == 0 else {
+            // Across file systems: copy durably, then remove the original.
+            if errno == EXDEV, let data = FileManager.default.contents(atPath: path) {
+                try write(data, to: target)
+                unlink(path)
+                return target
+            }
+            throw posixError("cannot move \(path) to \(target)")
+        }
+        syncDirectory(dir)
+        syncDirectory((path as NSString).deletingLastPathComponent)
+        return target
+    }
+
+    static func syncDirectory(_ dir: String) {
+        let fd = open(dir, O_RDONLY)
+        if fd >= 0 {
+            fsync(fd)
+            close(fd)
+        }
+    }
+
+    static func posixError(_ what: String) -> NSError {
+        let code = errno
+        return NSError(domain: NSPOSIXErrorDomain, code: Int(code),
+                       userInfo: [NSLocalizedDescriptionKey: "\(what): \(String(cString: strerror(code)))"])
+    }
+}

@@ -1,0 +1,181 @@
+import Foundation
+import GatewayCore
+import GatewayFormats
+import GatewayStore
+import Logging
+
+/// What one command did, for the terminal, for `--json`, and for the runs table.
+public struct RunSummary: Codable, Sendable {
+    public let runID: String
+    public let command: String
+    public let asOf: Date
+    public var files: [FileOutcome] = []
+    public var deferredFiles = 0
+    public var recordsAccepted = 0
+    public var recordsRejected = 0
+    public var factsNew = 0
+    public var ordersFolded = 0
+    public var stateChanges: [String: Int] = [:]
+    public var actionsDone = 0
+    public var actionsFailed = 0
+    public var actionsSkipped = 0
+    public var notificationsFile: String?
+    public var notifications = 0
+    public var reportPath: String?
+
+    public func count(_ o: FileSighting.Outcome) -> Int { files.filter { $0.outcome == o }.count }
+
+    /// Quarantined files or rejected records: the run worked, but a person must look.
+    public var needsAttention: Bool { count(.quarantined) + count(.unrecognised) > 0 || recordsRejected > 0 }
+
+    /// Nothing came in and nothing moved.
+    public var changedNothing: Bool {
+        files.isEmpty && factsNew == 0 && stateChanges.isEmpty && actionsDone == 0 && actionsFailed == 0
+    }
+}
+
+/// The run, stage by stage: ingest → fold → decide → act → fold → report. Each stage can also run
+/// alone. Holds the run lock for its whole life; create one per command.
+public final class Gateway {
+    public let config: GatewayConfig
+    public let mappings: [FeedMapping]
+    let store: any GatewayStore
+    let logger: Logger
+    let lock: RunLock
+    let crashPoint: CrashPoint
+
+    /// Opens the store and loads the mappings. Throws `RunLock.Held` when another run is active
+    /// and `ConfigError` for a broken mapping.
+    public init(config: GatewayConfig, logger: Logger, crashPoint: CrashPoint = CrashPoint()) throws {
+        self.config = config
+        self.logger = logger
+        self.crashPoint = crashPoint
+        for dir in [config.varDir, config.inbox, config.outbox] {
+            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        }
+        lock = try RunLock(path: config.lockFile)
+        let loaded = try MappingLoader.loadDirectory(config.feedMappingsDir)
+        if let first = loaded.errors.first { throw first }
+        mappings = loaded.mappings
+        store = try SQLiteStore(path: config.storePath)
+    }
+
+    public var storeForQueries: any GatewayStore { store }
+
+    static func newRunID(now: Date) -> String {
+        let stamp = Timestamp.iso(now).filter { $0.isNumber || $0 == "T" }.prefix(15)
+        return "r\(stamp)-\(String(UInt32.random(in: 0...UInt32.max), radix: 16))"
+    }
+
+    /// Runs `stages` as one recorded run.
+    func recorded(_ command: String, asOf: Date, _ stages: (inout RunSummary) throws -> Void) throws -> RunSummary {
+        let now = Date()
+        var summary = RunSummary(runID: Self.newRunID(now: now), command: command, asOf: asOf)
+        try store.beginRun(RunRecord(id: summary.runID, command: command, asOf: asOf, startedAt: now))
+        var log = logger
+        log[metadataKey: "run"] = "\(summary.runID)"
+        do {
+            try stages(&summary)
+        } catch {
+            try? store.finishRun(id: summary.runID, status: "failed", summaryJSON: "{\"error\":\(JSONText.quoted("\(error)"))}", finishedAt: Date())
+            throw error
+        }
+        let encoder = JSONEncoder()
+        encoder.dateEncodingStrategy = .iso8601
+        let json = String(decoding: (try? encoder.encode(summary)) ?? Data(), as: UTF8.self)
+        try store.finishRun(id: summary.runID, status: summary.needsAttention ? "attention" : "ok", summaryJSON: json, finishedAt: Date())
+        return summary
+    }
+
+    // MARK: Commands
+
+    public func run(asOf: Date, dryRun: Bool = false) throws -> RunSummary {
+        try recorded("run", asOf: asOf) { s in
+            try ingestStage(&s)
+            try foldDecideAct(&s, dryRun: dryRun)
+            try reportStage(&s)
+        }
+    }
+
+    public func ingest(asOf: Date) throws -> RunSummary {
+        try recorded("ingest", asOf: asOf) { s in try ingestStage(&s) }
+    }
+
+    public func act(asOf: Date, dryRun: Bool = false) throws -> RunSummary {
+        try recorded("act", asOf: asOf) { s in try foldDecideAct(&s, dryRun: dryRun) }
+    }
+
+    public func reconcile(asOf: Date) throws -> RunSummary {
+        try recorded("reconcile", asOf: asOf) { s in
+            try fold(&s)
+            try reportStage(&s)
+        }
+    }
+
+    // MARK: Stages
+
+    func ingestStage(_ s: inout RunSummary) throws {
+        let ingestor = Ingestor(config: config, store: store, recogniser: Recogniser(mappings: mappings), logger: logger, crashPoint: crashPoint)
+        let result = try ingestor.ingestAll(runID: s.runID, asOf: s.asOf, wallClock: Date())
+        s.files = result.outcomes
+        s.deferredFiles = result.deferred
+        for f in result.outcomes {
+            s.recordsAccepted += f.counts?.accepted ?? 0
+            s.recordsRejected += f.counts?.rejected ?? 0
+            s.factsNew += f.counts?.factsNew ?? 0
+        }
+    }
+
+    func fold(_ s: inout RunSummary) throws {
+        let result = try FoldStage(store: store, policies: config.policies, logger: logger).fold(asOf: s.asOf)
+        s.ordersFolded += result.views.count
+        for c in result.changes {
+            s.stateChanges[c.to?.rawValue ?? "unknown", default: 0] += 1
+        }
+        // Decide: only kinds this gateway can perform are enqueued; the rest wait for their stage.
+        let due = result.views.flatMap(\.dueActions).filter { Self.executable.contains($0.kind) }
+        try store.enqueue(due, at: s.asOf)
+    }
+
+    static let executable: Set<DueActionKind> = [.issueCredentials]
+
+    /// Acting changes state (credentials → awaiting reservation), which may make new actions
+    /// due; a few passes settle it.
+    func foldDecideAct(_ s: inout RunSummary, dryRun: Bool) throws {
+        try store.expireAllLeases()
+        for _ in 0..<3 {
+            try fold(&s)
+            let outbox = NotificationOutbox(directory: config.notificationsDir)
+            let r = try CredentialsAction(store: store, config: config, outbox: outbox, logger: logger, crashPoint: crashPoint)
+                .run(runID: s.runID, asOf: s.asOf, dryRun: dryRun)
+            s.actionsDone += r.done
+            s.actionsFailed += r.failed
+            s.actionsSkipped += r.skipped
+            if let f = r.notificationsFile { s.notificationsFile = f }
+            s.notifications += r.notifications
+            if r.done + r.failed + r.skipped == 0 || dryRun { break }
+        }
+        if !dryRun { try fold(&s) }
+    }
+
+    func reportStage(_ s: inout RunSummary) throws {
+        let day = Timestamp.day(s.asOf)
+        let report = try DailyReport.build(store: store, day: day, asOf: s.asOf)
+        s.reportPath = try ReportWriter.write(report, to: (config.reportsDir as NSString).appendingPathComponent(day))
+    }
+
+    // MARK: Queries
+
+    public func orders() throws -> [OrderView] {
+        try store.projections().filter(\.isKnown)
+    }
+
+    /// The order's facts in time order, where each came from, and the state after each.
+    public func explain(ref: String, asOf: Date) throws -> (view: OrderView, facts: [String: Fact], actions: [ActionRecord])? {
+        let facts = try store.facts(orderRef: ref)
+        guard !facts.isEmpty else { return nil }
+        let view = Lifecycle.fold(ref: ref, facts: facts, policies: config.policies, asOf: asOf)
+        let actions = try store.actions(status: nil).filter { $0.orderRef == ref }
+        return (view, Dictionary(facts.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a }), actions)
+    }
+}

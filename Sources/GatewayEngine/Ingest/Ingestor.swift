@@ -1,0 +1,132 @@
+import Foundation
+import GatewayCore
+import GatewayFormats
+import GatewayStore
+import Logging
+
+/// What became of one inbox file in this run.
+public struct FileOutcome: Sendable, Codable, Equatable {
+    public let name: String
+    public let feed: String?
+    public let outcome: FileSighting.Outcome
+    public let detail: String?
+    public let counts: IngestCounts?
+    public let hash: String
+}
+
+/// The ingest stage: each inbox file is identified by content, read through its mapping inside
+/// one store transaction, then archived; or quarantined with its reason. Input is never deleted.
+struct Ingestor {
+    let config: GatewayConfig
+    let store: any GatewayStore
+    let recogniser: Recogniser
+    let logger: Logger
+    let crashPoint: CrashPoint
+
+    func ingestAll(runID: String, asOf: Date, wallClock: Date) throws -> (outcomes: [FileOutcome], deferred: Int) {
+        var outcomes: [FileOutcome] = []
+        var deferred = 0
+        for file in InboxScanner.scan(config.inbox) {
+            if config.inboxMinAgeSeconds > 0, wallClock.timeIntervalSince(file.modified) < Double(config.inboxMinAgeSeconds) {
+                logger.info("file is too recent, left for the next run", metadata: ["file.name": "\(file.relativePath)"])
+                deferred += 1
+                continue
+            }
+            outcomes.append(try ingest(file, runID: runID, asOf: asOf))
+        }
+        return (outcomes, deferred)
+    }
+
+    func ingest(_ file: InboxFile, runID: String, asOf: Date) throws -> FileOutcome {
+        let hash = try InboxScanner.sha256(path: file.path)
+        var meta: Logger.Metadata = ["file.name": "\(file.relativePath)", "file.sha256": "\(hash.prefix(16))"]
+
+        if let known = try store.ledgerEntry(hash: hash) {
+            return try duplicate(file, hash: hash, of: known, runID: runID, asOf: asOf)
+        }
+        let mapping: FeedMapping
+        switch recogniser.recognise(file) {
+        case .unrecognised(let reason):
+            return try quarantine(file, hash: hash, feed: "unrecognised", reason: reason, runID: runID, asOf: asOf, outcome: .unrecognised)
+        case .feed(let m):
+            mapping = m
+        }
+        meta["feed"] = "\(mapping.feed)"
+        let incoming = IncomingFile(hash: hash, name: file.name, feed: mapping.feed, size: file.size)
+        let counts: IngestCounts
+        do {
+            counts = try store.ingestFile(incoming, runID: runID, at: asOf) { writer in
+                try FeedReader.read(path: file.path, mapping: mapping, fileHash: hash, fileName: file.name) { outcome in
+                    switch outcome {
+                    case .fact(let fact): _ = try writer.add(fact)
+                    case .rejected(let problems): try writer.reject(problems)
+                    }
+                }
+            }
+        } catch let problem as FileProblem {
+            logger.warning("file quarantined", metadata: meta.merging(["reason": "\(problem)"]) { $1 })
+            return try quarantine(file, hash: hash, feed: mapping.feed, reason: problem.description, runID: runID, asOf: asOf, outcome: .quarantined)
+        } catch is FileAlreadyClaimed {
+            guard let known = try store.ledgerEntry(hash: hash) else { throw StoreError("file \(file.name) is claimed but has no ledger row") }
+            return try duplicate(file, hash: hash, of: known, runID: runID, asOf: asOf)
+        }
+        try crashPoint.reach("ingest.committed")
+        try archive(file, feed: mapping.feed, hash: hash, asOf: asOf)
+        logger.info("file ingested", metadata: meta.merging([
+            "records": "\(counts.records)", "facts.new": "\(counts.factsNew)", "rejected": "\(counts.rejected)",
+        ]) { $1 })
+        return FileOutcome(name: file.name, feed: mapping.feed, outcome: .ingested, detail: nil, counts: counts, hash: hash)
+    }
+
+    /// The same bytes were seen before: report, never re-apply. A copy of a quarantined file
+    /// joins it in quarantine; a copy of an ingested file is archived.
+    func duplicate(_ file: InboxFile, hash: String, of known: LedgerEntry, runID: String, asOf: Date) throws -> FileOutcome {
+        let detail = "same content as \(known.name), \(known.status == .ingested ? "ingested" : "quarantined") on \(Timestamp.day(known.at)) (run \(known.runID)); not applied again"
+        try store.recordSighting(FileSighting(runID: runID, hash: hash, name: file.name, feed: known.feed, outcome: .duplicate, detail: detail, at: asOf))
+        if known.status == .quarantined {
+            try moveToQuarantine(file, hash: hash, reason: detail, runID: runID, asOf: asOf, feed: known.feed)
+        } else {
+            try archive(file, feed: known.feed, hash: hash, asOf: asOf)
+        }
+        logger.notice("duplicate file", metadata: ["file.name": "\(file.relativePath)", "file.sha256": "\(hash.prefix(16))", "duplicate.of": "\(known.name)"])
+        return FileOutcome(name: file.name, feed: known.feed, outcome: .duplicate, detail: detail, counts: nil, hash: hash)
+    }
+
+    func quarantine(_ file: InboxFile, hash: String, feed: String, reason: String, runID: String, asOf: Date,
+                    outcome: FileSighting.Outcome) throws -> FileOutcome {
+        try store.quarantine(IncomingFile(hash: hash, name: file.name, feed: feed, size: file.size), runID: runID, at: asOf, reason: reason)
+        try moveToQuarantine(file, hash: hash, reason: reason, runID: runID, asOf: asOf, feed: feed)
+        return FileOutcome(name: file.name, feed: feed == "unrecognised" ? nil : feed, outcome: outcome, detail: reason, counts: nil, hash: hash)
+    }
+
+    func archive(_ file: InboxFile, feed: String, hash: String, asOf: Date) throws {
+        let day = Timestamp.day(asOf)
+        let dir = [config.archiveDir, feed, String(day.prefix(4)), String(day.dropFirst(5).prefix(2))].joined(separator: "/")
+        try AtomicFile.move(file.path, intoDirectory: dir, suffixIfTaken: String(hash.prefix(12)))
+    }
+
+    func moveToQuarantine(_ file: InboxFile, hash: String, reason: String, runID: String, asOf: Date, feed: String) throws {
+        let dir = (config.quarantineDir as NSString).appendingPathComponent(Timestamp.day(asOf))
+        let target = try AtomicFile.move(file.path, intoDirectory: dir, suffixIfTaken: String(hash.prefix(12)))
+        let note = """
+            file: \(file.relativePath)
+            sha256: \(hash)
+            feed: \(feed)
+            quarantined: \(Timestamp.iso(asOf)) (run \(runID))
+            reason: \(reason)
+            what to do: correct the file or ask the partner to send it again, then drop it into inbox/. \
+            New content is ingested normally; identical content is reported as a duplicate. This copy stays here.
+
+            """
+        try AtomicFile.write(note, to: target + ".reason.txt")
+    }
+}
+
+/// Named points where a test can stop a run as if the process had died there.
+public struct CrashPoint: Sendable {
+    let hook: (@Sendable (String) throws -> Void)?
+
+    public init(_ hook: (@Sendable (String) throws -> Void)? = nil) { self.hook = hook }
+
+    func reach(_ name: String) throws { try hook?(name) }
+}

@@ -1,0 +1,119 @@
+import Foundation
+import GatewayCore
+import GatewayStore
+
+/// The day's report (schema `caas-gateway/report/v1`): every run whose as-of time falls on the
+/// day, what they saw and did, and the state of every order now. Documented in the README.
+public struct DailyReport: Codable, Sendable, Equatable {
+    public static let schema = "caas-gateway/report/v1"
+
+    public struct Run: Codable, Sendable, Equatable {
+        public let id, command, status: String
+        public let asOf, startedAt: String
+        public let finishedAt: String?
+    }
+
+    public struct FileRow: Codable, Sendable, Equatable {
+        public let name: String
+        public let feed: String?
+        public let outcome: String
+        public let detail: String?
+        public let records, accepted, rejected, factsNew: Int?
+        public let run: String
+    }
+
+    public struct RejectionRow: Codable, Sendable, Equatable {
+        public let file: String
+        public let record, line: Int
+        public let field: String?
+        public let reason: String
+    }
+
+    public struct OrderRow: Codable, Sendable, Equatable {
+        public let ref: String
+        public let dealer, country: String?
+        public let state: String
+        public let stateSince: String?
+        public let currency: String?
+        public let totalMinor, depositMinor, receivedMinor, amountDueMinor: Int64
+        public let finalPaymentDueAt: String?
+        public let anomalies: Int
+    }
+
+    public struct AnomalyRow: Codable, Sendable, Equatable {
+        public let order: String
+        public let code: String
+        public let occurredAt: String
+        public let message: String
+        public let fact: String
+    }
+
+    public struct Counts: Codable, Sendable, Equatable {
+        public var seen = 0, ingested = 0, duplicate = 0, quarantined = 0, unrecognised = 0
+    }
+
+    public let schema: String
+    public let day: String
+    public let asOf: String
+    public let runs: [Run]
+    public let files: Counts
+    public let fileList: [FileRow]
+    public let recordsAccepted: Int
+    public let recordsRejected: Int
+    public let rejections: [RejectionRow]
+    public let ordersByState: [String: Int]
+    public let orders: [OrderRow]
+    public let anomalies: [AnomalyRow]
+    public let actionsByStatus: [String: Int]
+
+    static func build(store: any GatewayStore, day: String, asOf: Date) throws -> DailyReport {
+        let runs = try store.runs(onDay: day)
+        let sightings = try store.sightings(runIDs: runs.map(\.id))
+        var counts = Counts()
+        var fileList: [FileRow] = []
+        var rejections: [RejectionRow] = []
+        var accepted = 0, rejected = 0
+        for s in sightings {
+            counts.seen += 1
+            var c: IngestCounts?
+            switch s.outcome {
+            case .ingested:
+                counts.ingested += 1
+                c = try store.ledgerEntry(hash: s.hash)?.counts
+                accepted += c?.accepted ?? 0
+                rejected += c?.rejected ?? 0
+                rejections += try store.rejections(fileHash: s.hash).map {
+                    RejectionRow(file: s.name, record: $0.record, line: $0.line, field: $0.field, reason: $0.reason)
+                }
+            case .duplicate: counts.duplicate += 1
+            case .quarantined: counts.quarantined += 1
+            case .unrecognised: counts.unrecognised += 1
+            }
+            fileList.append(FileRow(name: s.name, feed: s.feed, outcome: s.outcome.rawValue, detail: s.detail, records: c?.records,
+                                    accepted: c?.accepted, rejected: c?.rejected, factsNew: c?.factsNew, run: s.runID))
+        }
+        let views = try store.projections()
+        var byState: [String: Int] = [:]
+        var orders: [OrderRow] = []
+        var anomalies: [AnomalyRow] = []
+        for v in views {
+            for a in v.anomalies {
+                anomalies.append(AnomalyRow(order: v.ref, code: a.code.rawValue, occurredAt: Timestamp.iso(a.occurredAt), message: a.message, fact: a.factID))
+            }
+            guard let state = v.state else { continue }
+            byState[state.rawValue, default: 0] += 1
+            orders.append(OrderRow(ref: v.ref, dealer: v.dealerCode, country: v.country, state: state.rawValue,
+                                   stateSince: v.stateSince.map(Timestamp.iso), currency: v.currency, totalMinor: v.totalMinor,
+                                   depositMinor: v.depositMinor, receivedMinor: v.receivedMinor, amountDueMinor: v.amountDueMinor,
+                                   finalPaymentDueAt: v.finalPaymentDueAt.map(Timestamp.iso), anomalies: v.anomalies.count))
+        }
+        var actions: [String: Int] = [:]
+        for a in try store.actions(status: nil) { actions[a.status.rawValue, default: 0] += 1 }
+        return DailyReport(
+            schema: schema, day: day, asOf: Timestamp.iso(asOf),
+            runs: runs.map { Run(id: $0.id, command: $0.command, status: $0.status, asOf: Timestamp.iso($0.asOf),
+                                 startedAt: Timestamp.iso($0.startedAt), finishedAt: $0.finishedAt.map(Timestamp.iso)) },
+            files: counts, fileList: fileList, recordsAccepted: accepted, recordsRejected: rejected, rejections: rejections,
+            ordersByState: byState, orders: orders, anomalies: anomalies, actionsByStatus: actions)
+    }
+}

@@ -1,0 +1,22 @@
+import ArgumentParser
+import Foundation
+
+@main
+struct CaasGateway: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "caas-gateway",
+        abstract: "The batch integration gateway of the Car-as-a-Service purchase and delivery process.",
+        discussion: """
+            Partner files dropped into inbox/ become facts, facts move orders through their lifecycle, \
+            the gateway performs what each state calls for and writes a daily report to outbox/reports/.
+
+            EXIT CODES (for cron)
+              0   success, nothing needs a person
+              2   success, but input was quarantined or records were rejected: see the report
+              3   another run holds the lock; this one did nothing
+              1   failure: the run could not complete (configuration, store, disk)
+              64  usage error (unknown option, bad --as-of)
+            """,
+        subcommands: [Run.self, Ingest.self, Act.self, Reconcile.self, Orders.self, Explain.self, Validate.self]
+    )
+}

@@ -1,0 +1,105 @@
+import ArgumentParser
+import Foundation
+import GatewayCore
+import GatewayEngine
+
+struct Run: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "The whole job, as cron runs it: ingest the inbox, move orders on, act, write the report.")
+
+    @OptionGroup var global: GlobalOptions
+    @Flag(help: "Print the run summary as JSON on standard output.") var json = false
+    @Flag(help: "Show what would be sent without sending anything (files are still ingested).") var dryRun = false
+
+    func run() throws {
+        let gateway = try global.openGateway()
+        try RunOutput.finish(try RunOutput.guarded { try gateway.run(asOf: global.asOfDate, dryRun: dryRun) }, json: json)
+    }
+}
+
+struct Ingest: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Only take the inbox in: files become facts (archived) or are quarantined; no order is moved on.")
+
+    @OptionGroup var global: GlobalOptions
+    @Flag(help: "Print the summary as JSON on standard output.") var json = false
+
+    func run() throws {
+        let gateway = try global.openGateway()
+        try RunOutput.finish(try RunOutput.guarded { try gateway.ingest(asOf: global.asOfDate) }, json: json)
+    }
+}
+
+struct Act: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Fold orders and perform the actions their states call for (credentials, notifications).")
+
+    @OptionGroup var global: GlobalOptions
+    @Flag(help: "Print the summary as JSON on standard output.") var json = false
+    @Flag(help: "Show what would be sent without sending anything.") var dryRun = false
+
+    func run() throws {
+        let gateway = try global.openGateway()
+        try RunOutput.finish(try RunOutput.guarded { try gateway.act(asOf: global.asOfDate, dryRun: dryRun) }, json: json)
+    }
+}
+
+struct Reconcile: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Fold orders and write the day's report (outbox/reports/<date>/) without ingesting or acting.")
+
+    @OptionGroup var global: GlobalOptions
+    @Flag(help: "Print the summary as JSON on standard output.") var json = false
+
+    func run() throws {
+        let gateway = try global.openGateway()
+        try RunOutput.finish(try RunOutput.guarded { try gateway.reconcile(asOf: global.asOfDate) }, json: json)
+    }
+}
+
+enum RunOutput {
+    static func guarded(_ body: () throws -> RunSummary) throws -> RunSummary {
+        do {
+            return try body()
+        } catch {
+            Output.error("run failed: \(error)")
+            throw ExitCode(ExitCodes.failure)
+        }
+    }
+
+    /// Prints what a person (or, with --json, a program) needs, then exits with the run's code.
+    static func finish(_ s: RunSummary, json: Bool) throws {
+        if json {
+            try Output.json(s)
+        } else if Output.isTerminal {
+            for l in describe(s) { Output.line(l) }
+        } else if s.needsAttention {
+            // Under cron: one line to standard error, which cron mails; nothing on plain success.
+            Output.error("\(s.command) \(s.runID): \(s.count(.quarantined) + s.count(.unrecognised)) file(s) quarantined, \(s.recordsRejected) record(s) rejected; see \(s.reportPath ?? "the report")")
+        }
+        if s.needsAttention { throw ExitCode(ExitCodes.needsAttention) }
+    }
+
+    static func describe(_ s: RunSummary) -> [String] {
+        var out = ["caas-gateway \(s.command) as of \(Timestamp.iso(s.asOf)) (run \(s.runID))"]
+        if s.changedNothing {
+            out.append("  nothing new: no files in the inbox, no order changed state, no action was due")
+        }
+        if !s.files.isEmpty || s.command == "ingest" || s.command == "run" {
+            out.append("  files: \(s.files.count) seen, \(s.count(.ingested)) ingested, \(s.count(.duplicate)) duplicate, \(s.count(.quarantined) + s.count(.unrecognised)) quarantined" + (s.deferredFiles > 0 ? ", \(s.deferredFiles) left for later (still being written?)" : ""))
+            out.append("  records: \(s.recordsAccepted) accepted (\(s.factsNew) new facts), \(s.recordsRejected) rejected")
+        }
+        for f in s.files where f.outcome != .ingested {
+            out.append("    \(f.outcome.rawValue): \(f.name): \(f.detail ?? "")")
+        }
+        if !s.stateChanges.isEmpty {
+            out.append("  orders moved: " + s.stateChanges.sorted { $0.key < $1.key }.map { "\($0.value) to \($0.key)" }.joined(separator: ", "))
+        }
+        if s.actionsDone + s.actionsFailed + s.actionsSkipped > 0 {
+            out.append("  actions: \(s.actionsDone) done, \(s.actionsFailed) failed, \(s.actionsSkipped) no longer due")
+        }
+        if let f = s.notificationsFile { out.append("  notifications: \(s.notifications) in \(f)") }
+        if let r = s.reportPath { out.append("  report: \(r)") }
+        return out
+    }
+}
