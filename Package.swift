@@ -76,14 +76,13 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
-        .testTarget(name: "GatewayCoreTests", dependencies: ["GatewayCore"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "GatewayFormatsTests", dependencies: ["GatewayFormats", "GatewayCore"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "GatewayCoreTests", dependencies: ["GatewayCore"]),
+        .testTarget(name: "GatewayFormatsTests", dependencies: ["GatewayFormats", "GatewayCore"]),
         .testTarget(name: "GatewayStoreTests", dependencies: ["GatewayStore", "GatewayCore"]),
         .testTarget(
             name: "GatewayEngineTests",
             dependencies: ["GatewayEngine", "GatewayStore", "GatewayFormats", "GatewayCore",
-                           .product(name: "Logging", package: "swift-log")],
-            resources: [.copy("Fixtures")]
+                           .product(name: "Logging", package: "swift-log")]
         ),
     ]
 )

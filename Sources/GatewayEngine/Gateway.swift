@@ -15,7 +15,19 @@ public struct RunSummary: Codable, Sendable {
     public var recordsRejected = 0
     public var factsNew = 0
     public var ordersFolded = 0
-    public var stateChanges: [String: Int] = [:]
+    /// Net moves of this run, by the state orders ended in (an order folded twice counts once).
+    public var stateChanges: [String: Int] {
+        var out: [String: Int] = [:]
+        for (_, move) in moves where move.from != move.to { out[move.to?.rawValue ?? "unknown", default: 0] += 1 }
+        return out
+    }
+    /// Per order: state before the run's first fold of it, and after its last.
+    var moves: [String: Move] = [:]
+
+    struct Move: Codable, Sendable {
+        let from: OrderState?
+        var to: OrderState?
+    }
     public var actionsDone = 0
     public var actionsFailed = 0
     public var actionsSkipped = 0
@@ -130,7 +142,7 @@ public final class Gateway {
         let result = try FoldStage(store: store, policies: config.policies, logger: logger).fold(asOf: s.asOf)
         s.ordersFolded += result.views.count
         for c in result.changes {
-            s.stateChanges[c.to?.rawValue ?? "unknown", default: 0] += 1
+            s.moves[c.ref, default: RunSummary.Move(from: c.from, to: c.to)].to = c.to
         }
         // Decide: only kinds this gateway can perform are enqueued; the rest wait for their stage.
         let due = result.views.flatMap(\.dueActions).filter { Self.executable.contains($0.kind) }

@@ -1,0 +1,43 @@
+import Foundation
+import Testing
+@testable import GatewayCore
+
+@Suite struct TimestampTests {
+    @Test func parsesOffsetsAndFormatsUTC() throws {
+        let d = try #require(Timestamp.parseISO("2026-10-01T11:05:00+01:00"))
+        #expect(Timestamp.iso(d) == "2026-10-01T10:05:00Z")
+        #expect(Timestamp.parseISO("2026-10-01T10:05:00Z") == d)
+        #expect(Timestamp.parseISO("2026-10-01T10:05:00.250Z").map(Timestamp.iso) == "2026-10-01T10:05:00.250Z")
+        #expect(Timestamp.parseISO("2026-10-01").map(Timestamp.iso) == "2026-10-01T00:00:00Z")
+        #expect(Timestamp.parseISO("2026-10-01T10:05:00-0230").map(Timestamp.iso) == "2026-10-01T12:35:00Z")
+        #expect(Timestamp.parseISO("1969-12-31T23:59:59Z").map(Timestamp.iso) == "1969-12-31T23:59:59Z")
+    }
+
+    @Test func refusesWhatIsNotATime() {
+        for bad in ["", "2026-13-01", "2026-10-01T25:00:00Z", "01/10/2026", "2026-10-01T10:05:00+01:00 trailing"] {
+            #expect(Timestamp.parseISO(bad) == nil, "\(bad)")
+        }
+    }
+}
+
+@Suite struct FactTests {
+    @Test func idsAreDeterministicAndSeparateSourcesKindsAndKeys() {
+        let a = FactID.make(source: "intranet-sales", kind: .saleRegistered, key: ["S-1"])
+        #expect(a == FactID.make(source: "intranet-sales", kind: .saleRegistered, key: ["S-1"]))
+        #expect(a.hasPrefix("f_") && a.count == 34)
+        #expect(a != FactID.make(source: "dms-sales-pt", kind: .saleRegistered, key: ["S-1"]))
+        #expect(a != FactID.make(source: "intranet-sales", kind: .saleCancelled, key: ["S-1"]))
+        // The separator keeps ("ab","c") apart from ("a","bc").
+        #expect(FactID.make(source: "x", kind: .payment, key: ["ab", "c"]) != FactID.make(source: "x", kind: .payment, key: ["a", "bc"]))
+    }
+
+    @Test func fieldsRoundTripThroughTheirJSON() throws {
+        let fields: FactFields = [
+            "plan": .string("BASE \"FAMILY\"\n"), "total_minor": .int(4_599_000), "options": .list(["A", "B"]),
+            "expires_at": .time(Timestamp.parseISO("2026-10-06T10:00:00Z")!),
+        ]
+        let json = FactFieldsCodec.encode(fields)
+        #expect(json.hasPrefix("{\"expires_at\":\"@t:2026-10-06T10:00:00Z\",\"options\":[\"A\",\"B\"]"))
+        #expect(try FactFieldsCodec.decode(json) == fields)
+    }
+}
