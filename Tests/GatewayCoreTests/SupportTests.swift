@@ -41,3 +41,14 @@ import Testing
         #expect(try FactFieldsCodec.decode(json) == fields)
     }
 }
+
+@Suite struct CalendarTests {
+    @Test func dayOfMonthIsCheckedAgainstTheMonth() {
+        #expect(Timestamp.parseISO("2026-02-31") == nil)
+        #expect(Timestamp.parseISO("2026-02-29") == nil)
+        #expect(Timestamp.parseISO("2028-02-29") != nil)
+        #expect(Timestamp.parseISO("2100-02-29") == nil)
+        #expect(Timestamp.parseISO("2000-02-29") != nil)
+        #expect(Timestamp.parseISO("2026-04-31") == nil)
+    }
+}

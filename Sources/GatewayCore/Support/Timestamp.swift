@@ -87,10 +87,18 @@ public enum Timestamp {
             default: return nil
             }
         }
-        guard i == bytes.count, (1...12).contains(mo), (1...31).contains(d), h < 24, mi < 60, s < 61 else { return nil }
+        guard i == bytes.count, (1...12).contains(mo), d >= 1, d <= daysInMonth(y, mo), h < 24, mi < 60, s < 61 else { return nil }
         let days = daysFromCivil(y, mo, d)
         let total = days * 86400 + h * 3600 + mi * 60 + s - offset
         return date(millis: total * 1000 + ms)
+    }
+
+    public static func daysInMonth(_ y: Int64, _ m: Int64) -> Int64 {
+        switch m {
+        case 2: return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0 ? 29 : 28
+        case 4, 6, 9, 11: return 30
+        default: return 31
+        }
     }
 
     /// Days since 1970-01-01 for a proleptic Gregorian date (Howard Hinnant's algorithm).

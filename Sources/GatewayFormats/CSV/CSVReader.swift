@@ -1,7 +1,7 @@
 import Foundation
 
 /// A CSV problem that stops the file: the rest of it cannot be trusted.
-public struct CSVFileError: Error, CustomStringConvertible, Sendable {
+public struct CSVFileError: Error, CustomStringConvertible, Sendable, Equatable {
     public let line: Int
     public let message: String
     public var description: String { "line \(line): \(message)" }

@@ -74,7 +74,7 @@ public struct DateTimeFormat: Sendable {
             case .second: guard let x = digits(2), x < 61 else { return nil }; v[5] = x
             }
         }
-        guard i == b.count else { return nil }
+        guard i == b.count, v[2] <= Timestamp.daysInMonth(v[0], v[1]) else { return nil }
         let days = Timestamp.daysFromCivil(v[0], v[1], v[2])
         let naive = Timestamp.date(millis: (days * 86400 + v[3] * 3600 + v[4] * 60 + v[5]) * 1000)
         return local(naive)

@@ -135,6 +135,8 @@ public struct RecordMapper {
             switch value(b.name) {
             case .failure(let f):
                 problems.append(Rejection(record: record.number, line: record.line, field: b.name, reason: f.reason))
+            case .success(nil) where spec.type == .list:
+                fields[b.name] = .list([])  // "no options" is a value, not a missing field
             case .success(nil):
                 if spec.required {
                     problems.append(Rejection(record: record.number, line: record.line, field: b.name, reason: "required for \(rule.kind.rawValue) but empty"))
@@ -177,7 +179,8 @@ public struct RecordMapper {
             raws = record.raw(s)
             if raws.contains(where: { !$0.isEmpty }) { break }
         }
-        var v: FactValue? = raws.isEmpty ? nil : (raws.count == 1 && !isList(name) ? .string(raws[0]) : .list(raws))
+        // One raw value stays text (a list field may still need its split); several make a list.
+        var v: FactValue? = raws.isEmpty ? nil : (raws.count == 1 ? .string(raws[0]) : .list(raws))
         if case .string(let s) = v, s.isEmpty { v = nil }
         for t in binding.transforms {
             switch Transforms.apply(t, v, field: name) {
@@ -186,15 +189,11 @@ public struct RecordMapper {
             }
         }
         if case .string(let s) = v, s.isEmpty { v = nil }
-        if case .list(let l) = v, l.isEmpty, !isList(name) { v = nil }
+        if case .list(let l) = v, l.isEmpty { v = nil }
         for c in binding.checks {
             if let reason = Transforms.check(c, v, field: name, lookup: lookup) { return .failure(FieldFailure(reason: reason)) }
         }
         return .success(v)
-    }
-
-    func isList(_ name: String) -> Bool {
-        mapping.rules.contains { $0.kind.schema.spec(name)?.type == .list }
     }
 
     func coerce(_ v: FactValue, to spec: FieldSpec) -> Result<FactValue, FieldFailure> {

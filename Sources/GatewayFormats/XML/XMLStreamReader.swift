@@ -2,7 +2,7 @@ import CLibXML2
 import Foundation
 
 /// An XML problem that stops the file: not well-formed, a DOCTYPE, an entity, a wrong count.
-public struct XMLFileError: Error, CustomStringConvertible, Sendable {
+public struct XMLFileError: Error, CustomStringConvertible, Sendable, Equatable {
     public let line: Int
     public let message: String
     public var description: String { line > 0 ? "line \(line): \(message)" : message }
