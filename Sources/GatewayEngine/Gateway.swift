@@ -74,9 +74,13 @@ public final class Gateway {
 
     public var storeForQueries: any GatewayStore { store }
 
+    /// `r20261121T001530123-9f2c`: sorts by start time to the millisecond, unique by its suffix.
     static func newRunID(now: Date) -> String {
-        let stamp = Timestamp.iso(now).filter { $0.isNumber || $0 == "T" }.prefix(15)
-        return "r\(stamp)-\(String(UInt32.random(in: 0...UInt32.max), radix: 16))"
+        let iso = Timestamp.iso(Timestamp.date(millis: Timestamp.millis(now) / 1000 * 1000))
+        let stamp = iso.filter { $0.isNumber || $0 == "T" }.prefix(15)
+        let millis = Timestamp.millis(now) % 1000
+        let suffix = String(UInt16.random(in: 0...UInt16.max), radix: 16)
+        return "r\(stamp)\(millis < 10 ? "00" : millis < 100 ? "0" : "")\(millis)-\(suffix)"
     }
 
     /// Runs `stages` as one recorded run.

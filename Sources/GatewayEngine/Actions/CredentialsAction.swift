@@ -75,6 +75,9 @@ struct CredentialsAction {
             }
             let existing = try store.customer(username: email)
             let customer = existing ?? CustomerRecord(customerID: Self.customerID(username: email), username: email, createdAt: asOf)
+            // Returning means an account made for another order. A row this very action wrote
+            // before its run died is not an account the customer ever heard of.
+            let returning = try existing.map { try store.credential(customerID: $0.customerID)?.orderRef != action.orderRef } ?? false
             var credential: CredentialRecord?
             var variables: [String: String] = [
                 "given_name": sale.string("customer.given_name") ?? "",
@@ -84,7 +87,7 @@ struct CredentialsAction {
                 "plan": sale.string("plan") ?? "",
             ]
             let template: String
-            if existing == nil {
+            if !returning {
                 let token = Self.newToken()
                 let expires = asOf.addingTimeInterval(Double(config.activationTTLHours) * 3600)
                 credential = CredentialRecord(customerID: customer.customerID, tokenHash: Hex.sha256(token), expiresAt: expires,
@@ -104,7 +107,7 @@ struct CredentialsAction {
                 logger.info("would issue credentials", metadata: meta.merging(["template": "\(template)"]) { $1 })
                 continue
             }
-            let result = InFlightResult(customerID: customer.customerID, account: existing == nil ? "new" : "existing",
+            let result = InFlightResult(customerID: customer.customerID, account: returning ? "existing" : "new",
                                         expiresAt: credential?.expiresAt, notificationKey: note.idempotencyKey)
             action.status = .inFlight
             action.attempts += 1

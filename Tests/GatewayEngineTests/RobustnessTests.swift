@@ -1,0 +1,216 @@
+import Foundation
+import Testing
+@testable import GatewayCore
+@testable import GatewayEngine
+@testable import GatewayStore
+import GatewayFormats
+
+struct SimulatedCrash: Error {}
+
+@Suite("Bad input, crashes and overlapping runs")
+struct RobustnessTests {
+    @Test func unreadableFilesAreQuarantinedWithAReasonAndTheOthersCarryOn() throws {
+        let box = try Sandbox()
+        try box.drop(["intranet/SALES_FR-LYO-01_20261001233000.xml"])
+        let good = try String(contentsOfFile: Fixtures.story("intranet/SALES_DE-MUC-01_20261001233000.xml"), encoding: .utf8)
+        let truncated = String(good.prefix(good.count / 2))
+        try Fixtures.write(truncated, box.inbox + "/SALES_DE-MUC-01_20261001233000.xml")
+        try Fixtures.write(good.replacingOccurrences(of: "count=\"1\"", with: "count=\"2\""), box.inbox + "/SALES_DE-MUC-01_20261002233000.xml")
+        try Fixtures.write("whatever", box.inbox + "/notes from the dealer.txt")
+        try Fixtures.write(good, box.inbox + "/dms-sales-pt/SALES_DE-MUC-01_20261003233000.xml")  // right name, wrong folder
+        let s = try box.run()
+        #expect(s.count(.ingested) == 1)
+        #expect(s.count(.quarantined) == 2)
+        #expect(s.count(.unrecognised) == 2)
+        #expect(s.needsAttention)
+        #expect(try box.gateway().orders().map(\.ref) == ["S-2026-000201"])
+
+        let q = box.config.quarantineDir + "/2026-10-03"
+        let reason = { (name: String) in (try? String(contentsOfFile: "\(q)/\(name).reason.txt", encoding: .utf8)) ?? "" }
+        #expect(reason("SALES_DE-MUC-01_20261001233000.xml").contains("line "))
+        #expect(reason("SALES_DE-MUC-01_20261002233000.xml").contains("declares 2 records"))
+        #expect(reason("notes from the dealer.txt").contains("no mapping"))
+        #expect(reason("SALES_DE-MUC-01_20261003233000.xml").contains("does not match feed dms-sales-pt"))
+        #expect(reason("SALES_DE-MUC-01_20261001233000.xml").contains("what to do"))
+        // Raw input is kept byte for byte.
+        #expect(try String(contentsOfFile: "\(q)/SALES_DE-MUC-01_20261001233000.xml", encoding: .utf8) == truncated)
+        #expect(box.files(under: box.inbox).isEmpty)
+
+        // The same broken bytes again: a duplicate of a quarantined file, kept beside it.
+        try Fixtures.write(truncated, box.inbox + "/SALES_DE-MUC-01_20261001233000.xml")
+        let again = try box.run(asOf: "2026-10-03T23:30:00Z")
+        #expect(again.count(.duplicate) == 1)
+        #expect(box.files(under: q).filter { $0.hasPrefix("SALES_DE-MUC-01_20261001233000.xml") && !$0.hasSuffix(".txt") }.count == 2)
+    }
+
+    @Test func aFileAPullIsStillWritingIsLeftForTheNextRun() throws {
+        var box = try Sandbox()
+        box.config.inboxMinAgeSeconds = 300
+        try box.drop(["intranet/SALES_FR-LYO-01_20261001233000.xml"])
+        let s = try box.run()
+        #expect(s.deferredFiles == 1)
+        #expect(s.files.isEmpty)
+        #expect(box.files(under: box.inbox).count == 1)
+    }
+
+    /// A clean run's end state, to compare crashed-and-rerun runs against.
+    static func fingerprint(_ box: Sandbox) throws -> [String] {
+        let g = try box.gateway()
+        return try g.orders().map { v in
+            "\(v.ref) \(v.state!.rawValue) facts=\(try g.storeForQueries.facts(orderRef: v.ref).count)"
+        }
+    }
+
+    @Test(arguments: ["ingest.committed", "credentials.saved", "credentials.outboxWritten"])
+    func aCrashAtAnyDurableStepFollowedByARerunConverges(_ point: String) throws {
+        let clean = try Sandbox("clean-\(point)")
+        try clean.drop(Sandbox.storySales)
+        _ = try clean.run()
+        let expected = try Self.fingerprint(clean)
+
+        let box = try Sandbox("crash-\(point)")
+        try box.drop(Sandbox.storySales)
+        #expect(throws: SimulatedCrash.self) {
+            try box.run(crash: { if $0 == point { throw SimulatedCrash() } })
+        }
+        _ = try box.run()
+        _ = try box.run(asOf: "2026-10-03T23:30:00Z")
+        #expect(try Self.fingerprint(box) == expected)
+
+        // Exactly one welcome per order reached the outbox, and its token is the one stored.
+        let notes = try box.notifications()
+        #expect(notes.count == 13)
+        #expect(Set(notes.map { $0["idempotency_key"] as! String }).count == 13)
+        let store = try box.gateway().storeForQueries
+        for n in notes {
+            let url = (n["variables"] as! [String: String])["activation_url"]!
+            let token = String(url.split(separator: "=").last!)
+            #expect(try store.credential(customerID: n["customer_id"] as! String)?.tokenHash == Hex.sha256(token))
+        }
+        #expect(try store.actions(status: .done).count == 13)
+        #expect(try store.actions(status: .inFlight).isEmpty)
+        // No input lost: 14 files in, 14 kept.
+        #expect(box.files(under: box.config.archiveDir).count == 14)
+    }
+
+    @Test func anOverlappingRunIsRefusedByTheLock() throws {
+        let box = try Sandbox()
+        let first = try box.gateway()
+        #expect(throws: RunLock.Held.self) { _ = try box.gateway() }
+        _ = first
+    }
+
+    @Test func dryRunSendsNothing() throws {
+        let box = try Sandbox()
+        try box.drop(["intranet/SALES_FR-LYO-01_20261001233000.xml"])
+        let g = try box.gateway()
+        let s = try g.run(asOf: Timestamp.parseISO("2026-10-03T23:00:00Z")!, dryRun: true)
+        #expect(s.notifications == 0)
+        #expect(try box.notifications().isEmpty)
+        #expect(try g.storeForQueries.actions(status: .pending).map(\.key) == ["issue_credentials:S-2026-000201"])
+        #expect(try g.orders().first?.state == .saleRegistered)
+        // The real run afterwards sends it.
+        let real = try g.act(asOf: Timestamp.parseISO("2026-10-03T23:10:00Z")!)
+        #expect(real.notifications == 1)
+    }
+
+    @Test func explainShowsTheTimelineWithProvenance() throws {
+        let box = try Sandbox()
+        try box.drop(["intranet/SALES_FR-LYO-01_20261001233000.xml"])
+        _ = try box.run()
+        let e = try #require(try box.gateway().explain(ref: "S-2026-000201", asOf: Timestamp.parseISO("2026-10-04T00:00:00Z")!))
+        #expect(e.view.timeline.map(\.stateAfter) == [.saleRegistered, .awaitingReservation])
+        let first = try #require(e.facts[e.view.timeline[0].factID])
+        #expect(first.provenance.summary == "SALES_FR-LYO-01_20261001233000.xml record 1 (line 3), mapping intranet-sales v1")
+        #expect(e.facts[e.view.timeline[1].factID]?.provenance.summary == "action issue_credentials:S-2026-000201")
+        #expect(e.actions.map(\.status) == [.done])
+        #expect(try box.gateway().explain(ref: "S-0000-000000", asOf: Date()) == nil)
+    }
+}
+
+@Suite("Configuration")
+struct ConfigTests {
+    @Test func noFileMeansEmbeddedDefaultsUnderTheWorkingDirectory() throws {
+        let c = try GatewayConfig.load(path: nil, workingDirectory: "/srv/gw")
+        #expect(c.file == nil)
+        #expect(c.inbox == "/srv/gw/inbox" && c.outbox == "/srv/gw/outbox" && c.varDir == "/srv/gw/var")
+        #expect(c.mappings == "/srv/gw/mappings" && c.storePath == "/srv/gw/var/gateway.sqlite")
+        #expect(c.policies.finalPaymentWindowDays == 14)
+    }
+
+    @Test func pathsAndPoliciesFromAFile() throws {
+        let dir = Fixtures.tempDir()
+        try Fixtures.write("""
+            paths: {inbox: /data/in, var: state}
+            store: {sqlite: /db/g.sqlite}
+            policies:
+              final_payment_window_days: {default: 10, by_country: {PT: 7}}
+            customers: {activation_ttl_hours: 48}
+            """, dir + "/caas-gateway.yaml")
+        let c = try GatewayConfig.load(path: dir + "/caas-gateway.yaml")
+        #expect(c.inbox == "/data/in")
+        #expect(c.varDir == dir + "/state")
+        #expect(c.storePath == "/db/g.sqlite")
+        #expect(c.policies.finalPaymentWindowDays(country: "PT") == 7)
+        #expect(c.policies.finalPaymentWindowDays(country: "ES") == 10)
+        #expect(c.activationTTLHours == 48)
+    }
+
+    @Test func mistakesAreReportedWithTheirLine() {
+        let cases: [(String, Int, String)] = [
+            ("paths:\n  inbx: x\n", 2, "unknown key 'inbx'"),
+            ("policies:\n  final_payment_window_days:\n    by_country: {UK: 3}\n", 3, "'UK' is not an ISO country code"),
+            ("customers:\n  activation_url: http://plain.example\n", 2, "must be an https:// URL"),
+            ("factory:\n  token: abc123\n", 2, "holds a secret inline"),
+            ("sources:\n  - name: bank\n    password: hunter2\n", 3, "holds a secret inline"),
+        ]
+        for (text, line, message) in cases {
+            do {
+                _ = try GatewayConfig.parse(text, file: "c.yaml")
+                Issue.record("accepted: \(text)")
+            } catch let e as ConfigError {
+                #expect(e.line == line, "\(message): \(e)")
+                #expect(e.message.contains(message), "\(e)")
+                #expect(!e.message.contains("hunter2") && !e.message.contains("abc123"))
+            } catch {
+                Issue.record("\(error)")
+            }
+        }
+    }
+
+    @Test func secretsComeFromTheEnvironmentOrAFile() throws {
+        let node = try YAMLNodeHelper.node("{env: FACTORY_TOKEN}")
+        let ref = try SecretReference.parse(node, what: "token")
+        #expect(ref == .env("FACTORY_TOKEN"))
+        #expect(try ref.resolve(environment: ["FACTORY_TOKEN": "s3cr3t"]) == "s3cr3t")
+        #expect(throws: StoreConfigError.self) { try ref.resolve(environment: [:]) }
+        let dir = Fixtures.tempDir()
+        try Fixtures.write("from-file\n", dir + "/secret")
+        #expect(try SecretReference.file(dir + "/secret").resolve() == "from-file")
+    }
+}
+
+@Suite("Report output")
+struct ReportOutputTests {
+    @Test func spreadsheetFormulasAreNeutralised() {
+        #expect(CSVText.cell("=HYPERLINK(\"http://x\")") == "\"'=HYPERLINK(\"\"http://x\"\")\"")
+        #expect(CSVText.cell("+1+1") == "'+1+1")
+        #expect(CSVText.cell("@SUM(A1)") == "'@SUM(A1)")
+        #expect(CSVText.cell("-12.50") == "-12.50")  // a number stays a number
+        #expect(CSVText.cell("plain, with comma") == "\"plain, with comma\"")
+    }
+
+    @Test func htmlIsEscapedAndSelfContained() {
+        #expect(HTMLReport.esc("<script>&'\"") == "&lt;script&gt;&amp;&#39;&quot;")
+    }
+}
+
+@Suite struct RunIDTests {
+    @Test func runIDsSortByStartTime() {
+        let t = Timestamp.parseISO("2026-10-03T23:00:00.007Z")!
+        let a = Gateway.newRunID(now: t)
+        #expect(a.hasPrefix("r20261003T230000007-"))
+        #expect(a < Gateway.newRunID(now: t.addingTimeInterval(0.01)))
+        #expect(Gateway.newRunID(now: t.addingTimeInterval(0.993)).hasPrefix("r20261003T230001000-"))
+    }
+}

@@ -1,0 +1,96 @@
+import Foundation
+import GatewayCore
+import GatewayEngine
+import Logging
+import Testing
+
+/// A gateway home of its own: inbox, outbox, var and a copy of the shipped mappings.
+struct Sandbox {
+    let root: String
+    var config: GatewayConfig
+    let logs = LogCapture()
+
+    init(_ name: String = #function) throws {
+        root = Fixtures.tempDir(name)
+        let fm = FileManager.default
+        try fm.createDirectory(atPath: root + "/mappings", withIntermediateDirectories: true)
+        try fm.copyItem(atPath: Fixtures.mappingsDir, toPath: root + "/mappings/feeds")
+        config = try GatewayConfig.load(path: nil, workingDirectory: root)
+    }
+
+    var inbox: String { config.inbox }
+
+    /// Drops files of the partner story into the inbox, flat, as a person would.
+    func drop(_ storyFiles: [String]) throws {
+        try FileManager.default.createDirectory(atPath: inbox, withIntermediateDirectories: true)
+        for f in storyFiles {
+            try FileManager.default.copyItem(atPath: Fixtures.story(f), toPath: inbox + "/" + (f as NSString).lastPathComponent)
+        }
+    }
+
+    static var storySales: [String] {
+        let fm = FileManager.default
+        return ["intranet", "dealer-dms"].flatMap { dir in
+            ((try? fm.contentsOfDirectory(atPath: Fixtures.story(dir))) ?? []).sorted().map { "\(dir)/\($0)" }
+        }
+    }
+
+    func gateway(crash: (@Sendable (String) throws -> Void)? = nil) throws -> Gateway {
+        var logger = Logger(label: "test") { _ in LogCaptureHandler(capture: logs) }
+        logger.logLevel = .trace
+        return try Gateway(config: config, logger: logger, crashPoint: CrashPoint(crash))
+    }
+
+    func run(asOf: String = "2026-10-03T23:00:00Z", crash: (@Sendable (String) throws -> Void)? = nil) throws -> RunSummary {
+        try gateway(crash: crash).run(asOf: Timestamp.parseISO(asOf)!)
+    }
+
+    func files(under dir: String) -> [String] {
+        let fm = FileManager.default
+        guard let e = fm.enumerator(atPath: dir) else { return [] }
+        var out: [String] = []
+        while let rel = e.nextObject() as? String {
+            var isDir: ObjCBool = false
+            if fm.fileExists(atPath: dir + "/" + rel, isDirectory: &isDir), !isDir.boolValue { out.append(rel) }
+        }
+        return out.sorted()
+    }
+
+    /// Every notification line in the outbox, across runs.
+    func notifications() throws -> [[String: Any]] {
+        let dir = config.notificationsDir
+        return try files(under: dir).flatMap { name -> [[String: Any]] in
+            let text = try String(contentsOfFile: dir + "/" + name, encoding: .utf8)
+            return try text.split(separator: "\n").map { try JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any] }
+        }.sorted { ($0["created_at"] as! String, $0["idempotency_key"] as! String) < ($1["created_at"] as! String, $1["idempotency_key"] as! String) }
+    }
+}
+
+final class LogCapture: @unchecked Sendable {
+    private let lock = NSLock()
+    private var lines: [String] = []
+
+    func append(_ s: String) { lock.lock(); lines.append(s); lock.unlock() }
+    var all: String { lock.lock(); defer { lock.unlock() }; return lines.joined(separator: "\n") }
+}
+
+struct LogCaptureHandler: LogHandler {
+    let capture: LogCapture
+    var metadata: Logger.Metadata = [:]
+    var logLevel: Logger.Level = .trace
+
+    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+
+    func log(level: Logger.Level, message: Logger.Message, metadata: Logger.Metadata?, source: String, file: String, function: String, line: UInt) {
+        capture.append("\(level) \(message) \(self.metadata.merging(metadata ?? [:]) { $1 })")
+    }
+}
+
+import GatewayFormats
+
+enum YAMLNodeHelper {
+    static func node(_ text: String) throws -> YAMLNode { try YAMLNode.parse(text, file: "t.yaml") }
+}

@@ -1,0 +1,114 @@
+import Foundation
+import Testing
+@testable import GatewayCore
+@testable import GatewayStore
+
+@Suite("SQLite store")
+struct SQLiteStoreTests {
+    let store: SQLiteStore
+    let t0 = Timestamp.parseISO("2026-10-02T12:00:00Z")!
+
+    init() throws {
+        store = try SQLiteStore(path: ":memory:")
+    }
+
+    func fact(_ ref: String, _ kind: FactKind = .saleCancelled, reason: String = "r", record: Int = 1) -> Fact {
+        Fact(id: FactID.make(source: "feed", kind: kind, key: [ref]), orderRef: ref, kind: kind, occurredAt: t0,
+             fields: ["reason": .string(reason)], provenance: Provenance(fileHash: "h", fileName: "f.xml", record: record, line: record + 1, mapping: "feed", mappingVersion: 1))
+    }
+
+    func file(_ hash: String) -> IncomingFile { IncomingFile(hash: hash, name: "f-\(hash).xml", feed: "feed", size: 10) }
+
+    @Test func aFileIsOneTransactionAndItsFactsAreIdempotent() throws {
+        let counts = try store.ingestFile(file("a"), runID: "r1", at: t0) { w in
+            #expect(try w.add(fact("S-1")) == .inserted)
+            #expect(try w.add(fact("S-2")) == .inserted)
+            try w.reject([Rejection(record: 3, line: 4, field: "x", reason: "bad")])
+        }
+        #expect(counts.records == 3 && counts.accepted == 2 && counts.rejected == 1 && counts.factsNew == 2)
+        #expect(try store.ledgerEntry(hash: "a")?.status == .ingested)
+        #expect(try store.rejections(fileHash: "a") == [Rejection(record: 3, line: 4, field: "x", reason: "bad")])
+
+        // Another file bringing one of the same facts: known, not doubled.
+        let again = try store.ingestFile(file("b"), runID: "r1", at: t0) { w in
+            let r = try w.add(fact("S-1"))
+            #expect(r == .known)
+        }
+        #expect(again.factsKnown == 1 && again.factsNew == 0)
+        #expect(try store.facts(orderRef: "S-1").count == 1)
+    }
+
+    @Test func aRepeatWithOtherContentIsRejectedAndTheFirstStands() throws {
+        _ = try store.ingestFile(file("a"), runID: "r1", at: t0) { w in _ = try w.add(fact("S-1", reason: "first")) }
+        let c = try store.ingestFile(file("b"), runID: "r1", at: t0) { w in
+            let r = try w.add(fact("S-1", reason: "second"))
+            #expect(r == .conflicting(firstFile: "f.xml"))
+        }
+        #expect(c.accepted == 0 && c.rejected == 1 && c.factsConflicting == 1)
+        #expect(try store.facts(orderRef: "S-1").first?.string("reason") == "first")
+        #expect(try store.rejections(fileHash: "b").first?.reason.contains("the first version stands") == true)
+    }
+
+    @Test func aFailingFileLeavesNothingBehind() throws {
+        struct Broken: Error {}
+        #expect(throws: Broken.self) {
+            try store.ingestFile(file("a"), runID: "r1", at: t0) { w in
+                _ = try w.add(fact("S-1"))
+                throw Broken()
+            }
+        }
+        #expect(try store.ledgerEntry(hash: "a") == nil)
+        #expect(try store.facts(orderRef: "S-1").isEmpty)
+        #expect(try store.ordersToFold(asOf: t0).isEmpty)
+    }
+
+    @Test func aFileIsClaimedOnceByItsContentHash() throws {
+        _ = try store.ingestFile(file("a"), runID: "r1", at: t0) { _ in }
+        #expect(throws: FileAlreadyClaimed.self) { try store.ingestFile(file("a"), runID: "r2", at: t0) { _ in } }
+    }
+
+    @Test func newFactsMarkOrdersForFoldingUntilTheProjectionIsSaved() throws {
+        _ = try store.ingestFile(file("a"), runID: "r1", at: t0) { w in _ = try w.add(fact("S-1")) }
+        #expect(try store.ordersToFold(asOf: t0) == ["S-1"])
+        var view = OrderView(ref: "S-1")
+        view.state = .awaitingFinalPayment
+        view.finalPaymentDueAt = t0.addingTimeInterval(86400)
+        try store.saveProjection([view], foldedAt: t0)
+        #expect(try store.ordersToFold(asOf: t0).isEmpty)
+        // A deadline that has come brings the order back, with no new fact.
+        #expect(try store.ordersToFold(asOf: t0.addingTimeInterval(86400)) == ["S-1"])
+        #expect(try store.projection(ref: "S-1") == view)
+    }
+
+    @Test func actionsAreEnqueuedOnceAndLeased() throws {
+        let due = [DueAction(kind: .issueCredentials, orderRef: "S-1"), DueAction(kind: .issueCredentials, orderRef: "S-2")]
+        #expect(try store.enqueue(due, at: t0) == 2)
+        #expect(try store.enqueue(due, at: t0) == 0)
+        let now = Date()
+        var a = try store.claimActions(kinds: [.issueCredentials], runner: "r1", now: now, leaseUntil: now.addingTimeInterval(60), limit: 1)
+        #expect(a.map(\.key) == ["issue_credentials:S-1"])
+        a[0].status = .inFlight
+        try store.updateAction(a[0])
+        // In flight under a live lease: another runner does not get it.
+        let other = try store.claimActions(kinds: [.issueCredentials], runner: "r2", now: now, leaseUntil: now.addingTimeInterval(60), limit: 10)
+        #expect(other.map(\.key) == ["issue_credentials:S-1", "issue_credentials:S-2"].filter { $0 != "issue_credentials:S-1" })
+        // After the lease expires it is taken over.
+        let later = now.addingTimeInterval(120)
+        let takeover = try store.claimActions(kinds: [.issueCredentials], runner: "r3", now: later, leaseUntil: later.addingTimeInterval(60), limit: 10)
+        #expect(takeover.map(\.key).contains("issue_credentials:S-1"))
+        try store.expireAllLeases()
+        #expect(try store.actions(status: .inFlight).first?.leaseUntil == Date(timeIntervalSince1970: 0))
+    }
+
+    @Test func theStoreSurvivesReopeningFromDisk() throws {
+        let dir = NSTemporaryDirectory() + "caas-store-\(UInt32.random(in: 0...UInt32.max))"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        do {
+            let s = try SQLiteStore(path: dir + "/g.sqlite")
+            _ = try s.ingestFile(file("a"), runID: "r1", at: t0) { w in _ = try w.add(fact("S-1")) }
+        }
+        let reopened = try SQLiteStore(path: dir + "/g.sqlite")
+        #expect(try reopened.facts(orderRef: "S-1").count == 1)
+        #expect(try reopened.ledgerEntry(hash: "a")?.counts.factsNew == 1)
+    }
+}
