@@ -9,11 +9,12 @@ struct Run: ParsableCommand {
 
     @OptionGroup var global: GlobalOptions
     @Flag(help: "Print the run summary as JSON on standard output.") var json = false
+    @Flag(help: "Print the human summary even when standard output is not a terminal (cron stays quiet without it).") var summary = false
     @Flag(help: "Show what would be sent without sending anything (files are still ingested).") var dryRun = false
 
     func run() throws {
         let gateway = try global.openGateway()
-        try RunOutput.finish(try RunOutput.guarded { try gateway.run(asOf: global.asOfDate, dryRun: dryRun) }, json: json)
+        try RunOutput.finish(try RunOutput.guarded { try gateway.run(asOf: global.asOfDate, dryRun: dryRun) }, json: json, summary: summary)
     }
 }
 
@@ -68,10 +69,10 @@ enum RunOutput {
     }
 
     /// Prints what a person (or, with --json, a program) needs, then exits with the run's code.
-    static func finish(_ s: RunSummary, json: Bool) throws {
+    static func finish(_ s: RunSummary, json: Bool, summary: Bool = false) throws {
         if json {
             try Output.json(s)
-        } else if Output.isTerminal {
+        } else if Output.isTerminal || summary {
             for l in describe(s) { Output.line(l) }
         } else if s.needsAttention {
             // Under cron: one line to standard error, which cron mails; nothing on plain success.
@@ -91,6 +92,12 @@ enum RunOutput {
         }
         for f in s.files where f.outcome != .ingested {
             out.append("    \(f.outcome.rawValue): \(f.name): \(f.detail ?? "")")
+        }
+        for f in s.files where !f.rejections.isEmpty {
+            for r in f.rejections {
+                out.append("    rejected: \(f.name) line \(r.line)\(r.field.map { ", field \($0)" } ?? ""): \(r.reason)")
+            }
+            if let c = f.counts, c.rejected > f.rejections.count { out.append("    … and \(c.rejected - f.rejections.count) more in the report") }
         }
         if !s.stateChanges.isEmpty {
             out.append("  orders moved: " + s.stateChanges.sorted { $0.key < $1.key }.map { "\($0.value) to \($0.key)" }.joined(separator: ", "))

@@ -47,6 +47,7 @@ struct StoryTests {
         #expect(s.recordsRejected == 1)
         #expect(s.count(.duplicate) == 1)
         #expect(s.files.first { $0.outcome == .duplicate }?.name == "SALES_ES-MAD-01_20261002073100.xml")
+        #expect(s.files.flatMap(\.rejections).map(\.field) == ["customer.national_id"])
         #expect(s.needsAttention)
 
         // The report, in three forms.

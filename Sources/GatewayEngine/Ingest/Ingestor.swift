@@ -12,11 +12,14 @@ public struct FileOutcome: Sendable, Codable, Equatable {
     public let detail: String?
     public let counts: IngestCounts?
     public let hash: String
+    /// The first rejected records of the file (at most `Ingestor.rejectionsShown`); all are in the report.
+    public var rejections: [Rejection] = []
 }
 
 /// The ingest stage: each inbox file is identified by content, read through its mapping inside
 /// one store transaction, then archived; or quarantined with its reason. Input is never deleted.
 struct Ingestor {
+    static let rejectionsShown = 10
     let config: GatewayConfig
     let store: any GatewayStore
     let recogniser: Recogniser
@@ -75,7 +78,9 @@ struct Ingestor {
         logger.info("file ingested", metadata: meta.merging([
             "records": "\(counts.records)", "facts.new": "\(counts.factsNew)", "rejected": "\(counts.rejected)",
         ]) { $1 })
-        return FileOutcome(name: file.name, feed: mapping.feed, outcome: .ingested, detail: nil, counts: counts, hash: hash)
+        var outcome = FileOutcome(name: file.name, feed: mapping.feed, outcome: .ingested, detail: nil, counts: counts, hash: hash)
+        if counts.rejected > 0 { outcome.rejections = Array(try store.rejections(fileHash: hash).prefix(Self.rejectionsShown)) }
+        return outcome
     }
 
     /// The same bytes were seen before: report, never re-apply. A copy of a quarantined file
