@@ -84,5 +84,7 @@ let package = Package(
             dependencies: ["GatewayEngine", "GatewayStore", "GatewayFormats", "GatewayCore",
                            .product(name: "Logging", package: "swift-log")]
         ),
+        // Runs the built executable as cron would: exit codes, silence, messages.
+        .testTarget(name: "CaasGatewayCLITests", dependencies: ["caas-gateway", "GatewayEngine", "GatewayCore", "GatewayFormats"]),
     ]
 )

@@ -24,6 +24,34 @@ struct Orders: ParsableCommand {
         let finalPaymentDueAt: String?
         let anomalies: Int
         let dueActions: [String]
+
+        enum CodingKeys: String, CodingKey {
+            case ref, dealer, country, state, stateSince, vin, factoryOrder, plant, eta, plate, currency
+            case totalMinor, depositMinor, receivedMinor, amountDueMinor, finalPaymentDueAt, anomalies, dueActions
+        }
+
+        /// Every key, always: what is not known yet is null, so consumers see one stable shape.
+        func encode(to encoder: any Encoder) throws {
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            try c.encode(ref, forKey: .ref)
+            try c.encode(dealer, forKey: .dealer)
+            try c.encode(country, forKey: .country)
+            try c.encode(state, forKey: .state)
+            try c.encode(stateSince, forKey: .stateSince)
+            try c.encode(vin, forKey: .vin)
+            try c.encode(factoryOrder, forKey: .factoryOrder)
+            try c.encode(plant, forKey: .plant)
+            try c.encode(eta, forKey: .eta)
+            try c.encode(plate, forKey: .plate)
+            try c.encode(currency, forKey: .currency)
+            try c.encode(totalMinor, forKey: .totalMinor)
+            try c.encode(depositMinor, forKey: .depositMinor)
+            try c.encode(receivedMinor, forKey: .receivedMinor)
+            try c.encode(amountDueMinor, forKey: .amountDueMinor)
+            try c.encode(finalPaymentDueAt, forKey: .finalPaymentDueAt)
+            try c.encode(anomalies, forKey: .anomalies)
+            try c.encode(dueActions, forKey: .dueActions)
+        }
     }
 
     func run() throws {

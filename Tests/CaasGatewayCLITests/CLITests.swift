@@ -1,0 +1,128 @@
+import Foundation
+import GatewayEngine
+import Logging
+import Testing
+
+/// Runs the `caas-gateway` binary built next to this test bundle, without a terminal.
+struct CLI {
+    let home: String
+
+    init(_ name: String = #function) throws {
+        home = Fixtures.tempDir(name)
+        try FileManager.default.createDirectory(atPath: home + "/mappings", withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: Fixtures.mappingsDir, toPath: home + "/mappings/feeds")
+    }
+
+    static var binary: String {
+        let bundle = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+        return bundle.appendingPathComponent("caas-gateway").path
+    }
+
+    func drop(_ files: [String]) throws {
+        try FileManager.default.createDirectory(atPath: home + "/inbox", withIntermediateDirectories: true)
+        for f in files { try FileManager.default.copyItem(atPath: Fixtures.story(f), toPath: home + "/inbox/" + (f as NSString).lastPathComponent) }
+    }
+
+    @discardableResult
+    func run(_ args: [String]) throws -> (code: Int32, out: String, err: String) {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: Self.binary)
+        p.arguments = args
+        p.currentDirectoryURL = URL(fileURLWithPath: home)
+        let out = Pipe(), err = Pipe()
+        p.standardOutput = out
+        p.standardError = err
+        p.standardInput = FileHandle.nullDevice
+        try p.run()
+        let o = out.fileHandleForReading.readDataToEndOfFile()
+        let e = err.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        return (p.terminationStatus, String(decoding: o, as: UTF8.self), String(decoding: e, as: UTF8.self))
+    }
+}
+
+@Suite("The command line, as cron runs it", .serialized)
+struct CLITests {
+    @Test func theBinaryIsBuiltNextToTheTests() {
+        #expect(FileManager.default.isExecutableFile(atPath: CLI.binary), "\(CLI.binary)")
+    }
+
+    @Test func helpDocumentsTheExitCodesAndEveryCommand() throws {
+        let r = try CLI().run(["--help"])
+        #expect(r.code == 0)
+        for text in ["EXIT CODES", "0   success", "2   success, but input", "3   another run holds the lock", "1   failure",
+                     "run", "ingest", "act", "reconcile", "orders", "explain", "validate"] {
+            #expect(r.out.contains(text), "\(text)")
+        }
+        let run = try CLI().run(["run", "--help"])
+        for option in ["--config", "--as-of", "--log-level", "--json", "--summary", "--dry-run"] { #expect(run.out.contains(option), "\(option)") }
+    }
+
+    @Test func cronSeesExitTwoAndOneLineWhenInputNeedsAPersonThenSilence() throws {
+        let cli = try CLI()
+        try cli.drop(["intranet/SALES_IT-MIL-01_20261002233000.xml", "intranet/SALES_IT-MIL-01_20261001233000.xml"])
+        let first = try cli.run(["run", "--as-of", "2026-10-03"])
+        #expect(first.code == 2)
+        #expect(first.out.isEmpty)
+        #expect(first.err.split(separator: "\n").count == 1)
+        #expect(first.err.contains("1 record(s) rejected"))
+        #expect(!first.err.contains("RSSMRC85T10F205X"))
+        let second = try cli.run(["run", "--as-of", "2026-10-03"])
+        #expect(second.code == 0)
+        #expect(second.out.isEmpty && second.err.isEmpty)
+    }
+
+    @Test func aRunWhileAnotherHoldsTheLockExitsThree() throws {
+        let cli = try CLI()
+        let config = try GatewayConfig.load(path: nil, workingDirectory: cli.home)
+        let holder = try Gateway(config: config, logger: Logger(label: "holder"))
+        let r = try cli.run(["run"])
+        #expect(r.code == 3)
+        #expect(r.err.contains("another caas-gateway run holds"))
+        _ = holder
+    }
+
+    @Test func validateNamesTheFileAndLine() throws {
+        let cli = try CLI()
+        #expect(try cli.run(["validate"]).code == 0)
+        let path = cli.home + "/mappings/feeds/dms-sales-pt.yaml"
+        let text = try String(contentsOfFile: path, encoding: .utf8).replacingOccurrences(of: "{validator: pt_nif}", with: "{validator: pt_niff}")
+        try text.write(toFile: path, atomically: true, encoding: .utf8)
+        let r = try cli.run(["validate"])
+        #expect(r.code == 1)
+        let line = text.components(separatedBy: "\n").firstIndex { $0.contains("pt_niff") }! + 1
+        #expect(r.err.contains("dms-sales-pt.yaml:\(line): field 'customer.national_id': unknown validator 'pt_niff'"), "\(r.err)")
+        // A run refuses to start on a broken mapping rather than quarantining everything.
+        #expect(try cli.run(["run"]).code == 1)
+    }
+
+    @Test func badOptionsAreUsageErrors() throws {
+        let r = try CLI().run(["run", "--as-of", "yesterday"])
+        #expect(r.code == 64)
+        #expect(r.err.contains("--as-of must be an ISO 8601 time"))
+    }
+
+    @Test func ordersJSONIsTheMachineReadableView() throws {
+        let cli = try CLI()
+        try cli.drop(["dealer-dms/VENDAS_PT-LIS-01_20261002.csv"])
+        #expect(try cli.run(["run", "--as-of", "2026-10-03"]).code == 0)
+        let r = try cli.run(["orders", "--json"])
+        #expect(r.code == 0)
+        let orders = try JSONSerialization.jsonObject(with: Data(r.out.utf8)) as! [[String: Any]]
+        #expect(orders.count == 1)
+        let o = orders[0]
+        #expect(o["ref"] as? String == "VD/2026/000045")
+        #expect(o["state"] as? String == "awaiting_reservation")
+        #expect(o["dealer"] as? String == "PT-LIS-01" && o["country"] as? String == "PT")
+        #expect(o["total_minor"] as? Int == 3_499_000 && o["amount_due_minor"] as? Int == 200_000 && o["received_minor"] as? Int == 0)
+        for key in ["vin", "factory_order", "plant", "plate", "final_payment_due_at", "eta"] {
+            #expect(o[key] is NSNull, "\(key) should be present and null before the factory and registration")
+        }
+        #expect(o["state_since"] as? String == "2026-10-03T23:59:59.999Z")
+        #expect(o["due_actions"] as? [String] == [])
+        let explain = try cli.run(["explain", "VD/2026/000045", "--json"])
+        #expect(explain.code == 0)
+        #expect(explain.out.contains("VENDAS_PT-LIS-01_20261002.csv record 1 (line 2), mapping dms-sales-pt v1"))
+        #expect(try cli.run(["explain", "VD/0000/000000"]).code == 1)
+    }
+}
