@@ -12,6 +12,9 @@ public final class SQLiteStore: GatewayStore {
         var config = Configuration()
         config.prepareDatabase { db in
             try db.execute(sql: "PRAGMA synchronous = FULL")
+            // A file is one transaction: with the default 2 MB page cache, a large file spills
+            // pages mid-transaction and every row gets slower. 64 MB is a bound, not a growth.
+            try db.execute(sql: "PRAGMA cache_size = -65536")
         }
         config.busyMode = .timeout(10)
         if path == ":memory:" {
@@ -32,14 +35,16 @@ public final class SQLiteStore: GatewayStore {
                     finished_at INTEGER, status TEXT NOT NULL, summary_json TEXT);
                 CREATE INDEX runs_as_of ON runs(as_of);
 
+                -- A fact from a file points at its ledger row (file_id) instead of repeating the
+                -- file's hash and name on every row: a million-row file writes a million fewer of them.
                 CREATE TABLE facts (
                     id TEXT PRIMARY KEY, order_ref TEXT NOT NULL, kind TEXT NOT NULL, occurred_at INTEGER NOT NULL,
-                    fields TEXT NOT NULL, file_hash TEXT, file_name TEXT, record_no INTEGER, line INTEGER,
+                    fields TEXT NOT NULL, file_id INTEGER REFERENCES files(id), record_no INTEGER, line INTEGER,
                     mapping TEXT, mapping_version INTEGER, action TEXT, run_id TEXT NOT NULL);
                 CREATE INDEX facts_order ON facts(order_ref);
 
                 CREATE TABLE files (
-                    hash TEXT PRIMARY KEY, feed TEXT NOT NULL, name TEXT NOT NULL, size INTEGER NOT NULL,
+                    id INTEGER PRIMARY KEY, hash TEXT NOT NULL UNIQUE, feed TEXT NOT NULL, name TEXT NOT NULL, size INTEGER NOT NULL,
                     status TEXT NOT NULL, counts_json TEXT NOT NULL, reason TEXT, run_id TEXT NOT NULL, at INTEGER NOT NULL);
 
                 CREATE TABLE file_sightings (
@@ -155,9 +160,14 @@ public final class SQLiteStore: GatewayStore {
                 // The claim: a second runner (or a rerun) with the same content hits the primary key.
                 try db.execute(sql: "INSERT INTO files(hash, feed, name, size, status, counts_json, run_id, at) VALUES (?, ?, ?, ?, 'ingesting', '{}', ?, ?)",
                                arguments: [file.hash, file.feed, file.name, file.size, runID, Self.ms(at)])
-                var writer: any FactWriter = SQLiteFactWriter(db: db, file: file, runID: runID)
+                let fileID = db.lastInsertedRowID
+                let firstFact = (try Int64.fetchOne(db, sql: "SELECT max(rowid) FROM facts") ?? 0) + 1
+                var writer: any FactWriter = SQLiteFactWriter(db: db, file: file, fileID: fileID, runID: runID)
                 try body(&writer)
                 counts = (writer as! SQLiteFactWriter).counts
+                // Orders with new facts are marked once per file, not once per fact.
+                try db.execute(sql: "INSERT OR IGNORE INTO dirty_orders(order_ref) SELECT DISTINCT order_ref FROM facts WHERE rowid >= ?",
+                               arguments: [firstFact])
                 let json = String(decoding: try JSONEncoder().encode(counts), as: UTF8.self)
                 try db.execute(sql: "UPDATE files SET status = 'ingested', counts_json = ? WHERE hash = ?", arguments: [json, file.hash])
                 try Self.insertSighting(db, FileSighting(runID: runID, hash: file.hash, name: file.name, feed: file.feed,
@@ -165,7 +175,7 @@ public final class SQLiteStore: GatewayStore {
                 return .commit
             }
         }
-        } catch let e as DatabaseError where e.extendedResultCode == .SQLITE_CONSTRAINT_PRIMARYKEY {
+        } catch let e as DatabaseError where e.extendedResultCode == .SQLITE_CONSTRAINT_UNIQUE {
             throw FileAlreadyClaimed(hash: file.hash)
         }
         return counts
@@ -194,7 +204,10 @@ public final class SQLiteStore: GatewayStore {
 
     public func facts(orderRef: String) throws -> [Fact] {
         try db.read { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM facts WHERE order_ref = ? ORDER BY occurred_at, id", arguments: [orderRef]).map(Self.fact)
+            try Row.fetchAll(db, sql: """
+                SELECT facts.*, files.hash AS file_hash, files.name AS file_name FROM facts
+                LEFT JOIN files ON files.id = facts.file_id WHERE order_ref = ? ORDER BY occurred_at, facts.id
+                """, arguments: [orderRef]).map(Self.fact)
         }
     }
 
@@ -206,22 +219,23 @@ public final class SQLiteStore: GatewayStore {
                     fields: try FactFieldsCodec.decode(r["fields"]), provenance: prov)
     }
 
-    static func insertFact(_ db: Database, _ f: Fact, runID: String) throws -> Bool {
+    /// Inserts a fact unless its id is known; true when it was new.
+    static func insertFact(_ db: Database, _ f: Fact, fileID: Int64?, runID: String) throws -> Bool {
         let stmt = try db.cachedStatement(sql: """
-            INSERT INTO facts(id, order_ref, kind, occurred_at, fields, file_hash, file_name, record_no, line, mapping, mapping_version, action, run_id)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO NOTHING
+            INSERT INTO facts(id, order_ref, kind, occurred_at, fields, file_id, record_no, line, mapping, mapping_version, action, run_id)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO NOTHING
             """)
         let p = f.provenance
         try stmt.execute(arguments: [f.id, f.orderRef, f.kind.rawValue, ms(f.occurredAt), FactFieldsCodec.encode(f.fields),
-                                     p.fileHash, p.fileName, p.record, p.line, p.mapping, p.mappingVersion, p.action, runID])
-        guard db.changesCount > 0 else { return false }
-        try db.cachedStatement(sql: "INSERT INTO dirty_orders(order_ref) VALUES (?) ON CONFLICT DO NOTHING").execute(arguments: [f.orderRef])
-        return true
+                                     fileID, p.record, p.line, p.mapping, p.mappingVersion, p.action, runID])
+        return db.changesCount > 0
     }
 
     public func appendFacts(_ facts: [Fact], runID: String) throws {
         try db.write { db in
-            for f in facts { _ = try Self.insertFact(db, f, runID: runID) }
+            for f in facts where try Self.insertFact(db, f, fileID: nil, runID: runID) {
+                try db.execute(sql: "INSERT OR IGNORE INTO dirty_orders(order_ref) VALUES (?)", arguments: [f.orderRef])
+            }
         }
     }
 
@@ -383,17 +397,20 @@ public final class SQLiteStore: GatewayStore {
 struct SQLiteFactWriter: FactWriter {
     let db: Database
     let file: IncomingFile
+    let fileID: Int64
     let runID: String
     var counts = IngestCounts()
 
     mutating func add(_ fact: Fact) throws -> FactWriteResult {
         counts.records += 1
         counts.accepted += 1
-        if try SQLiteStore.insertFact(db, fact, runID: runID) {
+        if try SQLiteStore.insertFact(db, fact, fileID: fileID, runID: runID) {
             counts.factsNew += 1
             return .inserted
         }
-        let existing = try Row.fetchOne(db, sql: "SELECT fields, file_name FROM facts WHERE id = ?", arguments: [fact.id])
+        let existing = try Row.fetchOne(db, sql: """
+            SELECT facts.fields, files.name AS file_name FROM facts LEFT JOIN files ON files.id = facts.file_id WHERE facts.id = ?
+            """, arguments: [fact.id])
         if let existing, (existing["fields"] as String) != FactFieldsCodec.encode(fact.fields) {
             // Same natural key, other content: the record is not applied, and the operator is told why.
             let first: String = existing["file_name"] ?? "an earlier file"

@@ -52,3 +52,19 @@ import Testing
         #expect(Timestamp.parseISO("2026-04-31") == nil)
     }
 }
+
+@Suite struct ASCIITextTests {
+    @Test func trimMatchesFoundationOnASCIIAndUnicode() {
+        let cases = ["", " ", "abc", "  abc  ", "\t\r\nabc\r\n", "a b", " ñandú ", "\u{00A0}no-break\u{00A0}", "\u{2003}em\u{2003}", "ü", " 2º Esq. "]
+        for c in cases {
+            #expect(ASCIIText.trim(c) == c.trimmingCharacters(in: .whitespacesAndNewlines), "\(c.debugDescription)")
+        }
+    }
+
+    @Test func caseMappingMatchesTheStandardLibrary() {
+        for c in ["", "abc", "ABC", "MiXeD-123", "straße", "groß", "élodie", "ÖZTÜRK", "mj.munoz@EXAMPLE.es"] {
+            #expect(ASCIIText.upper(c) == c.uppercased(), "\(c)")
+            #expect(ASCIIText.lower(c) == c.lowercased(), "\(c)")
+        }
+    }
+}

@@ -42,7 +42,7 @@ struct SQLiteStoreTests {
         _ = try store.ingestFile(file("a"), runID: "r1", at: t0) { w in _ = try w.add(fact("S-1", reason: "first")) }
         let c = try store.ingestFile(file("b"), runID: "r1", at: t0) { w in
             let r = try w.add(fact("S-1", reason: "second"))
-            #expect(r == .conflicting(firstFile: "f.xml"))
+            #expect(r == .conflicting(firstFile: "f-a.xml"))  // the ledger names the file that brought it
         }
         #expect(c.accepted == 0 && c.rejected == 1 && c.factsConflicting == 1)
         #expect(try store.facts(orderRef: "S-1").first?.string("reason") == "first")

@@ -44,38 +44,34 @@ public enum FactValue: Sendable, Hashable {
 /// Fields of a fact, sorted by name when written so that the same fact always serialises the same way.
 public typealias FactFields = [String: FactValue]
 
-extension FactValue {
-    /// JSON used in the fact log: strings, integers, lists; times as ISO 8601 strings tagged `@t:`
-    /// so they round-trip as times and stay readable in `sqlite3`.
-    func writeJSON(into out: inout String) {
-        switch self {
-        case .string(let s): JSONText.appendString(s, to: &out)
-        case .int(let i): out += String(i)
-        case .time(let d): JSONText.appendString("@t:" + Timestamp.iso(d), to: &out)
-        case .list(let l):
-            out += "["
-            for (i, s) in l.enumerated() {
-                if i > 0 { out += "," }
-                JSONText.appendString(s, to: &out)
-            }
-            out += "]"
-        }
-    }
-}
-
 public enum FactFieldsCodec {
-    /// Compact, key-sorted JSON for a field set. Hand-written: the ingest hot loop runs it per record.
+    /// Compact, key-sorted JSON for a field set. Written as bytes: the ingest hot loop runs it
+    /// for every record, and String appends were a fifth of ingest time.
     public static func encode(_ fields: FactFields) -> String {
-        var out = "{"
-        out.reserveCapacity(64 * fields.count)
-        for (i, key) in fields.keys.sorted().enumerated() {
-            if i > 0 { out += "," }
-            JSONText.appendString(key, to: &out)
-            out += ":"
-            fields[key]!.writeJSON(into: &out)
+        var out = [UInt8]()
+        out.reserveCapacity(48 * fields.count + 2)
+        out.append(0x7B)
+        var first = true
+        for key in fields.keys.sorted() {
+            if !first { out.append(0x2C) }
+            first = false
+            JSONBytes.appendString(key, to: &out)
+            out.append(0x3A)
+            switch fields[key]! {
+            case .string(let s): JSONBytes.appendString(s, to: &out)
+            case .int(let i): out.append(contentsOf: String(i).utf8)
+            case .time(let d): JSONBytes.appendString("@t:" + Timestamp.iso(d), to: &out)
+            case .list(let l):
+                out.append(0x5B)
+                for (i, s) in l.enumerated() {
+                    if i > 0 { out.append(0x2C) }
+                    JSONBytes.appendString(s, to: &out)
+                }
+                out.append(0x5D)
+            }
         }
-        out += "}"
-        return out
+        out.append(0x7D)
+        return String(decoding: out, as: UTF8.self)
     }
 
     public static func decode(_ json: String) throws -> FactFields {

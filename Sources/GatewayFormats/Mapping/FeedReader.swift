@@ -41,10 +41,6 @@ public enum FeedReader {
                         return try deliver(.rejected([Rejection(record: record.number, line: record.line, field: nil,
                                                                 reason: "has \(record.count) fields where the header has \(headerCount); check the delimiter and quoting on this line")]))
                     }
-                    for i in 0..<record.count where record.string(i) == nil {
-                        return try deliver(.rejected([Rejection(record: record.number, line: record.line, field: nil,
-                                                                reason: "field \(i + 1) is not valid \(dialect.encoding.rawValue); if the partner sends Latin-1, set csv.encoding in the mapping")]))
-                    }
                     try deliver(mapper!.map(record))
                 }
             } catch let e as CSVFileError {

@@ -24,8 +24,9 @@ public enum Redaction {
 public protocol RecordAccess {
     var number: Int { get }
     var line: Int { get }
-    /// Raw values for a source: one for a column, any number for an XML path.
-    func raw(_ source: ResolvedSource) -> [String]
+    /// Raw values for a source: one for a column, any number for an XML path; nil when the
+    /// bytes cannot be decoded in the feed's encoding.
+    func raw(_ source: ResolvedSource) -> [String]?
 }
 
 /// A field source bound to one file: a column name becomes its index in that file's header.
@@ -37,10 +38,11 @@ public enum ResolvedSource: Sendable {
 }
 
 extension CSVRecordView: RecordAccess {
-    public func raw(_ source: ResolvedSource) -> [String] {
+    public func raw(_ source: ResolvedSource) -> [String]? {
         switch source {
-        // Undecodable fields were rejected by FeedReader before the mapper saw the record.
-        case .column(let i): return i < count ? [string(i) ?? ""] : []
+        case .column(let i):
+            guard i < count else { return [] }
+            return string(i).map { [$0] }
         case .constant(let v): return [v]
         default: return []
         }
@@ -48,7 +50,7 @@ extension CSVRecordView: RecordAccess {
 }
 
 extension XMLRecordView: RecordAccess {
-    public func raw(_ source: ResolvedSource) -> [String] {
+    public func raw(_ source: ResolvedSource) -> [String]? {
         switch source {
         case .path(let p): return values(p)
         case .document(let key): return documentValues[key].map { [$0] } ?? []
@@ -63,17 +65,24 @@ extension XMLRecordView: RecordAccess {
 public struct RecordMapper {
     public let mapping: FeedMapping
     let provenance: Provenance
-    let resolved: [String: [ResolvedSource]]
-    let ruleFields: [[FieldBinding]]
+    /// Every bound field gets an index; a record's evaluated values live in an array by index.
+    let fieldNames: [String]
+    let fieldIndex: [String: Int]
+    let resolved: [[ResolvedSource]]
+    let bindings: [FieldBinding]
+    /// Per rule: the fields its fact kind knows, with their schema entries, in mapping order.
+    let ruleFields: [[(index: Int, spec: FieldSpec)]]
+    let conditionIndex: [Int?]
+    let keyIndex: [Int]
 
     /// - Parameter header: the CSV header row (nil for XML). A column the mapping reads that the
     ///   header lacks is a file-level problem.
     public init(mapping: FeedMapping, fileHash: String, fileName: String, header: [String]?) throws {
         self.mapping = mapping
         provenance = Provenance(fileHash: fileHash, fileName: fileName, mapping: mapping.feed, mappingVersion: mapping.version)
-        var index: [String: Int] = [:]
+        var column: [String: Int] = [:]
         if let header {
-            for (i, name) in header.enumerated() where index[name] == nil { index[name] = i }
+            for (i, name) in header.enumerated() where column[name] == nil { column[name] = i }
         }
         var resolved: [String: [ResolvedSource]] = [:]
         var missing: [String] = []
@@ -81,7 +90,7 @@ public struct RecordMapper {
             resolved[name] = b.sources.compactMap { s -> ResolvedSource? in
                 switch s {
                 case .column(let c):
-                    guard let i = index[c] else { missing.append(c); return nil }
+                    guard let i = column[c] else { missing.append(c); return nil }
                     return .column(i)
                 case .path(let p): return .path(p)
                 case .document(let d): return .document(d)
@@ -94,27 +103,34 @@ public struct RecordMapper {
         if !unresolvable.isEmpty {
             throw FileProblem(line: 1, message: "the header lacks column(s) \(Set(missing).sorted().joined(separator: ", ")) that mapping \(mapping.feed) reads; is this the right feed, or did the partner change its layout?")
         }
-        self.resolved = resolved
+        let ordered = mapping.fields.values.sorted { $0.line < $1.line }
+        fieldNames = ordered.map(\.name)
+        bindings = ordered
+        let index = Dictionary(uniqueKeysWithValues: ordered.enumerated().map { ($1.name, $0) })
+        fieldIndex = index
+        self.resolved = ordered.map { resolved[$0.name] ?? [] }
         ruleFields = mapping.rules.map { rule in
-            mapping.fields.values.filter { rule.kind.schema.spec($0.name) != nil }.sorted { $0.line < $1.line }
+            ordered.enumerated().compactMap { i, b in rule.kind.schema.spec(b.name).map { (i, $0) } }
         }
+        conditionIndex = mapping.rules.map { $0.condition.flatMap { index[$0.field] } }
+        keyIndex = mapping.key.compactMap { index[$0] }
     }
 
     public func map<R: RecordAccess>(_ record: R) -> RecordOutcome {
-        var cache: [String: Result<FactValue?, FieldFailure>] = [:]
-        func value(_ name: String) -> Result<FactValue?, FieldFailure> {
-            if let hit = cache[name] { return hit }
-            let r = evaluate(name, record, lookup: value)
-            cache[name] = r
+        var cache = [Result<FactValue?, FieldFailure>?](repeating: nil, count: bindings.count)
+        func value(_ i: Int) -> Result<FactValue?, FieldFailure> {
+            if let hit = cache[i] { return hit }
+            let r = evaluate(i, record) { name in fieldIndex[name].map(value) ?? .success(nil) }
+            cache[i] = r
             return r
         }
 
         // The first rule whose condition holds decides the kind.
         var chosen: Int?
         for (i, rule) in mapping.rules.enumerated() {
-            guard let c = rule.condition else { chosen = i; break }
+            guard let c = rule.condition, let ci = conditionIndex[i] else { chosen = i; break }
             let v: String
-            switch value(c.field) {
+            switch value(ci) {
             case .success(let fv): v = fv?.string ?? ""
             case .failure(let f): return .rejected([Rejection(record: record.number, line: record.line, field: c.field, reason: f.reason)])
             }
@@ -125,37 +141,36 @@ public struct RecordMapper {
                                         reason: "no fact rule of mapping \(mapping.feed) applies to this record")])
         }
         let rule = mapping.rules[ruleIndex]
-        let schema = rule.kind.schema
-        var fields = FactFields()
+        var fields = FactFields(minimumCapacity: ruleFields[ruleIndex].count)
         var problems: [Rejection] = []
         var orderRef = ""
         var occurredAt: Date?
-        for b in ruleFields[ruleIndex] {
-            let spec = schema.spec(b.name)!
-            switch value(b.name) {
+        for (i, spec) in ruleFields[ruleIndex] {
+            let name = spec.name
+            switch value(i) {
             case .failure(let f):
-                problems.append(Rejection(record: record.number, line: record.line, field: b.name, reason: f.reason))
+                problems.append(Rejection(record: record.number, line: record.line, field: name, reason: f.reason))
             case .success(nil) where spec.type == .list:
-                fields[b.name] = .list([])  // "no options" is a value, not a missing field
+                fields[name] = .list([])  // "no options" is a value, not a missing field
             case .success(nil):
                 if spec.required {
-                    problems.append(Rejection(record: record.number, line: record.line, field: b.name, reason: "required for \(rule.kind.rawValue) but empty"))
+                    problems.append(Rejection(record: record.number, line: record.line, field: name, reason: "required for \(rule.kind.rawValue) but empty"))
                 }
             case .success(let v?):
                 switch coerce(v, to: spec) {
-                case .failure(let f): problems.append(Rejection(record: record.number, line: record.line, field: b.name, reason: f.reason))
+                case .failure(let f): problems.append(Rejection(record: record.number, line: record.line, field: name, reason: f.reason))
                 case .success(let typed):
-                    if b.name == "order_ref" { orderRef = typed.string ?? "" }
-                    else if b.name == "occurred_at" { occurredAt = typed.time }
-                    else { fields[b.name] = typed }
+                    if name == "order_ref" { orderRef = typed.string ?? "" }
+                    else if name == "occurred_at" { occurredAt = typed.time }
+                    else { fields[name] = typed }
                 }
             }
         }
         if !problems.isEmpty { return .rejected(problems) }
         var keyParts: [String] = []
-        for k in mapping.key {
+        for k in keyIndex {
             guard case .success(let v?) = value(k), let s = v.string, !s.isEmpty else {
-                return .rejected([Rejection(record: record.number, line: record.line, field: k, reason: "key field is empty: the fact cannot be identified")])
+                return .rejected([Rejection(record: record.number, line: record.line, field: fieldNames[k], reason: "key field is empty: the fact cannot be identified")])
             }
             keyParts.append(s)
         }
@@ -171,12 +186,16 @@ public struct RecordMapper {
     }
 
     /// Source → transforms → checks for one field. nil: the field is empty.
-    func evaluate(_ name: String, _ record: some RecordAccess,
+    func evaluate(_ index: Int, _ record: some RecordAccess,
                   lookup: (String) -> Result<FactValue?, FieldFailure>) -> Result<FactValue?, FieldFailure> {
-        guard let binding = mapping.fields[name], let sources = resolved[name] else { return .success(nil) }
+        let binding = bindings[index]
+        let name = binding.name
         var raws: [String] = []
-        for s in sources {
-            raws = record.raw(s)
+        for s in resolved[index] {
+            guard let r = record.raw(s) else {
+                return .failure(FieldFailure(reason: "its bytes are not valid text in this feed's encoding; if the partner sends Latin-1, set csv.encoding in the mapping"))
+            }
+            raws = r
             if raws.contains(where: { !$0.isEmpty }) { break }
         }
         // One raw value stays text (a list field may still need its split); several make a list.

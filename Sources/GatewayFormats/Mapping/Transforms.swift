@@ -17,16 +17,16 @@ enum Transforms {
             }
         }
         switch t {
-        case .trim: return .success(text { $0.trimmingCharacters(in: .whitespacesAndNewlines) })
-        case .upper: return .success(text { $0.uppercased() })
-        case .lower: return .success(text { $0.lowercased() })
+        case .trim: return .success(text(ASCIIText.trim))
+        case .upper: return .success(text(ASCIIText.upper))
+        case .lower: return .success(text(ASCIIText.lower))
         case .collapseSpaces: return .success(text { $0.split(whereSeparator: \.isWhitespace).joined(separator: " ") })
         case .defaultValue(let d):
             if case .string(let s) = v, s.isEmpty { return .success(.string(d)) }
             return .success(v)
         case .datetime(let fmt):
             guard case .string(let s) = v else { return .success(v) }
-            guard let d = fmt.parse(s.trimmingCharacters(in: .whitespaces)) else {
+            guard let d = fmt.parse(ASCIIText.trim(s)) else {
                 return .failure(Failure(reason: "value\(Redaction.show(s, field: field)) is not a date and time in the layout \(fmt.text)"))
             }
             return .success(.time(d))
@@ -38,13 +38,13 @@ enum Transforms {
             return .success(.int(minor))
         case .integer:
             guard case .string(let s) = v else { return .success(v) }
-            guard let i = Int64(s.trimmingCharacters(in: .whitespaces)) else {
+            guard let i = Int64(ASCIIText.trim(s)) else {
                 return .failure(Failure(reason: "value\(Redaction.show(s, field: field)) is not a whole number"))
             }
             return .success(.int(i))
         case .split(let sepText):
             guard case .string(let s) = v else { return .success(v) }
-            return .success(.list(s.components(separatedBy: sepText).map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }))
+            return .success(.list(s.components(separatedBy: sepText).map(ASCIIText.trim).filter { !$0.isEmpty }))
         case .map(let table, let otherwise):
             func m(_ s: String) -> String? { table[s] ?? otherwise.map { $0 == "_keep" ? s : $0 } }
             switch v {
