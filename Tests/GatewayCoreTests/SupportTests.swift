@@ -68,3 +68,19 @@ import Testing
         }
     }
 }
+
+@Suite struct FactFieldsTests {
+    @Test func keepsItsKeysSortedWhateverTheInsertionOrder() {
+        var f = FactFields()
+        for k in ["plan", "currency", "total_minor", "customer.email", "options", "a"] { f[k] = .string(k) }
+        #expect(f.keys == ["a", "currency", "customer.email", "options", "plan", "total_minor"])
+        f["options"] = nil
+        f["plan"] = .int(3)
+        #expect(f.keys == ["a", "currency", "customer.email", "plan", "total_minor"])
+        #expect(f["plan"] == .int(3) && f["options"] == nil && f["zzz"] == nil)
+        let literal: FactFields = ["total_minor": .string("total_minor"), "plan": .int(3), "a": .string("a"),
+                                   "customer.email": .string("customer.email"), "currency": .string("currency")]
+        #expect(literal == f)
+        #expect(f.merging(["a": .int(1), "b": .int(2)]) { $1 }.keys == ["a", "b", "currency", "customer.email", "plan", "total_minor"])
+    }
+}

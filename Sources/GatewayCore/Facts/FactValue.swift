@@ -41,8 +41,65 @@ public enum FactValue: Sendable, Hashable {
     }
 }
 
-/// Fields of a fact, sorted by name when written so that the same fact always serialises the same way.
-public typealias FactFields = [String: FactValue]
+/// The fields of a fact: a small vector kept sorted by name. A fact has a few dozen fields at
+/// most, so a binary search beats hashing, and the sorted order makes every fact serialise the
+/// same way without sorting it for each record.
+public struct FactFields: Sendable, Hashable, ExpressibleByDictionaryLiteral, Sequence {
+    public struct Entry: Sendable, Hashable {
+        public let key: String
+        public var value: FactValue
+    }
+
+    public private(set) var entries: [Entry] = []
+
+    public init() {}
+
+    public init(minimumCapacity: Int) { entries.reserveCapacity(minimumCapacity) }
+
+    public init(dictionaryLiteral elements: (String, FactValue)...) {
+        for (k, v) in elements { self[k] = v }
+    }
+
+    public var count: Int { entries.count }
+    public var isEmpty: Bool { entries.isEmpty }
+    public var keys: [String] { entries.map(\.key) }
+
+    public func makeIterator() -> IndexingIterator<[Entry]> { entries.makeIterator() }
+
+    /// Index of `key`, or where it would be inserted.
+    private func position(_ key: String) -> (index: Int, found: Bool) {
+        var lo = 0, hi = entries.count
+        while lo < hi {
+            let mid = (lo + hi) / 2
+            let k = entries[mid].key
+            if k == key { return (mid, true) }
+            if k < key { lo = mid + 1 } else { hi = mid }
+        }
+        return (lo, false)
+    }
+
+    public subscript(key: String) -> FactValue? {
+        get {
+            let p = position(key)
+            return p.found ? entries[p.index].value : nil
+        }
+        set {
+            let p = position(key)
+            switch (p.found, newValue) {
+            case (true, let v?): entries[p.index].value = v
+            case (true, nil): entries.remove(at: p.index)
+            case (false, let v?): entries.insert(Entry(key: key, value: v), at: p.index)
+            case (false, nil): break
+            }
+        }
+    }
+
+    public func merging(_ other: FactFields, uniquingKeysWith combine: (FactValue, FactValue) -> FactValue) -> FactFields {
+        var out = self
+        for e in other { out[e.key] = out[e.key].map { combine($0, e.value) } ?? e.value }
+        return out
+    }
+}
 
 public enum FactFieldsCodec {
     /// Compact, key-sorted JSON for a field set. Written as bytes: the ingest hot loop runs it
@@ -52,12 +109,12 @@ public enum FactFieldsCodec {
         out.reserveCapacity(48 * fields.count + 2)
         out.append(0x7B)
         var first = true
-        for key in fields.keys.sorted() {
+        for entry in fields {
             if !first { out.append(0x2C) }
             first = false
-            JSONBytes.appendString(key, to: &out)
+            JSONBytes.appendString(entry.key, to: &out)
             out.append(0x3A)
-            switch fields[key]! {
+            switch entry.value {
             case .string(let s): JSONBytes.appendString(s, to: &out)
             case .int(let i): out.append(contentsOf: String(i).utf8)
             case .time(let d): JSONBytes.appendString("@t:" + Timestamp.iso(d), to: &out)
