@@ -76,15 +76,18 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
-        .testTarget(name: "GatewayCoreTests", dependencies: ["GatewayCore"]),
-        .testTarget(name: "GatewayFormatsTests", dependencies: ["GatewayFormats", "GatewayCore"]),
+        // Fixture paths and scratch directories for every test target.
+        .target(name: "GatewayTestSupport", path: "Tests/GatewayTestSupport"),
+        .testTarget(name: "GatewayCoreTests", dependencies: ["GatewayCore", "GatewayTestSupport"]),
+        .testTarget(name: "GatewayFormatsTests", dependencies: ["GatewayFormats", "GatewayCore", "GatewayTestSupport"]),
         .testTarget(name: "GatewayStoreTests", dependencies: ["GatewayStore", "GatewayCore"]),
         .testTarget(
             name: "GatewayEngineTests",
-            dependencies: ["GatewayEngine", "GatewayStore", "GatewayFormats", "GatewayCore",
+            dependencies: ["GatewayEngine", "GatewayStore", "GatewayFormats", "GatewayCore", "GatewayTestSupport",
                            .product(name: "Logging", package: "swift-log")]
         ),
         // Runs the built executable as cron would: exit codes, silence, messages.
-        .testTarget(name: "CaasGatewayCLITests", dependencies: ["caas-gateway", "GatewayEngine", "GatewayCore", "GatewayFormats"]),
+        .testTarget(name: "CaasGatewayCLITests",
+                    dependencies: ["caas-gateway", "GatewayEngine", "GatewayCore", "GatewayFormats", "GatewayTestSupport"]),
     ]
 )

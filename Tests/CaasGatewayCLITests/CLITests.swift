@@ -1,4 +1,5 @@
 import Foundation
+import GatewayTestSupport
 import GatewayEngine
 import Logging
 import Testing

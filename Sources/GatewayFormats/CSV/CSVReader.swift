@@ -105,6 +105,14 @@ public struct CSVReader {
             state = .fieldStart
         }
 
+        /// A line break outside quotes ends the record; CR LF counts as one break.
+        func endOfLine(_ b: UInt8) throws {
+            line += 1
+            pendingCR = b == 0x0D
+            try emit()
+            recordLine = line
+        }
+
         func endField() {
             ends.append(field.count)
             quotedFlags.append(fieldQuoted)
@@ -148,10 +156,7 @@ public struct CSVReader {
                     } else if b == delim {
                         endField()
                     } else if b == 0x0A || b == 0x0D {
-                        line += 1
-                        pendingCR = b == 0x0D
-                        try emit()
-                        recordLine = line
+                        try endOfLine(b)
                     } else {
                         // Text after a closing quote: kept, as most producers mean it literally.
                         field.append(b)
@@ -162,10 +167,7 @@ public struct CSVReader {
                         recordHasContent = true
                         endField()
                     } else if b == 0x0A || b == 0x0D {
-                        line += 1
-                        pendingCR = b == 0x0D
-                        try emit()
-                        recordLine = line
+                        try endOfLine(b)
                     } else if hasQuote && b == quote && state == .fieldStart {
                         recordHasContent = true
                         fieldQuoted = true

@@ -1,0 +1,105 @@
+#!/usr/bin/env python3
+"""Ingest benchmark: caas-gateway next to the reference tools, in one run, as ratios.
+
+- CSV: `caas-gateway ingest` of an N-row DMS sales CSV vs `sqlite3 .import` of the same file.
+- XML: `caas-gateway ingest` of an M-sale intranet XML vs `xmllint --stream --noout`.
+- Memory: the gateway's peak RSS on a file 4x smaller, to show it does not grow with size. The
+  store's page cache is capped at 64 MiB: a file large enough to fill it shows the ceiling.
+
+Wall time is the best of --repeat runs; peak memory is the child's own ru_maxrss (os.wait4).
+The gateway ingests for real: hashing, mapping, validating every id, one SQLite transaction
+with synchronous=FULL. Targets (issue 2): CSV <= 2x .import, XML <= 1.5x xmllint, flat memory.
+"""
+import argparse, os, shutil, subprocess, sys, time
+
+def measure(cmd, cwd=None, stdin=None, setup=None, repeat=1):
+    best = None
+    for _ in range(repeat):
+        if setup: setup()
+        fin = open(stdin) if stdin else subprocess.DEVNULL
+        start = time.perf_counter()
+        p = subprocess.Popen(cmd, cwd=cwd, stdin=fin, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        _, status, usage = os.wait4(p.pid, 0)
+        elapsed = time.perf_counter() - start
+        code = os.waitstatus_to_exitcode(status)
+        if code != 0:
+            sys.exit(f"{cmd[0]} failed with exit code {code}: {p.stderr.read().decode()[-2000:]}")
+        run = (elapsed, usage.ru_maxrss / 1024.0)
+        best = run if best is None or run[0] < best[0] else (best[0], max(best[1], run[1]))
+    return best
+
+def gateway_home(work, name, files, mappings):
+    home = os.path.join(work, name)
+    def setup():
+        shutil.rmtree(home, ignore_errors=True)
+        os.makedirs(os.path.join(home, "inbox"))
+        shutil.copytree(mappings, os.path.join(home, "mappings"))
+        for f in files:
+            os.link(f, os.path.join(home, "inbox", os.path.basename(f)))  # hard link: no copy in the timing
+    return home, setup
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--bin", required=True, help="directory with the release caas-gateway and caas-feedgen")
+    ap.add_argument("--orders", type=int, default=1_000_000, help="rows of the sales CSV")
+    ap.add_argument("--xml-orders", type=int, default=250_000, help="sales in the intranet XML")
+    ap.add_argument("--work", default="/tmp/caas-bench")
+    ap.add_argument("--repeat", type=int, default=1)
+    a = ap.parse_args()
+    repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    gw, gen = os.path.join(a.bin, "caas-gateway"), os.path.join(a.bin, "caas-feedgen")
+    os.makedirs(a.work, exist_ok=True)
+
+    def generate(n, fmt, sub):
+        d = os.path.join(a.work, sub)
+        shutil.rmtree(d, ignore_errors=True)
+        out = subprocess.run([gen, "--orders", str(n), "--formats", fmt, "--out", d], check=True, capture_output=True, text=True)
+        return out.stdout.strip()
+
+    csv_big = generate(a.orders, "dms-csv", "csv-big")
+    small = lambda n: max(1, n // 4)
+    csv_small = generate(small(a.orders), "dms-csv", "csv-small")
+    xml_big = generate(a.xml_orders, "intranet-xml", "xml-big")
+    xml_small = generate(small(a.xml_orders), "intranet-xml", "xml-small")
+    mappings = os.path.join(repo, "mappings")
+    ingest = [gw, "ingest", "--as-of", "2026-10-03"]
+    rows = []
+
+    home, setup = gateway_home(a.work, "gw-csv", [csv_big], mappings)
+    g_csv = measure(ingest, cwd=home, setup=setup, repeat=a.repeat)
+    db = os.path.join(a.work, "import.sqlite")
+    script = os.path.join(a.work, "import.sql")
+    with open(script, "w") as f:
+        f.write(f".mode csv\n.separator ;\n.import {csv_big} sales\n")
+    def clean_db():
+        for suffix in ("", "-wal", "-journal"):
+            if os.path.exists(db + suffix): os.remove(db + suffix)
+    s_csv = measure(["sqlite3", db], stdin=script, setup=clean_db, repeat=a.repeat)
+    home_s, setup_s = gateway_home(a.work, "gw-csv-small", [csv_small], mappings)
+    g_csv_small = measure(ingest, cwd=home_s, setup=setup_s, repeat=a.repeat)
+
+    home, setup = gateway_home(a.work, "gw-xml", [xml_big], mappings)
+    g_xml = measure(ingest, cwd=home, setup=setup, repeat=a.repeat)
+    x_xml = measure(["xmllint", "--stream", "--noout", xml_big], repeat=a.repeat)
+    home_s, setup_s = gateway_home(a.work, "gw-xml-small", [xml_small], mappings)
+    g_xml_small = measure(ingest, cwd=home_s, setup=setup_s, repeat=a.repeat)
+
+    mb = lambda p: os.path.getsize(p) / 1e6
+    print(f"caas-gateway ingest benchmark ({os.cpu_count()} cores)")
+    print(f"  CSV: {a.orders:,} rows, {mb(csv_big):.0f} MB   XML: {a.xml_orders:,} sales, {mb(xml_big):.0f} MB\n")
+    print(f"  {'what':44} {'seconds':>8} {'peak MiB':>9} {'ratio':>7}")
+    def row(name, r, ref=None):
+        ratio = f"{r[0] / ref[0]:.2f}x" if ref else ""
+        print(f"  {name:44} {r[0]:8.2f} {r[1]:9.1f} {ratio:>7}")
+    row("sqlite3 .import (CSV)", s_csv)
+    row("caas-gateway ingest (CSV)", g_csv, s_csv)
+    row(f"caas-gateway ingest (CSV, {small(a.orders):,} rows)", g_csv_small)
+    row("xmllint --stream --noout (XML)", x_xml)
+    row("caas-gateway ingest (XML)", g_xml, x_xml)
+    row(f"caas-gateway ingest (XML, {small(a.xml_orders):,} sales)", g_xml_small)
+    print()
+    print(f"  CSV time ratio {g_csv[0] / s_csv[0]:.2f}x (target <= 2x); XML time ratio {g_xml[0] / x_xml[0]:.2f}x (target <= 1.5x)")
+    print(f"  peak memory, 4x the input: CSV {g_csv[1] / g_csv_small[1]:.2f}x, XML {g_xml[1] / g_xml_small[1]:.2f}x (flat = about 1x)")
+
+if __name__ == "__main__":
+    main()
