@@ -59,6 +59,13 @@ public final class SQLiteStore: GatewayStore {
 
                 CREATE TABLE dirty_orders (order_ref TEXT PRIMARY KEY);
 
+                -- What the last fold of each order found that does not fit; first_seen_at survives
+                -- refolds so a report can tell new anomalies from old ones.
+                CREATE TABLE anomalies (
+                    order_ref TEXT NOT NULL, fact_id TEXT NOT NULL, code TEXT NOT NULL, message TEXT NOT NULL,
+                    occurred_at INTEGER NOT NULL, first_seen_at INTEGER NOT NULL,
+                    PRIMARY KEY (order_ref, fact_id, code));
+
                 CREATE TABLE orders (
                     ref TEXT PRIMARY KEY, state TEXT, state_since INTEGER, dealer_code TEXT, country TEXT,
                     next_deadline_at INTEGER, anomalies INTEGER NOT NULL, view_json TEXT NOT NULL, folded_at INTEGER NOT NULL);
@@ -264,6 +271,37 @@ public final class SQLiteStore: GatewayStore {
                     """, arguments: [v.ref, v.state?.rawValue, Self.ms(v.stateSince), v.dealerCode, v.country, Self.ms(deadline),
                                      v.anomalies.count, String(decoding: try encoder.encode(v), as: UTF8.self), Self.ms(foldedAt)])
                 try db.execute(sql: "DELETE FROM dirty_orders WHERE order_ref = ?", arguments: [v.ref])
+                try Self.saveAnomalies(db, of: v, at: foldedAt)
+            }
+        }
+    }
+
+    static func saveAnomalies(_ db: Database, of v: OrderView, at: Date) throws {
+        guard !v.anomalies.isEmpty else {
+            try db.execute(sql: "DELETE FROM anomalies WHERE order_ref = ?", arguments: [v.ref])
+            return
+        }
+        let current = Set(v.anomalies.map { "\($0.factID)|\($0.code.rawValue)" })
+        for old in try Row.fetchAll(db, sql: "SELECT fact_id, code FROM anomalies WHERE order_ref = ?", arguments: [v.ref])
+        where !current.contains("\(old["fact_id"] as String)|\(old["code"] as String)") {
+            try db.execute(sql: "DELETE FROM anomalies WHERE order_ref = ? AND fact_id = ? AND code = ?",
+                           arguments: [v.ref, old["fact_id"] as String, old["code"] as String])
+        }
+        for a in v.anomalies {
+            try db.execute(sql: """
+                INSERT INTO anomalies(order_ref, fact_id, code, message, occurred_at, first_seen_at) VALUES (?, ?, ?, ?, ?, ?)
+                ON CONFLICT(order_ref, fact_id, code) DO UPDATE SET message = excluded.message
+                """, arguments: [v.ref, a.factID, a.code.rawValue, a.message, ms(a.occurredAt), ms(at)])
+        }
+    }
+
+    public func anomalies() throws -> [StoredAnomaly] {
+        try db.read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM anomalies ORDER BY first_seen_at, order_ref, occurred_at").map {
+                StoredAnomaly(orderRef: $0["order_ref"],
+                              anomaly: Anomaly(code: Anomaly.Code(rawValue: $0["code"]) ?? .outOfOrder, factID: $0["fact_id"],
+                                               occurredAt: Self.date($0["occurred_at"])!, message: $0["message"]),
+                              firstSeenAt: Self.date($0["first_seen_at"])!)
             }
         }
     }

@@ -32,6 +32,8 @@ public protocol GatewayStore: Sendable {
     func ordersToFold(asOf: Date) throws -> [String]
     func saveProjection(_ views: [OrderView], foldedAt: Date) throws
     func projections() throws -> [OrderView]
+    /// Every anomaly the last folds found, with when it was first seen.
+    func anomalies() throws -> [StoredAnomaly]
     func projection(ref: String) throws -> OrderView?
     /// Facts the gateway itself produced (outcomes of actions), idempotent by id.
     func appendFacts(_ facts: [Fact], runID: String) throws
@@ -54,6 +56,12 @@ public protocol GatewayStore: Sendable {
     /// lease belongs to a run that died and can be taken over at once.
     func expireAllLeases() throws
     func credential(customerID: String) throws -> CredentialRecord?
+}
+
+public struct StoredAnomaly: Sendable, Equatable {
+    public let orderRef: String
+    public let anomaly: Anomaly
+    public let firstSeenAt: Date
 }
 
 /// Writes the facts of one file inside its transaction.

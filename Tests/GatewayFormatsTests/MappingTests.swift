@@ -136,6 +136,7 @@ struct MappingTests {
         try Fixtures.write("""
             feed: dms-sales-be
             version: 3
+            source: dealership
             description: Brussels dealer DMS
             match:
               name: '^BE_SALES_[0-9]{8}\\.csv$'
@@ -203,6 +204,7 @@ struct MappingTests {
 struct MappingLoaderErrorTests {
     static let good = """
         feed: t
+        source: dealership
         match: {name: '^T_.*\\.csv$'}
         format: csv
         facts:
@@ -227,17 +229,19 @@ struct MappingLoaderErrorTests {
 
     @Test func typosAndMistakes() {
         let cases: [(String, String, Int, String)] = [
-            ("format: csv", "format: cvs", 3, "format must be csv or xml"),
-            ("  occurred_at: {column: at, transforms: [{datetime: iso8601}]}", "  occurred_at: {column: at, transforms: [trimm]}", 8, "unknown transform 'trimm'"),
-            ("  order_ref: {column: ref}", "  order_ref: {colum: ref}", 7, "unknown key 'colum'"),
-            ("  order_ref: {column: ref}", "  order_ref: {column: ref, checks: [{validator: es_dnii}]}", 7, "unknown validator 'es_dnii'"),
-            ("  order_ref: {column: ref}", "  order_ref: {column: ref, checks: [{pattern: '(['}]}", 7, "not a valid regular expression"),
-            ("  - kind: sale_cancelled", "  - kind: sale_canceled", 5, "unknown fact kind 'sale_canceled'"),
-            ("  - kind: sale_cancelled", "  - kind: sale_registered", 5, "fact sale_registered needs field 'dealer_code'"),
-            ("  order_ref: {column: ref}", "  order_ref: {column: ref}\n  colour: {column: c}", 8, "field 'colour' is not a field of sale_cancelled"),
-            ("  order_ref: {column: ref}", "  order_ref: {path: '@id'}", 7, "'path' is for XML feeds"),
+            ("format: csv", "format: cvs", 4, "format must be csv or xml"),
+            ("  occurred_at: {column: at, transforms: [{datetime: iso8601}]}", "  occurred_at: {column: at, transforms: [trimm]}", 9, "unknown transform 'trimm'"),
+            ("  order_ref: {column: ref}", "  order_ref: {colum: ref}", 8, "unknown key 'colum'"),
+            ("  order_ref: {column: ref}", "  order_ref: {column: ref, checks: [{validator: es_dnii}]}", 8, "unknown validator 'es_dnii'"),
+            ("  order_ref: {column: ref}", "  order_ref: {column: ref, checks: [{pattern: '(['}]}", 8, "not a valid regular expression"),
+            ("  - kind: sale_cancelled", "  - kind: sale_canceled", 6, "unknown fact kind 'sale_canceled'"),
+            ("  - kind: sale_cancelled", "  - kind: sale_registered", 6, "fact sale_registered needs field 'dealer_code'"),
+            ("  order_ref: {column: ref}", "  order_ref: {column: ref}\n  colour: {column: c}", 9, "field 'colour' is not a field of sale_cancelled"),
+            ("  order_ref: {column: ref}", "  order_ref: {path: '@id'}", 8, "'path' is for XML feeds"),
             ("feed: t", "feed: T_Feed", 1, "lower-case"),
-            ("facts:", "key: [nothing]\nfacts:", 4, "key field 'nothing' is not bound"),
+            ("facts:", "key: [nothing]\nfacts:", 5, "key field 'nothing' is not bound"),
+            ("source: dealership\n", "", 5, "only a dealership export may produce sale_cancelled"),
+            ("source: dealership", "source: dealer", 2, "source must be dealership or partner"),
         ]
         for (from, to, line, message) in cases {
             let text = Self.good.replacingOccurrences(of: from, with: to)

@@ -112,3 +112,17 @@ struct SQLiteStoreTests {
         #expect(try reopened.ledgerEntry(hash: "a")?.counts.factsNew == 1)
     }
 }
+
+extension SQLiteStoreTests {
+    @Test func anomaliesKeepWhenTheyWereFirstSeenAndLeaveWhenResolved() throws {
+        var v = OrderView(ref: "S-9")
+        let a = Anomaly(code: .unknownOrder, factID: "f_1", occurredAt: t0, message: "no sale yet")
+        v.anomalies = [a]
+        try store.saveProjection([v], foldedAt: t0)
+        try store.saveProjection([v], foldedAt: t0.addingTimeInterval(3600))
+        #expect(try store.anomalies() == [StoredAnomaly(orderRef: "S-9", anomaly: a, firstSeenAt: t0)])
+        v.anomalies = []
+        try store.saveProjection([v], foldedAt: t0.addingTimeInterval(7200))
+        #expect(try store.anomalies().isEmpty)
+    }
+}

@@ -44,6 +44,7 @@ public struct DailyReport: Codable, Sendable, Equatable {
         public let order: String
         public let code: String
         public let occurredAt: String
+        public let firstSeenAt: String
         public let message: String
         public let fact: String
     }
@@ -96,10 +97,11 @@ public struct DailyReport: Codable, Sendable, Equatable {
         var byState: [String: Int] = [:]
         var orders: [OrderRow] = []
         var anomalies: [AnomalyRow] = []
+        for s in try store.anomalies() {
+            anomalies.append(AnomalyRow(order: s.orderRef, code: s.anomaly.code.rawValue, occurredAt: Timestamp.iso(s.anomaly.occurredAt),
+                                        firstSeenAt: Timestamp.iso(s.firstSeenAt), message: s.anomaly.message, fact: s.anomaly.factID))
+        }
         for v in views {
-            for a in v.anomalies {
-                anomalies.append(AnomalyRow(order: v.ref, code: a.code.rawValue, occurredAt: Timestamp.iso(a.occurredAt), message: a.message, fact: a.factID))
-            }
             guard let state = v.state else { continue }
             byState[state.rawValue, default: 0] += 1
             orders.append(OrderRow(ref: v.ref, dealer: v.dealerCode, country: v.country, state: state.rawValue,

@@ -22,6 +22,9 @@ public struct FeedMapping: Sendable {
     public let feed: String
     public let version: Int
     public let description: String
+    /// Only dealership exports may register or cancel sales: a customer, plan or order that no
+    /// dealership introduced does not exist (partner rule). Other partners quote orders back.
+    public let isDealershipSource: Bool
     /// The mapping file, for messages.
     public let file: String
     public let namePattern: Pattern

@@ -37,7 +37,10 @@ public enum MappingLoader {
         return try parse(text, file: path)
     }
 
-    static let topKeys: Set<String> = ["feed", "version", "description", "match", "format", "csv", "xml", "facts", "key", "fields"]
+    static let topKeys: Set<String> = ["feed", "version", "description", "source", "match", "format", "csv", "xml", "facts", "key", "fields"]
+
+    /// Fact kinds that create or withdraw orders, and with them customers.
+    public static let dealershipOnlyKinds: Set<FactKind> = [.saleRegistered, .saleCancelled]
 
     public static func parse(_ text: String, file: String) throws -> FeedMapping {
         let root = try YAMLNode.parse(text, file: file)
@@ -52,6 +55,14 @@ public enum MappingLoader {
         }
         let version = try top["version"].map { try $0.int("version") } ?? 1
         let description = try top["description"].map { try $0.scalar("description") } ?? ""
+        var isDealership = false
+        if let src = top["source"] {
+            switch try src.scalar("source") {
+            case "dealership": isDealership = true
+            case "partner": isDealership = false
+            default: throw src.error("source must be dealership or partner")
+            }
+        }
 
         let match = try need("match").fields("match", allowed: ["name", "content"])
         guard let nameNode = match["name"] else { throw try need("match").error("match needs a 'name' regular expression") }
@@ -109,6 +120,9 @@ public enum MappingLoader {
         // Cross-checks: each kind gets its required fields; every field belongs to a kind or a condition.
         let conditionFields = Set(rules.compactMap { $0.condition?.field })
         for r in rules {
+            if Self.dealershipOnlyKinds.contains(r.kind) && !isDealership {
+                throw ConfigError(file: file, line: r.line, message: "only a dealership export may produce \(r.kind.rawValue); add 'source: dealership' if this feed is one")
+            }
             for spec in r.kind.schema.fields where spec.required && fields[spec.name] == nil {
                 throw ConfigError(file: file, line: r.line, message: "fact \(r.kind.rawValue) needs field '\(spec.name)', which is not bound")
             }
@@ -129,7 +143,8 @@ public enum MappingLoader {
         for k in key where fields[k] == nil {
             throw ConfigError(file: file, line: top["key"]?.line ?? 0, message: "key field '\(k)' is not bound")
         }
-        return FeedMapping(feed: feed, version: version, description: description, file: file, namePattern: namePattern,
+        return FeedMapping(feed: feed, version: version, description: description, isDealershipSource: isDealership,
+                           file: file, namePattern: namePattern,
                            contentSignature: signature, format: format, rules: rules, fields: fields, key: key)
     }
 
