@@ -4,7 +4,7 @@
 import PackageDescription
 
 let strict: [SwiftSetting] = [
-    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("ExistentialAny")
 ]
 
 let package = Package(
@@ -83,11 +83,14 @@ let package = Package(
         .testTarget(name: "GatewayStoreTests", dependencies: ["GatewayStore", "GatewayCore"]),
         .testTarget(
             name: "GatewayEngineTests",
-            dependencies: ["GatewayEngine", "GatewayStore", "GatewayFormats", "GatewayCore", "GatewayTestSupport",
-                           .product(name: "Logging", package: "swift-log")]
+            dependencies: [
+                "GatewayEngine", "GatewayStore", "GatewayFormats", "GatewayCore", "GatewayTestSupport",
+                .product(name: "Logging", package: "swift-log"),
+            ]
         ),
         // Runs the built executable as cron would: exit codes, silence, messages.
-        .testTarget(name: "CaasGatewayCLITests",
-                    dependencies: ["caas-gateway", "GatewayEngine", "GatewayCore", "GatewayFormats", "GatewayTestSupport"]),
+        .testTarget(
+            name: "CaasGatewayCLITests",
+            dependencies: ["caas-gateway", "GatewayEngine", "GatewayCore", "GatewayFormats", "GatewayTestSupport"]),
     ]
 )

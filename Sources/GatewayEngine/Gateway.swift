@@ -93,7 +93,8 @@ public final class Gateway {
         do {
             try stages(&summary)
         } catch {
-            try? store.finishRun(id: summary.runID, status: "failed", summaryJSON: "{\"error\":\(JSONText.quoted("\(error)"))}", finishedAt: Date())
+            try? store.finishRun(
+                id: summary.runID, status: "failed", summaryJSON: "{\"error\":\(JSONText.quoted("\(error)"))}", finishedAt: Date())
             throw error
         }
         let encoder = JSONEncoder()
@@ -131,7 +132,8 @@ public final class Gateway {
     // MARK: Stages
 
     func ingestStage(_ s: inout RunSummary) throws {
-        let ingestor = Ingestor(config: config, store: store, recogniser: Recogniser(mappings: mappings), logger: logger, crashPoint: crashPoint)
+        let ingestor = Ingestor(
+            config: config, store: store, recogniser: Recogniser(mappings: mappings), logger: logger, crashPoint: crashPoint)
         let result = try ingestor.ingestAll(runID: s.runID, asOf: s.asOf, wallClock: Date())
         s.files = result.outcomes
         s.deferredFiles = result.deferred

@@ -29,60 +29,61 @@ public final class SQLiteStore: GatewayStore {
     static var migrator: DatabaseMigrator {
         var m = DatabaseMigrator()
         m.registerMigration("v1-fact-log-ledger-projection") { db in
-            try db.execute(sql: """
-                CREATE TABLE runs (
-                    id TEXT PRIMARY KEY, command TEXT NOT NULL, as_of INTEGER NOT NULL, started_at INTEGER NOT NULL,
-                    finished_at INTEGER, status TEXT NOT NULL, summary_json TEXT);
-                CREATE INDEX runs_as_of ON runs(as_of);
+            try db.execute(
+                sql: """
+                    CREATE TABLE runs (
+                        id TEXT PRIMARY KEY, command TEXT NOT NULL, as_of INTEGER NOT NULL, started_at INTEGER NOT NULL,
+                        finished_at INTEGER, status TEXT NOT NULL, summary_json TEXT);
+                    CREATE INDEX runs_as_of ON runs(as_of);
 
-                -- A fact from a file points at its ledger row (file_id) instead of repeating the
-                -- file's hash and name on every row: a million-row file writes a million fewer of them.
-                CREATE TABLE facts (
-                    id TEXT PRIMARY KEY, order_ref TEXT NOT NULL, kind TEXT NOT NULL, occurred_at INTEGER NOT NULL,
-                    fields TEXT NOT NULL, file_id INTEGER REFERENCES files(id), record_no INTEGER, line INTEGER,
-                    mapping TEXT, mapping_version INTEGER, action TEXT, run_id TEXT NOT NULL);
-                CREATE INDEX facts_order ON facts(order_ref);
+                    -- A fact from a file points at its ledger row (file_id) instead of repeating the
+                    -- file's hash and name on every row: a million-row file writes a million fewer of them.
+                    CREATE TABLE facts (
+                        id TEXT PRIMARY KEY, order_ref TEXT NOT NULL, kind TEXT NOT NULL, occurred_at INTEGER NOT NULL,
+                        fields TEXT NOT NULL, file_id INTEGER REFERENCES files(id), record_no INTEGER, line INTEGER,
+                        mapping TEXT, mapping_version INTEGER, action TEXT, run_id TEXT NOT NULL);
+                    CREATE INDEX facts_order ON facts(order_ref);
 
-                CREATE TABLE files (
-                    id INTEGER PRIMARY KEY, hash TEXT NOT NULL UNIQUE, feed TEXT NOT NULL, name TEXT NOT NULL, size INTEGER NOT NULL,
-                    status TEXT NOT NULL, counts_json TEXT NOT NULL, reason TEXT, run_id TEXT NOT NULL, at INTEGER NOT NULL);
+                    CREATE TABLE files (
+                        id INTEGER PRIMARY KEY, hash TEXT NOT NULL UNIQUE, feed TEXT NOT NULL, name TEXT NOT NULL, size INTEGER NOT NULL,
+                        status TEXT NOT NULL, counts_json TEXT NOT NULL, reason TEXT, run_id TEXT NOT NULL, at INTEGER NOT NULL);
 
-                CREATE TABLE file_sightings (
-                    seq INTEGER PRIMARY KEY AUTOINCREMENT, run_id TEXT NOT NULL, hash TEXT NOT NULL, name TEXT NOT NULL,
-                    feed TEXT, outcome TEXT NOT NULL, detail TEXT, at INTEGER NOT NULL);
-                CREATE INDEX file_sightings_run ON file_sightings(run_id);
+                    CREATE TABLE file_sightings (
+                        seq INTEGER PRIMARY KEY AUTOINCREMENT, run_id TEXT NOT NULL, hash TEXT NOT NULL, name TEXT NOT NULL,
+                        feed TEXT, outcome TEXT NOT NULL, detail TEXT, at INTEGER NOT NULL);
+                    CREATE INDEX file_sightings_run ON file_sightings(run_id);
 
-                CREATE TABLE rejections (
-                    file_hash TEXT NOT NULL, record_no INTEGER NOT NULL, line INTEGER NOT NULL, field TEXT,
-                    reason TEXT NOT NULL);
-                CREATE INDEX rejections_file ON rejections(file_hash);
+                    CREATE TABLE rejections (
+                        file_hash TEXT NOT NULL, record_no INTEGER NOT NULL, line INTEGER NOT NULL, field TEXT,
+                        reason TEXT NOT NULL);
+                    CREATE INDEX rejections_file ON rejections(file_hash);
 
-                CREATE TABLE dirty_orders (order_ref TEXT PRIMARY KEY);
+                    CREATE TABLE dirty_orders (order_ref TEXT PRIMARY KEY);
 
-                -- What the last fold of each order found that does not fit; first_seen_at survives
-                -- refolds so a report can tell new anomalies from old ones.
-                CREATE TABLE anomalies (
-                    order_ref TEXT NOT NULL, fact_id TEXT NOT NULL, code TEXT NOT NULL, message TEXT NOT NULL,
-                    occurred_at INTEGER NOT NULL, first_seen_at INTEGER NOT NULL,
-                    PRIMARY KEY (order_ref, fact_id, code));
+                    -- What the last fold of each order found that does not fit; first_seen_at survives
+                    -- refolds so a report can tell new anomalies from old ones.
+                    CREATE TABLE anomalies (
+                        order_ref TEXT NOT NULL, fact_id TEXT NOT NULL, code TEXT NOT NULL, message TEXT NOT NULL,
+                        occurred_at INTEGER NOT NULL, first_seen_at INTEGER NOT NULL,
+                        PRIMARY KEY (order_ref, fact_id, code));
 
-                CREATE TABLE orders (
-                    ref TEXT PRIMARY KEY, state TEXT, state_since INTEGER, dealer_code TEXT, country TEXT,
-                    next_deadline_at INTEGER, anomalies INTEGER NOT NULL, view_json TEXT NOT NULL, folded_at INTEGER NOT NULL);
-                CREATE INDEX orders_deadline ON orders(next_deadline_at);
+                    CREATE TABLE orders (
+                        ref TEXT PRIMARY KEY, state TEXT, state_since INTEGER, dealer_code TEXT, country TEXT,
+                        next_deadline_at INTEGER, anomalies INTEGER NOT NULL, view_json TEXT NOT NULL, folded_at INTEGER NOT NULL);
+                    CREATE INDEX orders_deadline ON orders(next_deadline_at);
 
-                CREATE TABLE actions (
-                    key TEXT PRIMARY KEY, order_ref TEXT NOT NULL, kind TEXT NOT NULL, status TEXT NOT NULL,
-                    attempts INTEGER NOT NULL, next_attempt_at INTEGER, lease_owner TEXT, lease_until INTEGER,
-                    last_error TEXT, outbox_file TEXT, result_json TEXT, created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL);
-                CREATE INDEX actions_status ON actions(status, kind);
+                    CREATE TABLE actions (
+                        key TEXT PRIMARY KEY, order_ref TEXT NOT NULL, kind TEXT NOT NULL, status TEXT NOT NULL,
+                        attempts INTEGER NOT NULL, next_attempt_at INTEGER, lease_owner TEXT, lease_until INTEGER,
+                        last_error TEXT, outbox_file TEXT, result_json TEXT, created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL);
+                    CREATE INDEX actions_status ON actions(status, kind);
 
-                CREATE TABLE customers (
-                    customer_id TEXT PRIMARY KEY, username TEXT NOT NULL UNIQUE, created_at INTEGER NOT NULL);
-                CREATE TABLE credentials (
-                    customer_id TEXT PRIMARY KEY REFERENCES customers(customer_id), token_hash TEXT NOT NULL,
-                    expires_at INTEGER NOT NULL, issued_at INTEGER NOT NULL, order_ref TEXT NOT NULL);
-                """)
+                    CREATE TABLE customers (
+                        customer_id TEXT PRIMARY KEY, username TEXT NOT NULL UNIQUE, created_at INTEGER NOT NULL);
+                    CREATE TABLE credentials (
+                        customer_id TEXT PRIMARY KEY REFERENCES customers(customer_id), token_hash TEXT NOT NULL,
+                        expires_at INTEGER NOT NULL, issued_at INTEGER NOT NULL, order_ref TEXT NOT NULL);
+                    """)
         }
         return m
     }
@@ -95,15 +96,17 @@ public final class SQLiteStore: GatewayStore {
 
     public func beginRun(_ run: RunRecord) throws {
         try db.write { db in
-            try db.execute(sql: "INSERT INTO runs(id, command, as_of, started_at, status) VALUES (?, ?, ?, ?, ?)",
-                           arguments: [run.id, run.command, Self.ms(run.asOf), Self.ms(run.startedAt), run.status])
+            try db.execute(
+                sql: "INSERT INTO runs(id, command, as_of, started_at, status) VALUES (?, ?, ?, ?, ?)",
+                arguments: [run.id, run.command, Self.ms(run.asOf), Self.ms(run.startedAt), run.status])
         }
     }
 
     public func finishRun(id: String, status: String, summaryJSON: String, finishedAt: Date) throws {
         try db.write { db in
-            try db.execute(sql: "UPDATE runs SET status = ?, summary_json = ?, finished_at = ? WHERE id = ?",
-                           arguments: [status, summaryJSON, Self.ms(finishedAt), id])
+            try db.execute(
+                sql: "UPDATE runs SET status = ?, summary_json = ?, finished_at = ? WHERE id = ?",
+                arguments: [status, summaryJSON, Self.ms(finishedAt), id])
         }
     }
 
@@ -111,19 +114,22 @@ public final class SQLiteStore: GatewayStore {
         guard let start = Timestamp.parseISO(day) else { return [] }
         let from = Self.ms(start), to = from + 86_400_000
         return try db.read { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM runs WHERE as_of >= ? AND as_of < ? ORDER BY started_at, id", arguments: [from, to]).map(Self.run)
+            try Row.fetchAll(db, sql: "SELECT * FROM runs WHERE as_of >= ? AND as_of < ? ORDER BY started_at, id", arguments: [from, to])
+                .map(Self.run)
         }
     }
 
     public func lastRun() throws -> RunRecord? {
         try db.read { db in
-            try Row.fetchOne(db, sql: "SELECT * FROM runs WHERE status != 'running' ORDER BY started_at DESC, id DESC LIMIT 1").map(Self.run)
+            try Row.fetchOne(db, sql: "SELECT * FROM runs WHERE status != 'running' ORDER BY started_at DESC, id DESC LIMIT 1").map(
+                Self.run)
         }
     }
 
     static func run(_ r: Row) -> RunRecord {
-        RunRecord(id: r["id"], command: r["command"], asOf: date(r["as_of"])!, startedAt: date(r["started_at"])!,
-                  finishedAt: date(r["finished_at"]), status: r["status"], summaryJSON: r["summary_json"])
+        RunRecord(
+            id: r["id"], command: r["command"], asOf: date(r["as_of"])!, startedAt: date(r["started_at"])!,
+            finishedAt: date(r["finished_at"]), status: r["status"], summaryJSON: r["summary_json"])
     }
 
     // MARK: File ledger
@@ -132,8 +138,9 @@ public final class SQLiteStore: GatewayStore {
         try db.read { db in
             guard let r = try Row.fetchOne(db, sql: "SELECT * FROM files WHERE hash = ?", arguments: [hash]) else { return nil }
             let counts = (try? JSONDecoder().decode(IngestCounts.self, from: Data((r["counts_json"] as String).utf8))) ?? IngestCounts()
-            return LedgerEntry(hash: r["hash"], feed: r["feed"], name: r["name"], status: FileStatus(rawValue: r["status"]) ?? .ingested,
-                               counts: counts, reason: r["reason"], runID: r["run_id"], at: Self.date(r["at"])!)
+            return LedgerEntry(
+                hash: r["hash"], feed: r["feed"], name: r["name"], status: FileStatus(rawValue: r["status"]) ?? .ingested,
+                counts: counts, reason: r["reason"], runID: r["run_id"], at: Self.date(r["at"])!)
         }
     }
 
@@ -142,46 +149,59 @@ public final class SQLiteStore: GatewayStore {
     }
 
     static func insertSighting(_ db: Database, _ s: FileSighting) throws {
-        try db.execute(sql: "INSERT INTO file_sightings(run_id, hash, name, feed, outcome, detail, at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                       arguments: [s.runID, s.hash, s.name, s.feed, s.outcome.rawValue, s.detail, ms(s.at)])
+        try db.execute(
+            sql: "INSERT INTO file_sightings(run_id, hash, name, feed, outcome, detail, at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            arguments: [s.runID, s.hash, s.name, s.feed, s.outcome.rawValue, s.detail, ms(s.at)])
     }
 
     public func sightings(runIDs: [String]) throws -> [FileSighting] {
         guard !runIDs.isEmpty else { return [] }
         return try db.read { db in
             let marks = Array(repeating: "?", count: runIDs.count).joined(separator: ",")
-            return try Row.fetchAll(db, sql: "SELECT * FROM file_sightings WHERE run_id IN (\(marks)) ORDER BY seq",
-                                    arguments: StatementArguments(runIDs)).map { r in
-                FileSighting(runID: r["run_id"], hash: r["hash"], name: r["name"], feed: r["feed"],
-                             outcome: FileSighting.Outcome(rawValue: r["outcome"]) ?? .ingested, detail: r["detail"], at: Self.date(r["at"])!)
+            return try Row.fetchAll(
+                db, sql: "SELECT * FROM file_sightings WHERE run_id IN (\(marks)) ORDER BY seq",
+                arguments: StatementArguments(runIDs)
+            ).map { r in
+                FileSighting(
+                    runID: r["run_id"], hash: r["hash"], name: r["name"], feed: r["feed"],
+                    outcome: FileSighting.Outcome(rawValue: r["outcome"]) ?? .ingested, detail: r["detail"], at: Self.date(r["at"])!)
             }
         }
     }
 
-    public func ingestFile(_ file: IncomingFile, runID: String, at: Date,
-                           _ body: (inout any FactWriter) throws -> Void) throws -> IngestCounts {
+    public func ingestFile(
+        _ file: IncomingFile, runID: String, at: Date,
+        _ body: (inout any FactWriter) throws -> Void
+    ) throws -> IngestCounts {
         var counts = IngestCounts()
         do {
-        try db.writeWithoutTransaction { db in
-            try db.inTransaction(.immediate) {
-                // The claim: a second runner (or a rerun) with the same content hits the primary key.
-                try db.execute(sql: "INSERT INTO files(hash, feed, name, size, status, counts_json, run_id, at) VALUES (?, ?, ?, ?, 'ingesting', '{}', ?, ?)",
-                               arguments: [file.hash, file.feed, file.name, file.size, runID, Self.ms(at)])
-                let fileID = db.lastInsertedRowID
-                let firstFact = (try Int64.fetchOne(db, sql: "SELECT max(rowid) FROM facts") ?? 0) + 1
-                var writer: any FactWriter = SQLiteFactWriter(db: db, file: file, fileID: fileID, runID: runID)
-                try body(&writer)
-                counts = (writer as! SQLiteFactWriter).counts
-                // Orders with new facts are marked once per file, not once per fact.
-                try db.execute(sql: "INSERT OR IGNORE INTO dirty_orders(order_ref) SELECT DISTINCT order_ref FROM facts WHERE rowid >= ?",
-                               arguments: [firstFact])
-                let json = String(decoding: try JSONEncoder().encode(counts), as: UTF8.self)
-                try db.execute(sql: "UPDATE files SET status = 'ingested', counts_json = ? WHERE hash = ?", arguments: [json, file.hash])
-                try Self.insertSighting(db, FileSighting(runID: runID, hash: file.hash, name: file.name, feed: file.feed,
-                                                         outcome: .ingested, detail: nil, at: at))
-                return .commit
+            try db.writeWithoutTransaction { db in
+                try db.inTransaction(.immediate) {
+                    // The claim: a second runner (or a rerun) with the same content hits the primary key.
+                    try db.execute(
+                        sql:
+                            "INSERT INTO files(hash, feed, name, size, status, counts_json, run_id, at) VALUES (?, ?, ?, ?, 'ingesting', '{}', ?, ?)",
+                        arguments: [file.hash, file.feed, file.name, file.size, runID, Self.ms(at)])
+                    let fileID = db.lastInsertedRowID
+                    let firstFact = (try Int64.fetchOne(db, sql: "SELECT max(rowid) FROM facts") ?? 0) + 1
+                    var writer: any FactWriter = SQLiteFactWriter(db: db, file: file, fileID: fileID, runID: runID)
+                    try body(&writer)
+                    counts = (writer as! SQLiteFactWriter).counts
+                    // Orders with new facts are marked once per file, not once per fact.
+                    try db.execute(
+                        sql: "INSERT OR IGNORE INTO dirty_orders(order_ref) SELECT DISTINCT order_ref FROM facts WHERE rowid >= ?",
+                        arguments: [firstFact])
+                    let json = String(decoding: try JSONEncoder().encode(counts), as: UTF8.self)
+                    try db.execute(
+                        sql: "UPDATE files SET status = 'ingested', counts_json = ? WHERE hash = ?", arguments: [json, file.hash])
+                    try Self.insertSighting(
+                        db,
+                        FileSighting(
+                            runID: runID, hash: file.hash, name: file.name, feed: file.feed,
+                            outcome: .ingested, detail: nil, at: at))
+                    return .commit
+                }
             }
-        }
         } catch let e as DatabaseError where e.extendedResultCode == .SQLITE_CONSTRAINT_UNIQUE {
             throw FileAlreadyClaimed(hash: file.hash)
         }
@@ -190,12 +210,16 @@ public final class SQLiteStore: GatewayStore {
 
     public func quarantine(_ file: IncomingFile, runID: String, at: Date, reason: String) throws {
         try db.write { db in
-            try db.execute(sql: """
-                INSERT INTO files(hash, feed, name, size, status, counts_json, reason, run_id, at) VALUES (?, ?, ?, ?, 'quarantined', '{}', ?, ?, ?)
-                ON CONFLICT(hash) DO NOTHING
-                """, arguments: [file.hash, file.feed, file.name, file.size, reason, runID, Self.ms(at)])
-            try Self.insertSighting(db, FileSighting(runID: runID, hash: file.hash, name: file.name, feed: file.feed,
-                                                     outcome: .quarantined, detail: reason, at: at))
+            try db.execute(
+                sql: """
+                    INSERT INTO files(hash, feed, name, size, status, counts_json, reason, run_id, at) VALUES (?, ?, ?, ?, 'quarantined', '{}', ?, ?, ?)
+                    ON CONFLICT(hash) DO NOTHING
+                    """, arguments: [file.hash, file.feed, file.name, file.size, reason, runID, Self.ms(at)])
+            try Self.insertSighting(
+                db,
+                FileSighting(
+                    runID: runID, hash: file.hash, name: file.name, feed: file.feed,
+                    outcome: .quarantined, detail: reason, at: at))
         }
     }
 
@@ -211,30 +235,40 @@ public final class SQLiteStore: GatewayStore {
 
     public func facts(orderRef: String) throws -> [Fact] {
         try db.read { db in
-            try Row.fetchAll(db, sql: """
-                SELECT facts.*, files.hash AS file_hash, files.name AS file_name FROM facts
-                LEFT JOIN files ON files.id = facts.file_id WHERE order_ref = ? ORDER BY occurred_at, facts.id
-                """, arguments: [orderRef]).map(Self.fact)
+            try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT facts.*, files.hash AS file_hash, files.name AS file_name FROM facts
+                    LEFT JOIN files ON files.id = facts.file_id WHERE order_ref = ? ORDER BY occurred_at, facts.id
+                    """, arguments: [orderRef]
+            ).map(Self.fact)
         }
     }
 
     static func fact(_ r: Row) throws -> Fact {
-        guard let kind = FactKind(rawValue: r["kind"]) else { throw StoreError("fact \(r["id"] as String) has unknown kind \(r["kind"] as String)") }
-        let prov = Provenance(fileHash: r["file_hash"], fileName: r["file_name"], record: r["record_no"], line: r["line"],
-                              mapping: r["mapping"], mappingVersion: r["mapping_version"], action: r["action"])
-        return Fact(id: r["id"], orderRef: r["order_ref"], kind: kind, occurredAt: date(r["occurred_at"])!,
-                    fields: try FactFieldsCodec.decode(r["fields"]), provenance: prov)
+        guard let kind = FactKind(rawValue: r["kind"]) else {
+            throw StoreError("fact \(r["id"] as String) has unknown kind \(r["kind"] as String)")
+        }
+        let prov = Provenance(
+            fileHash: r["file_hash"], fileName: r["file_name"], record: r["record_no"], line: r["line"],
+            mapping: r["mapping"], mappingVersion: r["mapping_version"], action: r["action"])
+        return Fact(
+            id: r["id"], orderRef: r["order_ref"], kind: kind, occurredAt: date(r["occurred_at"])!,
+            fields: try FactFieldsCodec.decode(r["fields"]), provenance: prov)
     }
 
     /// Inserts a fact unless its id is known; true when it was new.
     static func insertFact(_ db: Database, _ f: Fact, fileID: Int64?, runID: String) throws -> Bool {
-        let stmt = try db.cachedStatement(sql: """
-            INSERT INTO facts(id, order_ref, kind, occurred_at, fields, file_id, record_no, line, mapping, mapping_version, action, run_id)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO NOTHING
-            """)
+        let stmt = try db.cachedStatement(
+            sql: """
+                INSERT INTO facts(id, order_ref, kind, occurred_at, fields, file_id, record_no, line, mapping, mapping_version, action, run_id)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO NOTHING
+                """)
         let p = f.provenance
-        try stmt.execute(arguments: [f.id, f.orderRef, f.kind.rawValue, ms(f.occurredAt), FactFieldsCodec.encode(f.fields),
-                                     fileID, p.record, p.line, p.mapping, p.mappingVersion, p.action, runID])
+        try stmt.execute(arguments: [
+            f.id, f.orderRef, f.kind.rawValue, ms(f.occurredAt), FactFieldsCodec.encode(f.fields),
+            fileID, p.record, p.line, p.mapping, p.mappingVersion, p.action, runID,
+        ])
         return db.changesCount > 0
     }
 
@@ -248,11 +282,13 @@ public final class SQLiteStore: GatewayStore {
 
     public func ordersToFold(asOf: Date) throws -> [String] {
         try db.read { db in
-            try String.fetchAll(db, sql: """
-                SELECT order_ref FROM dirty_orders
-                UNION SELECT ref FROM orders WHERE next_deadline_at IS NOT NULL AND next_deadline_at <= ?
-                ORDER BY 1
-                """, arguments: [Self.ms(asOf)])
+            try String.fetchAll(
+                db,
+                sql: """
+                    SELECT order_ref FROM dirty_orders
+                    UNION SELECT ref FROM orders WHERE next_deadline_at IS NOT NULL AND next_deadline_at <= ?
+                    ORDER BY 1
+                    """, arguments: [Self.ms(asOf)])
         }
     }
 
@@ -262,14 +298,18 @@ public final class SQLiteStore: GatewayStore {
         try db.write { db in
             for v in views {
                 let deadline = v.state == .awaitingFinalPayment ? v.finalPaymentDueAt : nil
-                try db.execute(sql: """
-                    INSERT INTO orders(ref, state, state_since, dealer_code, country, next_deadline_at, anomalies, view_json, folded_at)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-                    ON CONFLICT(ref) DO UPDATE SET state = excluded.state, state_since = excluded.state_since,
-                      dealer_code = excluded.dealer_code, country = excluded.country, next_deadline_at = excluded.next_deadline_at,
-                      anomalies = excluded.anomalies, view_json = excluded.view_json, folded_at = excluded.folded_at
-                    """, arguments: [v.ref, v.state?.rawValue, Self.ms(v.stateSince), v.dealerCode, v.country, Self.ms(deadline),
-                                     v.anomalies.count, String(decoding: try encoder.encode(v), as: UTF8.self), Self.ms(foldedAt)])
+                try db.execute(
+                    sql: """
+                        INSERT INTO orders(ref, state, state_since, dealer_code, country, next_deadline_at, anomalies, view_json, folded_at)
+                        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                        ON CONFLICT(ref) DO UPDATE SET state = excluded.state, state_since = excluded.state_since,
+                          dealer_code = excluded.dealer_code, country = excluded.country, next_deadline_at = excluded.next_deadline_at,
+                          anomalies = excluded.anomalies, view_json = excluded.view_json, folded_at = excluded.folded_at
+                        """,
+                    arguments: [
+                        v.ref, v.state?.rawValue, Self.ms(v.stateSince), v.dealerCode, v.country, Self.ms(deadline),
+                        v.anomalies.count, String(decoding: try encoder.encode(v), as: UTF8.self), Self.ms(foldedAt),
+                    ])
                 try db.execute(sql: "DELETE FROM dirty_orders WHERE order_ref = ?", arguments: [v.ref])
                 try Self.saveAnomalies(db, of: v, at: foldedAt)
             }
@@ -284,24 +324,28 @@ public final class SQLiteStore: GatewayStore {
         let current = Set(v.anomalies.map { "\($0.factID)|\($0.code.rawValue)" })
         for old in try Row.fetchAll(db, sql: "SELECT fact_id, code FROM anomalies WHERE order_ref = ?", arguments: [v.ref])
         where !current.contains("\(old["fact_id"] as String)|\(old["code"] as String)") {
-            try db.execute(sql: "DELETE FROM anomalies WHERE order_ref = ? AND fact_id = ? AND code = ?",
-                           arguments: [v.ref, old["fact_id"] as String, old["code"] as String])
+            try db.execute(
+                sql: "DELETE FROM anomalies WHERE order_ref = ? AND fact_id = ? AND code = ?",
+                arguments: [v.ref, old["fact_id"] as String, old["code"] as String])
         }
         for a in v.anomalies {
-            try db.execute(sql: """
-                INSERT INTO anomalies(order_ref, fact_id, code, message, occurred_at, first_seen_at) VALUES (?, ?, ?, ?, ?, ?)
-                ON CONFLICT(order_ref, fact_id, code) DO UPDATE SET message = excluded.message
-                """, arguments: [v.ref, a.factID, a.code.rawValue, a.message, ms(a.occurredAt), ms(at)])
+            try db.execute(
+                sql: """
+                    INSERT INTO anomalies(order_ref, fact_id, code, message, occurred_at, first_seen_at) VALUES (?, ?, ?, ?, ?, ?)
+                    ON CONFLICT(order_ref, fact_id, code) DO UPDATE SET message = excluded.message
+                    """, arguments: [v.ref, a.factID, a.code.rawValue, a.message, ms(a.occurredAt), ms(at)])
         }
     }
 
     public func anomalies() throws -> [StoredAnomaly] {
         try db.read { db in
             try Row.fetchAll(db, sql: "SELECT * FROM anomalies ORDER BY first_seen_at, order_ref, occurred_at").map {
-                StoredAnomaly(orderRef: $0["order_ref"],
-                              anomaly: Anomaly(code: Anomaly.Code(rawValue: $0["code"]) ?? .outOfOrder, factID: $0["fact_id"],
-                                               occurredAt: Self.date($0["occurred_at"])!, message: $0["message"]),
-                              firstSeenAt: Self.date($0["first_seen_at"])!)
+                StoredAnomaly(
+                    orderRef: $0["order_ref"],
+                    anomaly: Anomaly(
+                        code: Anomaly.Code(rawValue: $0["code"]) ?? .outOfOrder, factID: $0["fact_id"],
+                        occurredAt: Self.date($0["occurred_at"])!, message: $0["message"]),
+                    firstSeenAt: Self.date($0["first_seen_at"])!)
             }
         }
     }
@@ -326,10 +370,11 @@ public final class SQLiteStore: GatewayStore {
         try db.write { db in
             var added = 0
             for a in actions {
-                try db.execute(sql: """
-                    INSERT INTO actions(key, order_ref, kind, status, attempts, created_at, updated_at)
-                    VALUES (?, ?, ?, 'pending', 0, ?, ?) ON CONFLICT(key) DO NOTHING
-                    """, arguments: [a.idempotencyKey, a.orderRef, a.kind.rawValue, Self.ms(at), Self.ms(at)])
+                try db.execute(
+                    sql: """
+                        INSERT INTO actions(key, order_ref, kind, status, attempts, created_at, updated_at)
+                        VALUES (?, ?, ?, 'pending', 0, ?, ?) ON CONFLICT(key) DO NOTHING
+                        """, arguments: [a.idempotencyKey, a.orderRef, a.kind.rawValue, Self.ms(at), Self.ms(at)])
                 added += db.changesCount
             }
             return added
@@ -343,20 +388,23 @@ public final class SQLiteStore: GatewayStore {
             var args = StatementArguments(kinds.map(\.rawValue))
             args += [Self.ms(now), Self.ms(now), limit]
             // Pending and due, or in flight under a lease that has expired (its runner died).
-            let rows = try Row.fetchAll(db, sql: """
-                SELECT * FROM actions WHERE kind IN (\(marks)) AND (
-                  (status = 'pending' AND (next_attempt_at IS NULL OR next_attempt_at <= ?))
-                  OR (status = 'in_flight' AND lease_until < ?))
-                ORDER BY created_at, key LIMIT ?
-                """, arguments: args)
+            let rows = try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT * FROM actions WHERE kind IN (\(marks)) AND (
+                      (status = 'pending' AND (next_attempt_at IS NULL OR next_attempt_at <= ?))
+                      OR (status = 'in_flight' AND lease_until < ?))
+                    ORDER BY created_at, key LIMIT ?
+                    """, arguments: args)
             var out: [ActionRecord] = []
             for r in rows {
                 var a = Self.action(r)
                 a.leaseOwner = runner
                 a.leaseUntil = leaseUntil
                 a.updatedAt = now
-                try db.execute(sql: "UPDATE actions SET lease_owner = ?, lease_until = ?, updated_at = ? WHERE key = ?",
-                               arguments: [runner, Self.ms(leaseUntil), Self.ms(now), a.key])
+                try db.execute(
+                    sql: "UPDATE actions SET lease_owner = ?, lease_until = ?, updated_at = ? WHERE key = ?",
+                    arguments: [runner, Self.ms(leaseUntil), Self.ms(now), a.key])
                 out.append(a)
             }
             return out
@@ -368,28 +416,35 @@ public final class SQLiteStore: GatewayStore {
     }
 
     static func writeAction(_ db: Database, _ a: ActionRecord) throws {
-        try db.execute(sql: """
-            UPDATE actions SET status = ?, attempts = ?, next_attempt_at = ?, lease_owner = ?, lease_until = ?, last_error = ?,
-              outbox_file = ?, result_json = ?, updated_at = ? WHERE key = ?
-            """, arguments: [a.status.rawValue, a.attempts, ms(a.nextAttemptAt), a.leaseOwner, ms(a.leaseUntil), a.lastError,
-                             a.outboxFile, a.resultJSON, ms(a.updatedAt), a.key])
+        try db.execute(
+            sql: """
+                UPDATE actions SET status = ?, attempts = ?, next_attempt_at = ?, lease_owner = ?, lease_until = ?, last_error = ?,
+                  outbox_file = ?, result_json = ?, updated_at = ? WHERE key = ?
+                """,
+            arguments: [
+                a.status.rawValue, a.attempts, ms(a.nextAttemptAt), a.leaseOwner, ms(a.leaseUntil), a.lastError,
+                a.outboxFile, a.resultJSON, ms(a.updatedAt), a.key,
+            ])
     }
 
     public func actions(status: ActionStatus?) throws -> [ActionRecord] {
         try db.read { db in
             if let status {
-                return try Row.fetchAll(db, sql: "SELECT * FROM actions WHERE status = ? ORDER BY created_at, key", arguments: [status.rawValue]).map(Self.action)
+                return try Row.fetchAll(
+                    db, sql: "SELECT * FROM actions WHERE status = ? ORDER BY created_at, key", arguments: [status.rawValue]
+                ).map(Self.action)
             }
             return try Row.fetchAll(db, sql: "SELECT * FROM actions ORDER BY created_at, key").map(Self.action)
         }
     }
 
     static func action(_ r: Row) -> ActionRecord {
-        ActionRecord(key: r["key"], orderRef: r["order_ref"], kind: DueActionKind(rawValue: r["kind"]) ?? .issueCredentials,
-                     status: ActionStatus(rawValue: r["status"]) ?? .pending, attempts: r["attempts"],
-                     nextAttemptAt: date(r["next_attempt_at"]), leaseOwner: r["lease_owner"], leaseUntil: date(r["lease_until"]),
-                     lastError: r["last_error"], outboxFile: r["outbox_file"], resultJSON: r["result_json"],
-                     createdAt: date(r["created_at"])!, updatedAt: date(r["updated_at"])!)
+        ActionRecord(
+            key: r["key"], orderRef: r["order_ref"], kind: DueActionKind(rawValue: r["kind"]) ?? .issueCredentials,
+            status: ActionStatus(rawValue: r["status"]) ?? .pending, attempts: r["attempts"],
+            nextAttemptAt: date(r["next_attempt_at"]), leaseOwner: r["lease_owner"], leaseUntil: date(r["lease_until"]),
+            lastError: r["last_error"], outboxFile: r["outbox_file"], resultJSON: r["result_json"],
+            createdAt: date(r["created_at"])!, updatedAt: date(r["updated_at"])!)
     }
 
     // MARK: Customers
@@ -408,14 +463,20 @@ public final class SQLiteStore: GatewayStore {
 
     public func saveCredentials(_ customer: CustomerRecord, credential: CredentialRecord?, action: ActionRecord) throws {
         try db.write { db in
-            try db.execute(sql: "INSERT INTO customers(customer_id, username, created_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
-                           arguments: [customer.customerID, customer.username, Self.ms(customer.createdAt)])
+            try db.execute(
+                sql: "INSERT INTO customers(customer_id, username, created_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+                arguments: [customer.customerID, customer.username, Self.ms(customer.createdAt)])
             if let credential {
-            try db.execute(sql: """
-                INSERT INTO credentials(customer_id, token_hash, expires_at, issued_at, order_ref) VALUES (?, ?, ?, ?, ?)
-                ON CONFLICT(customer_id) DO UPDATE SET token_hash = excluded.token_hash, expires_at = excluded.expires_at,
-                  issued_at = excluded.issued_at, order_ref = excluded.order_ref
-                """, arguments: [credential.customerID, credential.tokenHash, Self.ms(credential.expiresAt), Self.ms(credential.issuedAt), credential.orderRef])
+                try db.execute(
+                    sql: """
+                        INSERT INTO credentials(customer_id, token_hash, expires_at, issued_at, order_ref) VALUES (?, ?, ?, ?, ?)
+                        ON CONFLICT(customer_id) DO UPDATE SET token_hash = excluded.token_hash, expires_at = excluded.expires_at,
+                          issued_at = excluded.issued_at, order_ref = excluded.order_ref
+                        """,
+                    arguments: [
+                        credential.customerID, credential.tokenHash, Self.ms(credential.expiresAt), Self.ms(credential.issuedAt),
+                        credential.orderRef,
+                    ])
             }
             try Self.writeAction(db, action)
         }
@@ -424,8 +485,9 @@ public final class SQLiteStore: GatewayStore {
     public func credential(customerID: String) throws -> CredentialRecord? {
         try db.read { db in
             try Row.fetchOne(db, sql: "SELECT * FROM credentials WHERE customer_id = ?", arguments: [customerID]).map {
-                CredentialRecord(customerID: $0["customer_id"], tokenHash: $0["token_hash"], expiresAt: Self.date($0["expires_at"])!,
-                                 issuedAt: Self.date($0["issued_at"])!, orderRef: $0["order_ref"])
+                CredentialRecord(
+                    customerID: $0["customer_id"], tokenHash: $0["token_hash"], expiresAt: Self.date($0["expires_at"])!,
+                    issuedAt: Self.date($0["issued_at"])!, orderRef: $0["order_ref"])
             }
         }
     }
@@ -446,17 +508,24 @@ struct SQLiteFactWriter: FactWriter {
             counts.factsNew += 1
             return .inserted
         }
-        let existing = try Row.fetchOne(db, sql: """
-            SELECT facts.fields, files.name AS file_name FROM facts LEFT JOIN files ON files.id = facts.file_id WHERE facts.id = ?
-            """, arguments: [fact.id])
+        let existing = try Row.fetchOne(
+            db,
+            sql: """
+                SELECT facts.fields, files.name AS file_name FROM facts LEFT JOIN files ON files.id = facts.file_id WHERE facts.id = ?
+                """, arguments: [fact.id])
         if let existing, (existing["fields"] as String) != FactFieldsCodec.encode(fact.fields) {
             // Same natural key, other content: the record is not applied, and the operator is told why.
             let first: String = existing["file_name"] ?? "an earlier file"
             counts.factsConflicting += 1
             counts.accepted -= 1
             counts.records -= 1
-            try reject([Rejection(record: fact.provenance.record ?? 0, line: fact.provenance.line ?? 0, field: nil,
-                                  reason: "repeats the \(fact.kind.rawValue) of \(fact.orderRef) from \(first) with different content; the first version stands (a correction must come as a new record kind, such as a cancellation)")])
+            try reject([
+                Rejection(
+                    record: fact.provenance.record ?? 0, line: fact.provenance.line ?? 0, field: nil,
+                    reason:
+                        "repeats the \(fact.kind.rawValue) of \(fact.orderRef) from \(first) with different content; the first version stands (a correction must come as a new record kind, such as a cancellation)"
+                )
+            ])
             return .conflicting(firstFile: first)
         }
         counts.factsKnown += 1

@@ -21,8 +21,10 @@ public protocol GatewayStore: Sendable {
     func sightings(runIDs: [String]) throws -> [FileSighting]
     /// One transaction for one file: claims it by hash, lets `body` write its facts and
     /// rejections, and records its ledger row. If `body` throws, nothing of the file remains.
-    func ingestFile(_ file: IncomingFile, runID: String, at: Date,
-                    _ body: (inout any FactWriter) throws -> Void) throws -> IngestCounts
+    func ingestFile(
+        _ file: IncomingFile, runID: String, at: Date,
+        _ body: (inout any FactWriter) throws -> Void
+    ) throws -> IngestCounts
     func quarantine(_ file: IncomingFile, runID: String, at: Date, reason: String) throws
     func rejections(fileHash: String) throws -> [Rejection]
 
@@ -153,7 +155,10 @@ public struct RunRecord: Sendable, Equatable {
     public var status: String
     public var summaryJSON: String?
 
-    public init(id: String, command: String, asOf: Date, startedAt: Date, finishedAt: Date? = nil, status: String = "running", summaryJSON: String? = nil) {
+    public init(
+        id: String, command: String, asOf: Date, startedAt: Date, finishedAt: Date? = nil, status: String = "running",
+        summaryJSON: String? = nil
+    ) {
         self.id = id
         self.command = command
         self.asOf = asOf
@@ -190,9 +195,11 @@ public struct ActionRecord: Sendable, Equatable {
     public let createdAt: Date
     public var updatedAt: Date
 
-    public init(key: String, orderRef: String, kind: DueActionKind, status: ActionStatus, attempts: Int = 0,
-                nextAttemptAt: Date? = nil, leaseOwner: String? = nil, leaseUntil: Date? = nil, lastError: String? = nil,
-                outboxFile: String? = nil, resultJSON: String? = nil, createdAt: Date, updatedAt: Date) {
+    public init(
+        key: String, orderRef: String, kind: DueActionKind, status: ActionStatus, attempts: Int = 0,
+        nextAttemptAt: Date? = nil, leaseOwner: String? = nil, leaseUntil: Date? = nil, lastError: String? = nil,
+        outboxFile: String? = nil, resultJSON: String? = nil, createdAt: Date, updatedAt: Date
+    ) {
         self.key = key
         self.orderRef = orderRef
         self.kind = kind

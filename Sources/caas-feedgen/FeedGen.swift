@@ -14,7 +14,8 @@ struct FeedGen: ParsableCommand {
     @Option(help: "How many sales to generate.") var orders: Int = 1000
     @Option(help: ArgumentHelp("Directory to write into (created if missing).", valueName: "dir")) var out: String = "."
     @Option(help: "Seed of the generator: the same seed gives the same files.") var seed: UInt64 = 2026
-    @Option(help: ArgumentHelp("Formats to write, comma separated: dms-csv, intranet-xml.", valueName: "list")) var formats: String = "dms-csv,intranet-xml"
+    @Option(help: ArgumentHelp("Formats to write, comma separated: dms-csv, intranet-xml.", valueName: "list")) var formats: String =
+        "dms-csv,intranet-xml"
 
     func validate() throws {
         guard orders > 0 else { throw ValidationError("--orders must be at least 1") }
@@ -61,7 +62,9 @@ struct SalesGenerator {
     init(seed: UInt64) { rng = SplitMix64(state: seed) }
 
     static let given = ["João", "Inês", "Ana", "Rui", "Maria José", "Tiago", "Beatriz", "Gonçalo", "Lucía", "Jürgen", "Élodie", "Giulia"]
-    static let family = ["Conceição", "Gonçalves \"Nené\"", "Silva; Lda.", "Santos", "Ferreira", "O'Neill", "Muñoz García", "Groß", "De Luca"]
+    static let family = [
+        "Conceição", "Gonçalves \"Nené\"", "Silva; Lda.", "Santos", "Ferreira", "O'Neill", "Muñoz García", "Groß", "De Luca",
+    ]
     static let plans = ["BASE-URBAN", "BASE-FAMILY", "BASE-SPORT"]
     static let options = ["HEATED-SEATS", "AUTOPARK", "ADAPTIVE-CRUISE", "PREMIUM-AUDIO", "TOWBAR", "WINTER-PACK"]
     static let prices: [(Int, Int)] = [(34990, 2000), (45990, 3000), (61990, 5000)]
@@ -90,14 +93,20 @@ struct SalesGenerator {
     /// ';', quotes and (one sale in fifty) a line break.
     mutating func writeDMSCSV(orders: Int, to path: String) throws {
         let w = try writer(path)
-        w.write("\u{FEFF}ref_venda;data_registo;concessionario;nif;nome;apelido;email;telemovel;morada;codigo_postal;localidade;pais;plano;opcoes;preco_total;sinal;moeda;entrega\r\n")
+        w.write(
+            "\u{FEFF}ref_venda;data_registo;concessionario;nif;nome;apelido;email;telemovel;morada;codigo_postal;localidade;pais;plano;opcoes;preco_total;sinal;moeda;entrega\r\n"
+        )
         for i in 1...orders {
             let (total, deposit) = rng.pick(Self.prices)
             let family = rng.pick(Self.family)
             let street = i % 50 == 0 ? "\"Rua Augusta, \(i % 400)\r\n2º Esq.\"" : "Rua Augusta \(i % 400)"
             let day = 1 + i % 28
-            w.write("VD/2026/\(String(format: "%06d", i % 1_000_000));\(day < 10 ? "0" : "")\(day)/10/2026 \(10 + i % 9):\(i % 6)0;PT-GEN-01;\(nif());")
-            w.write("\(rng.pick(Self.given));\"\(family.replacingOccurrences(of: "\"", with: "\"\""))\";cliente\(i)@example.pt;+351 912 \(100 + i % 900) \(100 + i % 899);")
+            w.write(
+                "VD/2026/\(String(format: "%06d", i % 1_000_000));\(day < 10 ? "0" : "")\(day)/10/2026 \(10 + i % 9):\(i % 6)0;PT-GEN-01;\(nif());"
+            )
+            w.write(
+                "\(rng.pick(Self.given));\"\(family.replacingOccurrences(of: "\"", with: "\"\""))\";cliente\(i)@example.pt;+351 912 \(100 + i % 900) \(100 + i % 899);"
+            )
             w.write("\(street);1100-0\(10 + i % 89);Lisboa;PT;\(rng.pick(Self.plans));\(optionList().joined(separator: "|"));")
             w.write("\(total),00;\(deposit),00;EUR;\(i % 3 == 0 ? "CONCESSIONARIO" : "DOMICILIO")\r\n")
         }
@@ -107,19 +116,28 @@ struct SalesGenerator {
     /// The intranet export: one SalesExport with `count` equal to the number of Sale elements.
     mutating func writeIntranetXML(orders: Int, to path: String) throws {
         let w = try writer(path)
-        w.write("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<SalesExport xmlns=\"urn:caas:intranet:sales:2\" dealerCode=\"ES-GEN-01\" exportedAt=\"2026-10-01T23:30:00+01:00\" count=\"\(orders)\">\n")
+        w.write(
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<SalesExport xmlns=\"urn:caas:intranet:sales:2\" dealerCode=\"ES-GEN-01\" exportedAt=\"2026-10-01T23:30:00+01:00\" count=\"\(orders)\">\n"
+        )
         for i in 1...orders {
             let (total, deposit) = rng.pick(Self.prices)
             let home = i % 3 != 0
-            let address = "<Address><Street>Calle de Atocha \(i % 300)</Street><PostalCode>280\(10 + i % 89)</PostalCode><City>Madrid</City><Country>ES</Country></Address>"
+            let address =
+                "<Address><Street>Calle de Atocha \(i % 300)</Street><PostalCode>280\(10 + i % 89)</PostalCode><City>Madrid</City><Country>ES</Country></Address>"
             let family = rng.pick(Self.family).replacingOccurrences(of: "\"", with: "&quot;")
-            w.write("  <Sale id=\"S-2026-\(String(format: "%06d", i % 1_000_000))\" registeredAt=\"2026-10-01T\(10 + i % 9):\(i % 6)0:00+01:00\">\n")
+            w.write(
+                "  <Sale id=\"S-2026-\(String(format: "%06d", i % 1_000_000))\" registeredAt=\"2026-10-01T\(10 + i % 9):\(i % 6)0:00+01:00\">\n"
+            )
             w.write("    <Customer><GivenName>\(rng.pick(Self.given))</GivenName><FamilyName>\(family)</FamilyName>")
             w.write("<Email>cliente\(i)@example.es</Email><Phone>+34 612 \(100 + i % 900) \(100 + i % 899)</Phone>")
             w.write("<NationalId type=\"DNI\">\(dni())</NationalId>\(address)</Customer>\n")
-            w.write("    <Plan code=\"\(rng.pick(Self.plans))\"/><Options>\(optionList().map { "<Option code=\"\($0)\"/>" }.joined())</Options>\n")
+            w.write(
+                "    <Plan code=\"\(rng.pick(Self.plans))\"/><Options>\(optionList().map { "<Option code=\"\($0)\"/>" }.joined())</Options>\n"
+            )
             w.write("    <Price currency=\"EUR\"><Total>\(total).00</Total><Deposit>\(deposit).00</Deposit></Price>\n")
-            w.write("    <Delivery mode=\"\(home ? "HOME" : "DEALERSHIP")\">\(home ? address : "")</Delivery><SalesRep employeeId=\"E-\(4400 + i % 50)\"/>\n  </Sale>\n")
+            w.write(
+                "    <Delivery mode=\"\(home ? "HOME" : "DEALERSHIP")\">\(home ? address : "")</Delivery><SalesRep employeeId=\"E-\(4400 + i % 50)\"/>\n  </Sale>\n"
+            )
         }
         w.write("</SalesExport>\n")
         try w.close()
@@ -132,7 +150,9 @@ final class BufferedWriter {
     private var buffer = Data()
 
     init(path: String) throws {
-        guard FileManager.default.createFile(atPath: path, contents: nil), let h = FileHandle(forWritingAtPath: path) else { throw ValidationError("cannot write \(path)") }
+        guard FileManager.default.createFile(atPath: path, contents: nil), let h = FileHandle(forWritingAtPath: path) else {
+            throw ValidationError("cannot write \(path)")
+        }
         handle = h
         buffer.reserveCapacity(1 << 20)
     }

@@ -36,15 +36,20 @@ struct Explain: ParsableCommand {
             throw ExitCode(ExitCodes.failure)
         }
         let steps = e.view.timeline.map { s in
-            Step(occurredAt: Timestamp.iso(s.occurredAt), fact: s.factID, kind: s.kind?.rawValue,
-                 source: e.facts[s.factID]?.provenance.summary ?? "policy", stateAfter: s.stateAfter?.rawValue, note: s.note)
+            Step(
+                occurredAt: Timestamp.iso(s.occurredAt), fact: s.factID, kind: s.kind?.rawValue,
+                source: e.facts[s.factID]?.provenance.summary ?? "policy", stateAfter: s.stateAfter?.rawValue, note: s.note)
         }
         let actions = e.actions.map { a in
-            ["key": a.key, "status": a.status.rawValue, "attempts": String(a.attempts)].merging(a.lastError.map { ["last_error": $0] } ?? [:]) { $1 }
+            ["key": a.key, "status": a.status.rawValue, "attempts": String(a.attempts)].merging(
+                a.lastError.map { ["last_error": $0] } ?? [:]
+            ) { $1 }
         }
         if json {
-            return try Output.json(Explanation(order: order, state: e.view.state?.rawValue, timeline: steps, anomalies: e.view.anomalies,
-                                               dueActions: e.view.dueActions.map(\.kind.rawValue), actions: actions))
+            return try Output.json(
+                Explanation(
+                    order: order, state: e.view.state?.rawValue, timeline: steps, anomalies: e.view.anomalies,
+                    dueActions: e.view.dueActions.map(\.kind.rawValue), actions: actions))
         }
         Output.line("order \(order): \(e.view.state?.rawValue ?? "unknown (no sale registered)")")
         for s in steps {
@@ -52,6 +57,9 @@ struct Explain: ParsableCommand {
             Output.line("      from \(s.source)" + (s.note.map { "; \($0)" } ?? ""))
         }
         if !e.view.dueActions.isEmpty { Output.line("  due: " + e.view.dueActions.map(\.kind.rawValue).joined(separator: ", ")) }
-        for a in actions { Output.line("  action \(a["key"]!): \(a["status"]!) after \(a["attempts"]!) attempt(s)" + (a["last_error"].map { " (\($0))" } ?? "")) }
+        for a in actions {
+            Output.line(
+                "  action \(a["key"]!): \(a["status"]!) after \(a["attempts"]!) attempt(s)" + (a["last_error"].map { " (\($0))" } ?? ""))
+        }
     }
 }

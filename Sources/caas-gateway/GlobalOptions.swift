@@ -6,10 +6,15 @@ import Logging
 
 /// Options every command takes.
 struct GlobalOptions: ParsableArguments {
-    @Option(name: .long, help: ArgumentHelp("Configuration file. Default: ./caas-gateway.yaml if present, else the embedded defaults.", valueName: "path"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp("Configuration file. Default: ./caas-gateway.yaml if present, else the embedded defaults.", valueName: "path"))
     var config: String?
 
-    @Option(name: .long, help: ArgumentHelp("Fix the clock, for replays: an ISO 8601 time, or a date meaning the end of that day (UTC). Default: now.", valueName: "time"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "Fix the clock, for replays: an ISO 8601 time, or a date meaning the end of that day (UTC). Default: now.", valueName: "time"))
     var asOf: String?
 
     @Option(name: .long, help: ArgumentHelp("Log level on standard error: trace, debug, info, notice, warning, error.", valueName: "level"))

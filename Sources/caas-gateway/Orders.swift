@@ -9,7 +9,8 @@ struct Orders: ParsableCommand {
 
     @OptionGroup var global: GlobalOptions
     @Flag(help: "Print every order as JSON: ref, dealer, country, state, vin, factory order, plate, amounts, deadlines.") var json = false
-    @Option(help: ArgumentHelp("Only orders in this state (snake_case, such as awaiting_reservation).", valueName: "state")) var state: String?
+    @Option(help: ArgumentHelp("Only orders in this state (snake_case, such as awaiting_reservation).", valueName: "state")) var state:
+        String?
 
     func validate() throws {
         if let state, OrderState(rawValue: state) == nil {
@@ -58,20 +59,27 @@ struct Orders: ParsableCommand {
         let gateway = try global.openGateway()
         let views = try gateway.orders().filter { state == nil || $0.state?.rawValue == state }
         if json {
-            try Output.json(views.map { v in
-                Row(ref: v.ref, dealer: v.dealerCode, country: v.country, state: v.state?.rawValue, stateSince: v.stateSince.map(Timestamp.iso),
-                    vin: v.vin, factoryOrder: v.factoryOrder, plant: v.plant, eta: v.eta.map(Timestamp.day), plate: v.plate, currency: v.currency,
-                    totalMinor: v.totalMinor, depositMinor: v.depositMinor, receivedMinor: v.receivedMinor, amountDueMinor: v.amountDueMinor,
-                    finalPaymentDueAt: v.finalPaymentDueAt.map(Timestamp.iso), anomalies: v.anomalies.count,
-                    dueActions: v.dueActions.map(\.kind.rawValue))
-            })
+            try Output.json(
+                views.map { v in
+                    Row(
+                        ref: v.ref, dealer: v.dealerCode, country: v.country, state: v.state?.rawValue,
+                        stateSince: v.stateSince.map(Timestamp.iso),
+                        vin: v.vin, factoryOrder: v.factoryOrder, plant: v.plant, eta: v.eta.map(Timestamp.day), plate: v.plate,
+                        currency: v.currency,
+                        totalMinor: v.totalMinor, depositMinor: v.depositMinor, receivedMinor: v.receivedMinor,
+                        amountDueMinor: v.amountDueMinor,
+                        finalPaymentDueAt: v.finalPaymentDueAt.map(Timestamp.iso), anomalies: v.anomalies.count,
+                        dueActions: v.dueActions.map(\.kind.rawValue))
+                })
             return
         }
         if views.isEmpty { return Output.line("no orders yet") }
         let header = ["order", "dealer", "state", "since", "due", "received", "factory order", "plate"]
         let rows = views.map { v in
-            [v.ref, v.dealerCode ?? "", v.state?.rawValue ?? "", v.stateSince.map(Timestamp.day) ?? "",
-             Money.format(v.amountDueMinor, v.currency), Money.format(v.receivedMinor, v.currency), v.factoryOrder ?? "", v.plate ?? ""]
+            [
+                v.ref, v.dealerCode ?? "", v.state?.rawValue ?? "", v.stateSince.map(Timestamp.day) ?? "",
+                Money.format(v.amountDueMinor, v.currency), Money.format(v.receivedMinor, v.currency), v.factoryOrder ?? "", v.plate ?? "",
+            ]
         }
         for l in Table.render(header: header, rows: rows) { Output.line(l) }
     }

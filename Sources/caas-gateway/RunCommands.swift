@@ -76,7 +76,9 @@ enum RunOutput {
             for l in describe(s) { Output.line(l) }
         } else if s.needsAttention {
             // Under cron: one line to standard error, which cron mails; nothing on plain success.
-            Output.error("\(s.command) \(s.runID): \(s.count(.quarantined) + s.count(.unrecognised)) file(s) quarantined, \(s.recordsRejected) record(s) rejected; see \(s.reportPath ?? "the report")")
+            Output.error(
+                "\(s.command) \(s.runID): \(s.count(.quarantined) + s.count(.unrecognised)) file(s) quarantined, \(s.recordsRejected) record(s) rejected; see \(s.reportPath ?? "the report")"
+            )
         }
         if s.needsAttention { throw ExitCode(ExitCodes.needsAttention) }
     }
@@ -87,7 +89,9 @@ enum RunOutput {
             out.append("  nothing new: no files in the inbox, no order changed state, no action was due")
         }
         if !s.files.isEmpty || s.command == "ingest" || s.command == "run" {
-            out.append("  files: \(s.files.count) seen, \(s.count(.ingested)) ingested, \(s.count(.duplicate)) duplicate, \(s.count(.quarantined) + s.count(.unrecognised)) quarantined" + (s.deferredFiles > 0 ? ", \(s.deferredFiles) left for later (still being written?)" : ""))
+            out.append(
+                "  files: \(s.files.count) seen, \(s.count(.ingested)) ingested, \(s.count(.duplicate)) duplicate, \(s.count(.quarantined) + s.count(.unrecognised)) quarantined"
+                    + (s.deferredFiles > 0 ? ", \(s.deferredFiles) left for later (still being written?)" : ""))
             out.append("  records: \(s.recordsAccepted) accepted (\(s.factsNew) new facts), \(s.recordsRejected) rejected")
         }
         for f in s.files where f.outcome != .ingested {
@@ -97,10 +101,13 @@ enum RunOutput {
             for r in f.rejections {
                 out.append("    rejected: \(f.name) line \(r.line)\(r.field.map { ", field \($0)" } ?? ""): \(r.reason)")
             }
-            if let c = f.counts, c.rejected > f.rejections.count { out.append("    … and \(c.rejected - f.rejections.count) more in the report") }
+            if let c = f.counts, c.rejected > f.rejections.count {
+                out.append("    … and \(c.rejected - f.rejections.count) more in the report")
+            }
         }
         if !s.stateChanges.isEmpty {
-            out.append("  orders moved: " + s.stateChanges.sorted { $0.key < $1.key }.map { "\($0.value) to \($0.key)" }.joined(separator: ", "))
+            out.append(
+                "  orders moved: " + s.stateChanges.sorted { $0.key < $1.key }.map { "\($0.value) to \($0.key)" }.joined(separator: ", "))
         }
         if s.actionsDone + s.actionsFailed + s.actionsSkipped > 0 {
             out.append("  actions: \(s.actionsDone) done, \(s.actionsFailed) failed, \(s.actionsSkipped) no longer due")

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import GatewayCore
 
 /// Builds an order's facts day by day, the way partner files would bring them.
@@ -11,11 +12,13 @@ struct OrderStory {
 
     init(ref: String = "S-2026-000101", delivery: String = "HOME", country: String = "ES") {
         self.ref = ref
-        add(.saleRegistered, day: 0, [
-            "dealer_code": .string("\(country)-MAD-01"), "country": .string(country), "plan": .string("BASE-FAMILY"),
-            "currency": .string("EUR"), "total_minor": .int(4_599_000), "deposit_minor": .int(300_000),
-            "delivery_mode": .string(delivery),
-        ])
+        add(
+            .saleRegistered, day: 0,
+            [
+                "dealer_code": .string("\(country)-MAD-01"), "country": .string(country), "plan": .string("BASE-FAMILY"),
+                "currency": .string("EUR"), "total_minor": .int(4_599_000), "deposit_minor": .int(300_000),
+                "delivery_mode": .string(delivery),
+            ])
     }
 
     func at(_ day: Double) -> Date { start.addingTimeInterval(day * 86400) }
@@ -26,8 +29,12 @@ struct OrderStory {
     }
 
     mutating func pay(_ amount: Int64, day: Double, purpose: String = "unknown", event: String = "captured", currency: String = "EUR") {
-        add(.payment, day: day, ["event": .string(event), "purpose": .string(purpose), "amount_minor": .int(amount),
-                                 "currency": .string(currency), "payment_id": .string("P\(facts.count)")])
+        add(
+            .payment, day: day,
+            [
+                "event": .string(event), "purpose": .string(purpose), "amount_minor": .int(amount),
+                "currency": .string(currency), "payment_id": .string("P\(facts.count)"),
+            ])
     }
 
     mutating func factory(_ code: String, day: Double, _ extra: FactFields = [:]) {
@@ -43,7 +50,10 @@ struct OrderStory {
 
     // Building blocks up to a given state.
     mutating func toAwaitingReservation() { add(.credentialsIssued, day: 0.1, ["customer_id": .string("C-1")]) }
-    mutating func toReserved() { toAwaitingReservation(); pay(300_000, day: 1, purpose: "reservation") }
+    mutating func toReserved() {
+        toAwaitingReservation()
+        pay(300_000, day: 1, purpose: "reservation")
+    }
     mutating func toFactoryOrdered() {
         toReserved()
         add(.factoryOrderPlaced, day: 1.1, ["factory_order": .string("FO-VLC1-0004701"), "plant": .string("VLC1")])
@@ -57,7 +67,10 @@ struct OrderStory {
         factory("shipped_to_dealership", day: 24)
         factory("available_at_dealership", day: day)
     }
-    mutating func toFullyPaid() { toAvailable(); pay(4_299_000, day: 31, purpose: "final") }
+    mutating func toFullyPaid() {
+        toAvailable()
+        pay(4_299_000, day: 31, purpose: "final")
+    }
     mutating func toRegistered() {
         toFullyPaid()
         add(.registrationSubmitted, day: 32, ["submission_id": .string("R-1")])

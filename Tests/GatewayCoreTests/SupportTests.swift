@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import GatewayCore
 
 @Suite struct TimestampTests {
@@ -55,7 +56,10 @@ import Testing
 
 @Suite struct ASCIITextTests {
     @Test func trimMatchesFoundationOnASCIIAndUnicode() {
-        let cases = ["", " ", "abc", "  abc  ", "\t\r\nabc\r\n", "a b", " ñandú ", "\u{00A0}no-break\u{00A0}", "\u{2003}em\u{2003}", "ü", " 2º Esq. "]
+        let cases = [
+            "", " ", "abc", "  abc  ", "\t\r\nabc\r\n", "a b", " ñandú ", "\u{00A0}no-break\u{00A0}", "\u{2003}em\u{2003}", "ü",
+            " 2º Esq. ",
+        ]
         for c in cases {
             #expect(ASCIIText.trim(c) == c.trimmingCharacters(in: .whitespacesAndNewlines), "\(c.debugDescription)")
         }
@@ -78,8 +82,10 @@ import Testing
         f["plan"] = .int(3)
         #expect(f.keys == ["a", "currency", "customer.email", "plan", "total_minor"])
         #expect(f["plan"] == .int(3) && f["options"] == nil && f["zzz"] == nil)
-        let literal: FactFields = ["total_minor": .string("total_minor"), "plan": .int(3), "a": .string("a"),
-                                   "customer.email": .string("customer.email"), "currency": .string("currency")]
+        let literal: FactFields = [
+            "total_minor": .string("total_minor"), "plan": .int(3), "a": .string("a"),
+            "customer.email": .string("customer.email"), "currency": .string("currency"),
+        ]
         #expect(literal == f)
         #expect(f.merging(["a": .int(1), "b": .int(2)]) { $1 }.keys == ["a", "b", "currency", "customer.email", "plan", "total_minor"])
     }

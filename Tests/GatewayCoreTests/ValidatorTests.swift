@@ -1,6 +1,7 @@
 import Foundation
 import GatewayTestSupport
 import Testing
+
 @testable import GatewayCore
 
 @Suite("Validators against public test vectors")
@@ -89,7 +90,9 @@ struct ValidatorTests {
 
     @Test func reasonsNeverRepeatTheValue() throws {
         let bad = ["51234567Z", "X1234567A", "234567898", "RSSMRC85T10F205X", "T220001294", "not-an-email"]
-        let checks: [(String) -> String?] = [Validators.esDNI, Validators.esNIE, Validators.ptNIF, Validators.itCodiceFiscale, Validators.deIDCard, Validators.email]
+        let checks: [(String) -> String?] = [
+            Validators.esDNI, Validators.esNIE, Validators.ptNIF, Validators.itCodiceFiscale, Validators.deIDCard, Validators.email,
+        ]
         for (value, check) in zip(bad, checks) {
             let reason = try #require(check(value))
             #expect(!reason.contains(value))

@@ -1,10 +1,11 @@
 import Foundation
+import GatewayFormats
 import GatewayTestSupport
 import Testing
+
 @testable import GatewayCore
 @testable import GatewayEngine
 @testable import GatewayStore
-import GatewayFormats
 
 struct SimulatedCrash: Error {}
 
@@ -16,7 +17,8 @@ struct RobustnessTests {
         let good = try String(contentsOfFile: Fixtures.story("intranet/SALES_DE-MUC-01_20261001233000.xml"), encoding: .utf8)
         let truncated = String(good.prefix(good.count / 2))
         try Fixtures.write(truncated, box.inbox + "/SALES_DE-MUC-01_20261001233000.xml")
-        try Fixtures.write(good.replacingOccurrences(of: "count=\"1\"", with: "count=\"2\""), box.inbox + "/SALES_DE-MUC-01_20261002233000.xml")
+        try Fixtures.write(
+            good.replacingOccurrences(of: "count=\"1\"", with: "count=\"2\""), box.inbox + "/SALES_DE-MUC-01_20261002233000.xml")
         try Fixtures.write("whatever", box.inbox + "/notes from the dealer.txt")
         try Fixtures.write(good, box.inbox + "/dms-sales-pt/SALES_DE-MUC-01_20261003233000.xml")  // right name, wrong folder
         let s = try box.run()
@@ -141,7 +143,8 @@ struct ConfigTests {
 
     @Test func pathsAndPoliciesFromAFile() throws {
         let dir = Fixtures.tempDir()
-        try Fixtures.write("""
+        try Fixtures.write(
+            """
             paths: {inbox: /data/in, var: state}
             store: {sqlite: /db/g.sqlite}
             policies:

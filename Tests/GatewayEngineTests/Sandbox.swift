@@ -1,7 +1,8 @@
 import Foundation
-import GatewayTestSupport
 import GatewayCore
 import GatewayEngine
+import GatewayFormats
+import GatewayTestSupport
 import Logging
 import Testing
 
@@ -63,7 +64,11 @@ struct Sandbox {
         return try files(under: dir).flatMap { name -> [[String: Any]] in
             let text = try String(contentsOfFile: dir + "/" + name, encoding: .utf8)
             return try text.split(separator: "\n").map { try JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any] }
-        }.sorted { ($0["created_at"] as! String, $0["idempotency_key"] as! String) < ($1["created_at"] as! String, $1["idempotency_key"] as! String) }
+        }.sorted {
+            ($0["created_at"] as! String, $0["idempotency_key"] as! String) < (
+                $1["created_at"] as! String, $1["idempotency_key"] as! String
+            )
+        }
     }
 }
 
@@ -71,8 +76,16 @@ final class LogCapture: @unchecked Sendable {
     private let lock = NSLock()
     private var lines: [String] = []
 
-    func append(_ s: String) { lock.lock(); lines.append(s); lock.unlock() }
-    var all: String { lock.lock(); defer { lock.unlock() }; return lines.joined(separator: "\n") }
+    func append(_ s: String) {
+        lock.lock()
+        lines.append(s)
+        lock.unlock()
+    }
+    var all: String {
+        lock.lock()
+        defer { lock.unlock() }
+        return lines.joined(separator: "\n")
+    }
 }
 
 struct LogCaptureHandler: LogHandler {
@@ -89,8 +102,6 @@ struct LogCaptureHandler: LogHandler {
         capture.append("\(event.level) \(event.message) \(metadata.merging(event.metadata ?? [:]) { $1 })")
     }
 }
-
-import GatewayFormats
 
 enum YAMLNodeHelper {
     static func node(_ text: String) throws -> YAMLNode { try YAMLNode.parse(text, file: "t.yaml") }

@@ -1,6 +1,7 @@
 import Foundation
 import GatewayTestSupport
 import Testing
+
 @testable import GatewayCore
 @testable import GatewayEngine
 @testable import GatewayStore
@@ -106,7 +107,9 @@ struct StoryTests {
         _ = try box.run(asOf: "2026-10-02T08:00:00Z")
         try box.drop(["intranet/SALES_FR-LYO-01_20261001233000.xml"])
         _ = try box.run(asOf: "2026-10-02T20:00:00Z")
-        let report = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: box.config.reportsDir + "/2026-10-02/report.json"))) as! [String: Any]
+        let report =
+            try JSONSerialization.jsonObject(
+                with: Data(contentsOf: URL(fileURLWithPath: box.config.reportsDir + "/2026-10-02/report.json"))) as! [String: Any]
         #expect((report["runs"] as! [Any]).count == 2)
         #expect((report["files"] as? [String: Int])?["ingested"] == 2)
     }
@@ -147,7 +150,9 @@ struct StoryTests {
         let logs = box.logs.all
         #expect(!logs.isEmpty)
         let reportDir = box.config.reportsDir + "/2026-10-03/"
-        let reports = try ["report.html", "report.json", "report.csv", "orders.csv"].map { try String(contentsOfFile: reportDir + $0, encoding: .utf8) }
+        let reports = try ["report.html", "report.json", "report.csv", "orders.csv"].map {
+            try String(contentsOfFile: reportDir + $0, encoding: .utf8)
+        }
         for value in sensitive {
             #expect(!logs.contains(value), "log holds personal data")
             for r in reports { #expect(!r.contains(value), "report holds personal data") }

@@ -1,6 +1,7 @@
 import Foundation
 import GatewayTestSupport
 import Testing
+
 @testable import GatewayFormats
 
 @Suite("Streaming CSV reader")
@@ -11,7 +12,10 @@ struct CSVReaderTests {
         var out: [[String: String]] = []
         try CSVReader(path: path, dialect: dialect).read { r in
             let values = (0..<r.count).map { r.string($0) ?? "<invalid>" }
-            if r.number == 0 { header = values; return }
+            if r.number == 0 {
+                header = values
+                return
+            }
             out.append(Dictionary(uniqueKeysWithValues: zip(header, values)))
         }
         return out
@@ -23,8 +27,10 @@ struct CSVReaderTests {
         return list.map { $0.mapValues { "\($0)" } }
     }
 
-    @Test(arguments: ["comma_in_quotes", "empty", "empty_crlf", "escaped_quotes", "json", "location_coordinates", "newlines",
-                      "newlines_crlf", "quotes_and_newlines", "simple", "simple_crlf", "utf8"])
+    @Test(arguments: [
+        "comma_in_quotes", "empty", "empty_crlf", "escaped_quotes", "json", "location_coordinates", "newlines",
+        "newlines_crlf", "quotes_and_newlines", "simple", "simple_crlf", "utf8",
+    ])
     func csvSpectrum(_ name: String) throws {
         let got = try Self.objects(Fixtures.path("csv-edge/csv-spectrum/csvs/\(name).csv"))
         var expected = try Self.expected(Fixtures.path("csv-edge/csv-spectrum/json/\(name).json"))
@@ -99,10 +105,16 @@ struct CSVReaderTests {
     @Test func latin1AndWindows1252AreDecodedByConfiguration() throws {
         let dir = Fixtures.tempDir()
         // "João;Conceição;€5" in Windows-1252, and an invalid UTF-8 sequence for the UTF-8 dialect.
-        let bytes: [UInt8] = Array("n;a;p\n".utf8) + [0x4A, 0x6F, 0xE3, 0x6F, 0x3B, 0x43, 0x6F, 0x6E, 0x63, 0x65, 0x69, 0xE7, 0xE3, 0x6F, 0x3B, 0x80, 0x35, 0x0A]
+        let bytes: [UInt8] =
+            Array("n;a;p\n".utf8) + [
+                0x4A, 0x6F, 0xE3, 0x6F, 0x3B, 0x43, 0x6F, 0x6E, 0x63, 0x65, 0x69, 0xE7, 0xE3, 0x6F, 0x3B, 0x80, 0x35, 0x0A,
+            ]
         try Data(bytes).write(to: URL(fileURLWithPath: dir + "/w.csv"))
         let semi = UInt8(ascii: ";")
-        #expect(try Self.objects(dir + "/w.csv", CSVDialect(delimiter: semi, encoding: .windows1252)) == [["n": "João", "a": "Conceição", "p": "€5"]])
+        #expect(
+            try Self.objects(dir + "/w.csv", CSVDialect(delimiter: semi, encoding: .windows1252)) == [
+                ["n": "João", "a": "Conceição", "p": "€5"]
+            ])
         #expect(try Self.objects(dir + "/w.csv", CSVDialect(delimiter: semi, encoding: .latin1)).first?["n"] == "João")
         #expect(try Self.objects(dir + "/w.csv", CSVDialect(delimiter: semi, encoding: .utf8)).first?["n"] == "<invalid>")
     }

@@ -1,12 +1,15 @@
 import Foundation
 import GatewayTestSupport
 import Testing
+
 @testable import GatewayCore
 @testable import GatewayFormats
 
 @Suite("Feed mappings")
 struct MappingTests {
-    static func read(_ path: String, _ mapping: FeedMapping) throws -> (facts: [Fact], rejections: [[Rejection]], summary: FeedReader.Summary) {
+    static func read(_ path: String, _ mapping: FeedMapping) throws -> (
+        facts: [Fact], rejections: [[Rejection]], summary: FeedReader.Summary
+    ) {
         var facts: [Fact] = []
         var rejections: [[Rejection]] = []
         let summary = try FeedReader.read(path: path, mapping: mapping, fileHash: "h", fileName: (path as NSString).lastPathComponent) {
@@ -58,8 +61,12 @@ struct MappingTests {
         let r = try Self.read(Fixtures.story("intranet/SALES_IT-MIL-01_20261002233000.xml"), try Self.shipped("intranet-sales"))
         #expect(r.facts.isEmpty)
         let problems = try #require(r.rejections.first)
-        #expect(problems == [Rejection(record: 1, line: 3, field: "customer.national_id",
-                                       reason: "codice fiscale check character does not match (type CF)")])
+        #expect(
+            problems == [
+                Rejection(
+                    record: 1, line: 3, field: "customer.national_id",
+                    reason: "codice fiscale check character does not match (type CF)")
+            ])
         #expect(!problems[0].reason.contains("RSSMRC85T10F205X"))
     }
 
@@ -106,14 +113,16 @@ struct MappingTests {
 
     @Test func recordProblemsRejectTheRecordAndTheRestOfTheFileCounts() throws {
         let dir = Fixtures.tempDir()
-        let header = "ref_venda;data_registo;concessionario;nif;nome;apelido;email;telemovel;morada;codigo_postal;localidade;pais;plano;opcoes;preco_total;sinal;moeda;entrega"
-        try Fixtures.write([
-            header,
-            "VD/2026/000001;02/10/2026 11:00;PT-LIS-01;234567899;Ana;Silva;ana@example.pt;+351;Rua 1;1100-053;Lisboa;PT;BASE-URBAN;;34990,00;2000,00;EUR;DOMICILIO",
-            "VD/2026/000002;31/02/2026 11:00;PT-LIS-01;234567898;Rui;Sousa;rui.example.pt;+351;Rua 2;1100-053;Lisboa;PT;BASE-URBAN;;34.990,5;2000,00;EUR;DRONE",
-            "VD/2026/000003;too;few;fields",
-            "VD/2026/000004;03/10/2026 09:00;PT-LIS-01;187654328;Inês;Costa;ines@example.pt;+351;Rua 3;1250-143;Lisboa;PT;BASE-FAMILY;;1.234,56;300;EUR;CONCESSIONARIO",
-        ].joined(separator: "\r\n"), dir + "/VENDAS_PT-LIS-01_20261004.csv")
+        let header =
+            "ref_venda;data_registo;concessionario;nif;nome;apelido;email;telemovel;morada;codigo_postal;localidade;pais;plano;opcoes;preco_total;sinal;moeda;entrega"
+        try Fixtures.write(
+            [
+                header,
+                "VD/2026/000001;02/10/2026 11:00;PT-LIS-01;234567899;Ana;Silva;ana@example.pt;+351;Rua 1;1100-053;Lisboa;PT;BASE-URBAN;;34990,00;2000,00;EUR;DOMICILIO",
+                "VD/2026/000002;31/02/2026 11:00;PT-LIS-01;234567898;Rui;Sousa;rui.example.pt;+351;Rua 2;1100-053;Lisboa;PT;BASE-URBAN;;34.990,5;2000,00;EUR;DRONE",
+                "VD/2026/000003;too;few;fields",
+                "VD/2026/000004;03/10/2026 09:00;PT-LIS-01;187654328;Inês;Costa;ines@example.pt;+351;Rua 3;1250-143;Lisboa;PT;BASE-FAMILY;;1.234,56;300;EUR;CONCESSIONARIO",
+            ].joined(separator: "\r\n"), dir + "/VENDAS_PT-LIS-01_20261004.csv")
         let r = try Self.read(dir + "/VENDAS_PT-LIS-01_20261004.csv", try Self.shipped("dms-sales-pt"))
         #expect(r.facts.map(\.orderRef) == ["VD/2026/000001", "VD/2026/000004"])
         #expect(r.facts[1].int("total_minor") == 123_456)
@@ -133,7 +142,8 @@ struct MappingTests {
         // A Belgian dealer's DMS: ',' delimited, Windows-1252, yyyy-MM-dd HH:mm:ss Brussels time, amounts in cents,
         // its own column names and codes. Nothing but this mapping file is new.
         let dir = Fixtures.tempDir()
-        try Fixtures.write("""
+        try Fixtures.write(
+            """
             feed: dms-sales-be
             version: 3
             source: dealership
@@ -166,7 +176,9 @@ struct MappingTests {
             """, dir + "/dms-sales-be.yaml")
         let m = try MappingLoader.load(path: dir + "/dms-sales-be.yaml")
         var bytes = Array("Dossier,Statut,Date,Prenom,Nom,Courriel,Piece,Modele,Options,PrixCentimes,AcompteCentimes,Livraison\n".utf8)
-        bytes += Array("B-1,ok,2026-10-05 14:30:00,Ana".utf8) + [0xEF, 0x73] + Array(",Dubois,ANA@EXAMPLE.BE,AB1234567,FAM,TOWBAR+WINTER-PACK,4599000,300000,D\n".utf8)
+        bytes +=
+            Array("B-1,ok,2026-10-05 14:30:00,Ana".utf8) + [0xEF, 0x73]
+            + Array(",Dubois,ANA@EXAMPLE.BE,AB1234567,FAM,TOWBAR+WINTER-PACK,4599000,300000,D\n".utf8)
         bytes += Array("B-2,Annulé,2026-10-06 09:00:00,,,,,,,,,\n".utf8).map { $0 }  // é in UTF-8 here would be wrong: see below
         try Data(bytes).write(to: URL(fileURLWithPath: dir + "/BE_SALES_20261006.csv"))
         #expect(m.recognises(fileName: "BE_SALES_20261006.csv"))
@@ -187,7 +199,8 @@ struct MappingTests {
 
     @Test func aCancellationRuleSelectsTheFactKind() throws {
         let dir = Fixtures.tempDir()
-        try Fixtures.write("""
+        try Fixtures.write(
+            """
             <?xml version="1.0" encoding="UTF-8"?>
             <SalesExport xmlns="urn:caas:intranet:sales:2" dealerCode="ES-MAD-01" exportedAt="2026-10-03T23:30:00+01:00" count="1">
               <Sale id="S-2026-000102" action="cancel"/>
@@ -230,13 +243,19 @@ struct MappingLoaderErrorTests {
     @Test func typosAndMistakes() {
         let cases: [(String, String, Int, String)] = [
             ("format: csv", "format: cvs", 4, "format must be csv or xml"),
-            ("  occurred_at: {column: at, transforms: [{datetime: iso8601}]}", "  occurred_at: {column: at, transforms: [trimm]}", 9, "unknown transform 'trimm'"),
+            (
+                "  occurred_at: {column: at, transforms: [{datetime: iso8601}]}", "  occurred_at: {column: at, transforms: [trimm]}", 9,
+                "unknown transform 'trimm'"
+            ),
             ("  order_ref: {column: ref}", "  order_ref: {colum: ref}", 8, "unknown key 'colum'"),
             ("  order_ref: {column: ref}", "  order_ref: {column: ref, checks: [{validator: es_dnii}]}", 8, "unknown validator 'es_dnii'"),
             ("  order_ref: {column: ref}", "  order_ref: {column: ref, checks: [{pattern: '(['}]}", 8, "not a valid regular expression"),
             ("  - kind: sale_cancelled", "  - kind: sale_canceled", 6, "unknown fact kind 'sale_canceled'"),
             ("  - kind: sale_cancelled", "  - kind: sale_registered", 6, "fact sale_registered needs field 'dealer_code'"),
-            ("  order_ref: {column: ref}", "  order_ref: {column: ref}\n  colour: {column: c}", 9, "field 'colour' is not a field of sale_cancelled"),
+            (
+                "  order_ref: {column: ref}", "  order_ref: {column: ref}\n  colour: {column: c}", 9,
+                "field 'colour' is not a field of sale_cancelled"
+            ),
             ("  order_ref: {column: ref}", "  order_ref: {path: '@id'}", 8, "'path' is for XML feeds"),
             ("feed: t", "feed: T_Feed", 1, "lower-case"),
             ("facts:", "key: [nothing]\nfacts:", 5, "key field 'nothing' is not bound"),
@@ -260,7 +279,8 @@ struct MappingLoaderErrorTests {
     }
 
     @Test func anUndeclaredNamespacePrefix() {
-        let e = error("""
+        let e = error(
+            """
             feed: x
             match: {name: 'x'}
             format: xml

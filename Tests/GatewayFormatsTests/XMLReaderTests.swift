@@ -1,6 +1,7 @@
 import Foundation
 import GatewayTestSupport
 import Testing
+
 @testable import GatewayFormats
 
 @Suite("XML reader: safe by default", .serialized)
@@ -35,8 +36,10 @@ struct XMLReaderTests {
 
     @Test func theHarmlessControlDocumentParses() throws {
         var n = 0
-        try XMLStreamReader.records(path: Fixtures.path("xml-attacks/defusedxml/simple.xml"),
-                                    spec: XMLRecordSpec(recordPath: [QName(namespace: nil, local: "root")])) { _ in n += 1 }
+        try XMLStreamReader.records(
+            path: Fixtures.path("xml-attacks/defusedxml/simple.xml"),
+            spec: XMLRecordSpec(recordPath: [QName(namespace: nil, local: "root")])
+        ) { _ in n += 1 }
         #expect(n == 1)
     }
 
@@ -50,7 +53,8 @@ struct XMLReaderTests {
         try Fixtures.write(doc, dir + "/attack.xml")
         var texts: [String] = []
         do {
-            try XMLStreamReader.records(path: dir + "/attack.xml", spec: XMLRecordSpec(recordPath: [QName(namespace: nil, local: "root")])) {
+            try XMLStreamReader.records(path: dir + "/attack.xml", spec: XMLRecordSpec(recordPath: [QName(namespace: nil, local: "root")]))
+            {
                 texts.append(XMLRecordView.content(of: $0.node))
             }
             Issue.record("the document was accepted")
@@ -112,7 +116,8 @@ struct XMLReaderTests {
 
     @Test func namespacesAreMatchedByURINotPrefix() throws {
         let dir = Fixtures.tempDir()
-        try Fixtures.write("""
+        try Fixtures.write(
+            """
             <x:Export xmlns:x="urn:a" xmlns:y="urn:b" code="E1">
               <x:Noise><x:Item>not a record: wrong parent</x:Item></x:Noise>
               <y:Item>not a record: wrong namespace</y:Item>
@@ -122,8 +127,12 @@ struct XMLReaderTests {
             </x:Export>
             """, dir + "/ns.xml")
         let a = "urn:a"
-        let spec = XMLRecordSpec(recordPath: [QName(namespace: a, local: "Export"), QName(namespace: a, local: "Item")],
-                                 documentAttributes: ["/x:Export/@code": DocumentAttribute(elements: [QName(namespace: a, local: "Export")], attribute: QName(namespace: nil, local: "code"))])
+        let spec = XMLRecordSpec(
+            recordPath: [QName(namespace: a, local: "Export"), QName(namespace: a, local: "Item")],
+            documentAttributes: [
+                "/x:Export/@code": DocumentAttribute(
+                    elements: [QName(namespace: a, local: "Export")], attribute: QName(namespace: nil, local: "code"))
+            ])
         var got: [(String?, String?, Int, String?)] = []
         let valuePath = XMLPath(steps: [QName(namespace: a, local: "V")], attribute: nil, text: "x:V")
         let nPath = XMLPath(steps: [], attribute: QName(namespace: nil, local: "n"), text: "@n")

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import GatewayCore
 @testable import GatewayStore
 
@@ -13,8 +14,10 @@ struct SQLiteStoreTests {
     }
 
     func fact(_ ref: String, _ kind: FactKind = .saleCancelled, reason: String = "r", record: Int = 1) -> Fact {
-        Fact(id: FactID.make(source: "feed", kind: kind, key: [ref]), orderRef: ref, kind: kind, occurredAt: t0,
-             fields: ["reason": .string(reason)], provenance: Provenance(fileHash: "h", fileName: "f.xml", record: record, line: record + 1, mapping: "feed", mappingVersion: 1))
+        Fact(
+            id: FactID.make(source: "feed", kind: kind, key: [ref]), orderRef: ref, kind: kind, occurredAt: t0,
+            fields: ["reason": .string(reason)],
+            provenance: Provenance(fileHash: "h", fileName: "f.xml", record: record, line: record + 1, mapping: "feed", mappingVersion: 1))
     }
 
     func file(_ hash: String) -> IncomingFile { IncomingFile(hash: hash, name: "f-\(hash).xml", feed: "feed", size: 10) }
@@ -90,11 +93,13 @@ struct SQLiteStoreTests {
         a[0].status = .inFlight
         try store.updateAction(a[0])
         // In flight under a live lease: another runner does not get it.
-        let other = try store.claimActions(kinds: [.issueCredentials], runner: "r2", now: now, leaseUntil: now.addingTimeInterval(60), limit: 10)
+        let other = try store.claimActions(
+            kinds: [.issueCredentials], runner: "r2", now: now, leaseUntil: now.addingTimeInterval(60), limit: 10)
         #expect(other.map(\.key) == ["issue_credentials:S-1", "issue_credentials:S-2"].filter { $0 != "issue_credentials:S-1" })
         // After the lease expires it is taken over.
         let later = now.addingTimeInterval(120)
-        let takeover = try store.claimActions(kinds: [.issueCredentials], runner: "r3", now: later, leaseUntil: later.addingTimeInterval(60), limit: 10)
+        let takeover = try store.claimActions(
+            kinds: [.issueCredentials], runner: "r3", now: later, leaseUntil: later.addingTimeInterval(60), limit: 10)
         #expect(takeover.map(\.key).contains("issue_credentials:S-1"))
         try store.expireAllLeases()
         #expect(try store.actions(status: .inFlight).first?.leaseUntil == Date(timeIntervalSince1970: 0))

@@ -3,7 +3,8 @@ import Foundation
 /// Test fixtures live in Tests/Fixtures (public samples) and samples/ (the partner story).
 /// Shared by every test target; not part of the product.
 public enum Fixtures {
-    public static let repoRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    public static let repoRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent()
     public static func path(_ rel: String) -> String { repoRoot.appendingPathComponent("Tests/Fixtures/" + rel).path }
 
     public static func json(_ rel: String) throws -> Any {
@@ -17,7 +18,9 @@ extension Fixtures {
 
     /// A fresh scratch directory under the system's temporary directory, named after the test.
     public static func tempDir(_ name: String = #function) -> String {
-        let dir = NSTemporaryDirectory() + "caas-tests-\(getpid())/\(name.filter { $0.isLetter || $0.isNumber })-\(UInt32.random(in: 0...UInt32.max))"
+        let dir =
+            NSTemporaryDirectory()
+            + "caas-tests-\(getpid())/\(name.filter { $0.isLetter || $0.isNumber })-\(UInt32.random(in: 0...UInt32.max))"
         try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         return dir
     }

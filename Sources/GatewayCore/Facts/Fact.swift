@@ -12,8 +12,10 @@ public struct Provenance: Sendable, Hashable, Codable {
     /// Set when the fact records the outcome of one of the gateway's own actions.
     public var action: String?
 
-    public init(fileHash: String? = nil, fileName: String? = nil, record: Int? = nil, line: Int? = nil,
-                mapping: String? = nil, mappingVersion: Int? = nil, action: String? = nil) {
+    public init(
+        fileHash: String? = nil, fileName: String? = nil, record: Int? = nil, line: Int? = nil,
+        mapping: String? = nil, mappingVersion: Int? = nil, action: String? = nil
+    ) {
         self.fileHash = fileHash
         self.fileName = fileName
         self.record = record
@@ -44,8 +46,10 @@ public struct Fact: Sendable, Hashable {
     public let fields: FactFields
     public let provenance: Provenance
 
-    public init(id: String, orderRef: String, kind: FactKind, occurredAt: Date, fields: FactFields,
-                provenance: Provenance) {
+    public init(
+        id: String, orderRef: String, kind: FactKind, occurredAt: Date, fields: FactFields,
+        provenance: Provenance
+    ) {
         self.id = id
         self.orderRef = orderRef
         self.kind = kind

@@ -87,8 +87,10 @@ public struct FactSchema: Sendable {
         case .saleCancelled:
             own = [FieldSpec("dealer_code"), FieldSpec("reason")]
         case .credentialsIssued:
-            own = [FieldSpec("customer_id", required: true), FieldSpec("expires_at", .time),
-                   FieldSpec("account", allowed: ["new", "existing"])]
+            own = [
+                FieldSpec("customer_id", required: true), FieldSpec("expires_at", .time),
+                FieldSpec("account", allowed: ["new", "existing"]),
+            ]
         case .payment:
             own = [
                 FieldSpec("event", required: true, allowed: ["captured", "refused", "refunded", "chargeback"]),
@@ -112,11 +114,15 @@ public struct FactSchema: Sendable {
         case .registrationRejected:
             own = [FieldSpec("reason", required: true), FieldSpec("field"), FieldSpec("submission_id")]
         case .carrierEvent:
-            own = [FieldSpec("event", required: true, allowed: carrierEvents), FieldSpec("shipment_id"),
-                   FieldSpec("vin"), FieldSpec("location")]
+            own = [
+                FieldSpec("event", required: true, allowed: carrierEvents), FieldSpec("shipment_id"),
+                FieldSpec("vin"), FieldSpec("location"),
+            ]
         case .appLinkEvent:
-            own = [FieldSpec("event", required: true, allowed: ["linked", "link_failed", "unlinked"]),
-                   FieldSpec("vin"), FieldSpec("detail")]
+            own = [
+                FieldSpec("event", required: true, allowed: ["linked", "link_failed", "unlinked"]),
+                FieldSpec("vin"), FieldSpec("detail"),
+            ]
         }
         return FactSchema(kind: kind, fields: common + own)
     }

@@ -133,7 +133,7 @@ public enum FactFieldsCodec {
 
     public static func decode(_ json: String) throws -> FactFields {
         guard let data = json.data(using: .utf8),
-              let object = try JSONSerialization.jsonObject(with: data) as? [String: Any]
+            let object = try JSONSerialization.jsonObject(with: data) as? [String: Any]
         else { throw FactDecodingError(message: "fact payload is not a JSON object") }
         var fields = FactFields()
         for (key, value) in object {

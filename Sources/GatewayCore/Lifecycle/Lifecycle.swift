@@ -59,8 +59,10 @@ struct Folder {
     }
 
     mutating func step(_ fact: Fact, _ note: String? = nil) {
-        view.timeline.append(TimelineStep(factID: fact.id, kind: fact.kind, occurredAt: fact.occurredAt,
-                                          stateAfter: view.state, note: note))
+        view.timeline.append(
+            TimelineStep(
+                factID: fact.id, kind: fact.kind, occurredAt: fact.occurredAt,
+                stateAfter: view.state, note: note))
     }
 
     mutating func park(_ fact: Fact, _ code: Anomaly.Code, _ message: String) {
@@ -72,8 +74,10 @@ struct Folder {
     mutating func closeWindow(before time: Date) {
         guard state == .awaitingFinalPayment, let due = view.finalPaymentDueAt, time > due else { return }
         move(to: .sinAsignar, at: due)
-        view.timeline.append(TimelineStep(factID: "-", kind: nil, occurredAt: due, stateAfter: .sinAsignar,
-                                          note: "final payment window closed unpaid: vehicle released to dealership stock, reservation kept"))
+        view.timeline.append(
+            TimelineStep(
+                factID: "-", kind: nil, occurredAt: due, stateAfter: .sinAsignar,
+                note: "final payment window closed unpaid: vehicle released to dealership stock, reservation kept"))
     }
 
     mutating func apply(_ fact: Fact) {
@@ -175,7 +179,8 @@ struct Folder {
         let event = fact.string("event") ?? "captured"
         let purpose = fact.string("purpose") ?? "unknown"
         guard fact.string("currency") == view.currency else {
-            return park(fact, .currencyMismatch, "payment in \(fact.string("currency") ?? "?") for an order priced in \(view.currency ?? "?")")
+            return park(
+                fact, .currencyMismatch, "payment in \(fact.string("currency") ?? "?") for an order priced in \(view.currency ?? "?")")
         }
         switch event {
         case "refused":
@@ -183,10 +188,15 @@ struct Folder {
             step(fact, "card payment declined (\(fact.string("reason") ?? "no reason")); not final, the customer may try again")
         case "refunded", "chargeback":
             view.receivedMinor -= amount
-            let needed: Int64 = state >= .fullyPaid && state != .sinAsignar ? view.totalMinor
+            let needed: Int64 =
+                state >= .fullyPaid && state != .sinAsignar
+                ? view.totalMinor
                 : state >= .reserved && state != .cancelled && state != .sinAsignar ? view.depositMinor : 0
             if event == "chargeback" || view.receivedMinor < needed {
-                park(fact, .moneyReturned, "\(event) of \(Money.format(amount, view.currency)) leaves \(Money.format(view.receivedMinor, view.currency)) received, less than the stage needs")
+                park(
+                    fact, .moneyReturned,
+                    "\(event) of \(Money.format(amount, view.currency)) leaves \(Money.format(view.receivedMinor, view.currency)) received, less than the stage needs"
+                )
             } else {
                 step(fact, "\(event) of \(Money.format(amount, view.currency))")
             }
@@ -198,14 +208,20 @@ struct Folder {
                     move(to: .reserved, at: fact.occurredAt)
                     step(fact, "reservation paid")
                 } else {
-                    step(fact, "reservation underpaid: \(Money.format(view.receivedMinor, view.currency)) of \(Money.format(view.depositMinor, view.currency))")
+                    step(
+                        fact,
+                        "reservation underpaid: \(Money.format(view.receivedMinor, view.currency)) of \(Money.format(view.depositMinor, view.currency))"
+                    )
                 }
             case .awaitingFinalPayment:
                 if view.receivedMinor >= view.totalMinor {
                     move(to: .fullyPaid, at: fact.occurredAt)
                     step(fact, "final payment received")
                 } else {
-                    step(fact, "final payment partial: \(Money.format(view.receivedMinor, view.currency)) of \(Money.format(view.totalMinor, view.currency))")
+                    step(
+                        fact,
+                        "final payment partial: \(Money.format(view.receivedMinor, view.currency)) of \(Money.format(view.totalMinor, view.currency))"
+                    )
                 }
             case .cancelled, .sinAsignar:
                 park(fact, .paymentNotExpected, "payment received for an order in state \(state.rawValue): refund it")
@@ -271,7 +287,7 @@ struct Folder {
         }
         switch (event, state) {
         case ("pickup_dealership", .registered), ("out_for_delivery", .registered),
-             ("out_for_delivery", .returnedToDealership), ("pickup_dealership", .returnedToDealership):
+            ("out_for_delivery", .returnedToDealership), ("pickup_dealership", .returnedToDealership):
             move(to: .inTransit, at: fact.occurredAt)
             step(fact, "out for delivery")
         case ("delivered", .inTransit), ("delivered", .registered):

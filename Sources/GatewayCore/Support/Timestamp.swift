@@ -44,7 +44,7 @@ public enum Timestamp {
             return v
         }
         guard let y = num(0, 4), bytes[4] == 0x2D, let mo = num(5, 2), bytes[7] == 0x2D, let d = num(8, 2),
-              bytes[10] == 0x54 || bytes[10] == 0x20, let h = num(11, 2), bytes[13] == 0x3A, let mi = num(14, 2)
+            bytes[10] == 0x54 || bytes[10] == 0x20, let h = num(11, 2), bytes[13] == 0x3A, let mi = num(14, 2)
         else { return nil }
         var i = 16
         var s: Int64 = 0

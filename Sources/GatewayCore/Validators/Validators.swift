@@ -26,7 +26,8 @@ public enum Validators {
         case "NPA": return deIDCard(value)
         case "CNI":
             let v = compact(value)
-            return (9...12).contains(v.count) && v.allSatisfy(isAlnum) ? nil : "French identity document number must be 9 to 12 letters or digits"
+            return (9...12).contains(v.count) && v.allSatisfy(isAlnum)
+                ? nil : "French identity document number must be 9 to 12 letters or digits"
         default: return "unknown national id type \(type)"
         }
     }
@@ -63,7 +64,7 @@ public enum Validators {
     static func esNIE(_ value: String) -> String? {
         let v = compact(value, stripPrefix: "ES")
         guard v.count == 9, let lead = [UInt8(ascii: "X"), UInt8(ascii: "Y"), UInt8(ascii: "Z")].firstIndex(of: v[0]),
-              v[1..<8].allSatisfy(isDigit), isUpper(v[8])
+            v[1..<8].allSatisfy(isDigit), isUpper(v[8])
         else { return "Spanish NIE must be X, Y or Z, 7 digits and a letter" }
         let n = v[1..<8].reduce(lead) { $0 * 10 + Int($1 - 0x30) }
         return dniLetters[n % 23] == v[8] ? nil : "Spanish NIE check letter does not match"
@@ -119,7 +120,10 @@ public enum Validators {
         var sum = 0
         for i in 0..<10 {
             var d = Int(v[i] - 0x30)
-            if i % 2 == 1 { d *= 2; if d > 9 { d -= 9 } }
+            if i % 2 == 1 {
+                d *= 2
+                if d > 9 { d -= 9 }
+            }
             sum += d
         }
         return (10 - sum % 10) % 10 == Int(v[10] - 0x30) ? nil : "Italian company number check digit does not match"
@@ -152,7 +156,7 @@ public enum Validators {
         }
         let domain = v[(at + 1)...]
         guard domain.count >= 3, domain.contains(0x2E), domain.first != 0x2E, domain.last != 0x2E,
-              !v.contains(where: { $0 <= 0x20 || $0 == 0x2C || $0 == 0x3B || $0 == 0x3C || $0 == 0x3E })
+            !v.contains(where: { $0 <= 0x20 || $0 == 0x2C || $0 == 0x3B || $0 == 0x3C || $0 == 0x3E })
         else { return "email domain is not valid" }
         return nil
     }
@@ -172,13 +176,14 @@ public enum Validators {
         return nil
     }
 
-    static let isoCountries: Set<String> = Set("""
-    AD AE AF AG AI AL AM AO AQ AR AS AT AU AW AX AZ BA BB BD BE BF BG BH BI BJ BL BM BN BO BQ BR BS BT BV BW BY BZ \
-    CA CC CD CF CG CH CI CK CL CM CN CO CR CU CV CW CX CY CZ DE DJ DK DM DO DZ EC EE EG EH ER ES ET FI FJ FK FM FO FR \
-    GA GB GD GE GF GG GH GI GL GM GN GP GQ GR GS GT GU GW GY HK HM HN HR HT HU ID IE IL IM IN IO IQ IR IS IT JE JM JO \
-    JP KE KG KH KI KM KN KP KR KW KY KZ LA LB LC LI LK LR LS LT LU LV LY MA MC MD ME MF MG MH MK ML MM MN MO MP MQ MR \
-    MS MT MU MV MW MX MY MZ NA NC NE NF NG NI NL NO NP NR NU NZ OM PA PE PF PG PH PK PL PM PN PR PS PT PW PY QA RE RO \
-    RS RU RW SA SB SC SD SE SG SH SI SJ SK SL SM SN SO SR SS ST SV SX SY SZ TC TD TF TG TH TJ TK TL TM TN TO TR TT TV \
-    TW TZ UA UG UM US UY UZ VA VC VE VG VI VN VU WF WS YE YT ZA ZM ZW
-    """.split(separator: " ").map(String.init))
+    static let isoCountries: Set<String> = Set(
+        """
+        AD AE AF AG AI AL AM AO AQ AR AS AT AU AW AX AZ BA BB BD BE BF BG BH BI BJ BL BM BN BO BQ BR BS BT BV BW BY BZ \
+        CA CC CD CF CG CH CI CK CL CM CN CO CR CU CV CW CX CY CZ DE DJ DK DM DO DZ EC EE EG EH ER ES ET FI FJ FK FM FO FR \
+        GA GB GD GE GF GG GH GI GL GM GN GP GQ GR GS GT GU GW GY HK HM HN HR HT HU ID IE IL IM IN IO IQ IR IS IT JE JM JO \
+        JP KE KG KH KI KM KN KP KR KW KY KZ LA LB LC LI LK LR LS LT LU LV LY MA MC MD ME MF MG MH MK ML MM MN MO MP MQ MR \
+        MS MT MU MV MW MX MY MZ NA NC NE NF NG NI NL NO NP NR NU NZ OM PA PE PF PG PH PK PL PM PN PR PS PT PW PY QA RE RO \
+        RS RU RW SA SB SC SD SE SG SH SI SJ SK SL SM SN SO SR SS ST SV SX SY SZ TC TD TF TG TH TJ TK TL TM TN TO TR TT TV \
+        TW TZ UA UG UM US UY UZ VA VC VE VG VI VN VU WF WS YE YT ZA ZM ZW
+        """.split(separator: " ").map(String.init))
 }

@@ -37,8 +37,9 @@ struct CredentialsAction {
     func run(runID: String, asOf: Date, dryRun: Bool = false) throws -> Outcome {
         var outcome = Outcome()
         let now = Date()
-        let claimed = try store.claimActions(kinds: [.issueCredentials], runner: runID, now: now,
-                                             leaseUntil: now.addingTimeInterval(600), limit: 10_000)
+        let claimed = try store.claimActions(
+            kinds: [.issueCredentials], runner: runID, now: now,
+            leaseUntil: now.addingTimeInterval(600), limit: 10_000)
         var pendingNotes: [Notification] = []
         var toFinish: [(ActionRecord, InFlightResult)] = []
         let relFile = outbox.relativePath(runID: runID)
@@ -64,7 +65,7 @@ struct CredentialsAction {
                 continue
             }
             guard let sale = try store.facts(orderRef: action.orderRef).first(where: { $0.kind == .saleRegistered }),
-                  let email = sale.string("customer.email")?.lowercased()
+                let email = sale.string("customer.email")?.lowercased()
             else {
                 action.status = .failed
                 action.lastError = "the sale has no e-mail address"
@@ -90,8 +91,9 @@ struct CredentialsAction {
             if !returning {
                 let token = Self.newToken()
                 let expires = asOf.addingTimeInterval(Double(config.activationTTLHours) * 3600)
-                credential = CredentialRecord(customerID: customer.customerID, tokenHash: Hex.sha256(token), expiresAt: expires,
-                                              issuedAt: asOf, orderRef: action.orderRef)
+                credential = CredentialRecord(
+                    customerID: customer.customerID, tokenHash: Hex.sha256(token), expiresAt: expires,
+                    issuedAt: asOf, orderRef: action.orderRef)
                 variables["activation_url"] = "\(config.activationURL)?token=\(token)"
                 variables["activation_expires_at"] = Timestamp.iso(expires)
                 template = "customer_welcome"
@@ -99,16 +101,18 @@ struct CredentialsAction {
                 // A returning customer already has an account: the new order appears in it.
                 template = "customer_order_added"
             }
-            let note = Notification(idempotencyKey: "\(template):\(action.orderRef)", template: template, channels: ["email"],
-                                    orderRef: action.orderRef, customerID: customer.customerID,
-                                    locale: Self.locale(country: sale.string("country")), to: ["email": email],
-                                    variables: variables, createdAt: asOf)
+            let note = Notification(
+                idempotencyKey: "\(template):\(action.orderRef)", template: template, channels: ["email"],
+                orderRef: action.orderRef, customerID: customer.customerID,
+                locale: Self.locale(country: sale.string("country")), to: ["email": email],
+                variables: variables, createdAt: asOf)
             if dryRun {
                 logger.info("would issue credentials", metadata: meta.merging(["template": "\(template)"]) { $1 })
                 continue
             }
-            let result = InFlightResult(customerID: customer.customerID, account: returning ? "existing" : "new",
-                                        expiresAt: credential?.expiresAt, notificationKey: note.idempotencyKey)
+            let result = InFlightResult(
+                customerID: customer.customerID, account: returning ? "existing" : "new",
+                expiresAt: credential?.expiresAt, notificationKey: note.idempotencyKey)
             action.status = .inFlight
             action.attempts += 1
             action.outboxFile = relFile
@@ -131,9 +135,11 @@ struct CredentialsAction {
         for (action, result) in toFinish {
             var fields: FactFields = ["customer_id": .string(result.customerID), "account": .string(result.account)]
             if let e = result.expiresAt { fields["expires_at"] = .time(e) }
-            facts.append(Fact(id: FactID.make(source: "gateway", kind: .credentialsIssued, key: [action.orderRef]),
-                              orderRef: action.orderRef, kind: .credentialsIssued, occurredAt: asOf, fields: fields,
-                              provenance: Provenance(action: action.key)))
+            facts.append(
+                Fact(
+                    id: FactID.make(source: "gateway", kind: .credentialsIssued, key: [action.orderRef]),
+                    orderRef: action.orderRef, kind: .credentialsIssued, occurredAt: asOf, fields: fields,
+                    provenance: Provenance(action: action.key)))
         }
         // Facts first: if the run dies before the actions are marked done, the rerun finds the
         // notification in the outbox and records the same facts again, which is harmless.

@@ -137,8 +137,9 @@ public enum SecretReference: Sendable, Equatable {
         for e in entries {
             let key = e.key.lowercased()
             if secretWords.contains(where: { key.contains($0) }), e.value.node.scalar != nil {
-                throw ConfigError(file: node.file, line: e.line,
-                                  message: "'\(e.key)' holds a secret inline; write {env: VARIABLE} or {file: /path/to/secret} instead")
+                throw ConfigError(
+                    file: node.file, line: e.line,
+                    message: "'\(e.key)' holds a secret inline; write {env: VARIABLE} or {file: /path/to/secret} instead")
             }
             try refuseInlineSecrets(in: e.value)
         }

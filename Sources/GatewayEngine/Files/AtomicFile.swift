@@ -26,7 +26,10 @@ public enum AtomicFile {
                 off += n
             }
         }
-        guard fsync(fd) == 0 else { close(fd); throw posixError("cannot fsync \(tmp)") }
+        guard fsync(fd) == 0 else {
+            close(fd)
+            throw posixError("cannot fsync \(tmp)")
+        }
         close(fd)
         guard rename(tmp, path) == 0 else { throw posixError("cannot rename \(tmp) to \(path)") }
         ok = true
@@ -76,7 +79,8 @@ public enum AtomicFile {
 
     static func posixError(_ what: String) -> NSError {
         let code = errno
-        return NSError(domain: NSPOSIXErrorDomain, code: Int(code),
-                       userInfo: [NSLocalizedDescriptionKey: "\(what): \(String(cString: strerror(code)))"])
+        return NSError(
+            domain: NSPOSIXErrorDomain, code: Int(code),
+            userInfo: [NSLocalizedDescriptionKey: "\(what): \(String(cString: strerror(code)))"])
     }
 }

@@ -32,8 +32,10 @@ enum InboxScanner {
             }
             let path = (inbox as NSString).appendingPathComponent(rel)
             guard let attrs = try? fm.attributesOfItem(atPath: path), (attrs[.type] as? FileAttributeType) == .typeRegular else { continue }
-            out.append(InboxFile(path: path, relativePath: rel, size: (attrs[.size] as? NSNumber)?.int64Value ?? 0,
-                                 modified: attrs[.modificationDate] as? Date ?? Date()))
+            out.append(
+                InboxFile(
+                    path: path, relativePath: rel, size: (attrs[.size] as? NSNumber)?.int64Value ?? 0,
+                    modified: attrs[.modificationDate] as? Date ?? Date()))
         }
         return out.sorted { $0.relativePath < $1.relativePath }
     }

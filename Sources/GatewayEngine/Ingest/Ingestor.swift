@@ -68,16 +68,21 @@ struct Ingestor {
             }
         } catch let problem as FileProblem {
             logger.warning("file quarantined", metadata: meta.merging(["reason": "\(problem)"]) { $1 })
-            return try quarantine(file, hash: hash, feed: mapping.feed, reason: problem.description, runID: runID, asOf: asOf, outcome: .quarantined)
+            return try quarantine(
+                file, hash: hash, feed: mapping.feed, reason: problem.description, runID: runID, asOf: asOf, outcome: .quarantined)
         } catch is FileAlreadyClaimed {
-            guard let known = try store.ledgerEntry(hash: hash) else { throw StoreError("file \(file.name) is claimed but has no ledger row") }
+            guard let known = try store.ledgerEntry(hash: hash) else {
+                throw StoreError("file \(file.name) is claimed but has no ledger row")
+            }
             return try duplicate(file, hash: hash, of: known, runID: runID, asOf: asOf)
         }
         try crashPoint.reach("ingest.committed")
         try archive(file, feed: mapping.feed, hash: hash, asOf: asOf)
-        logger.info("file ingested", metadata: meta.merging([
-            "records": "\(counts.records)", "facts.new": "\(counts.factsNew)", "rejected": "\(counts.rejected)",
-        ]) { $1 })
+        logger.info(
+            "file ingested",
+            metadata: meta.merging([
+                "records": "\(counts.records)", "facts.new": "\(counts.factsNew)", "rejected": "\(counts.rejected)",
+            ]) { $1 })
         var outcome = FileOutcome(name: file.name, feed: mapping.feed, outcome: .ingested, detail: nil, counts: counts, hash: hash)
         if counts.rejected > 0 { outcome.rejections = Array(try store.rejections(fileHash: hash).prefix(Self.rejectionsShown)) }
         return outcome
@@ -86,22 +91,29 @@ struct Ingestor {
     /// The same bytes were seen before: report, never re-apply. A copy of a quarantined file
     /// joins it in quarantine; a copy of an ingested file is archived.
     func duplicate(_ file: InboxFile, hash: String, of known: LedgerEntry, runID: String, asOf: Date) throws -> FileOutcome {
-        let detail = "same content as \(known.name), \(known.status == .ingested ? "ingested" : "quarantined") on \(Timestamp.day(known.at)) (run \(known.runID)); not applied again"
-        try store.recordSighting(FileSighting(runID: runID, hash: hash, name: file.name, feed: known.feed, outcome: .duplicate, detail: detail, at: asOf))
+        let detail =
+            "same content as \(known.name), \(known.status == .ingested ? "ingested" : "quarantined") on \(Timestamp.day(known.at)) (run \(known.runID)); not applied again"
+        try store.recordSighting(
+            FileSighting(runID: runID, hash: hash, name: file.name, feed: known.feed, outcome: .duplicate, detail: detail, at: asOf))
         if known.status == .quarantined {
             try moveToQuarantine(file, hash: hash, reason: detail, runID: runID, asOf: asOf, feed: known.feed)
         } else {
             try archive(file, feed: known.feed, hash: hash, asOf: asOf)
         }
-        logger.notice("duplicate file", metadata: ["file.name": "\(file.relativePath)", "file.sha256": "\(hash.prefix(16))", "duplicate.of": "\(known.name)"])
+        logger.notice(
+            "duplicate file",
+            metadata: ["file.name": "\(file.relativePath)", "file.sha256": "\(hash.prefix(16))", "duplicate.of": "\(known.name)"])
         return FileOutcome(name: file.name, feed: known.feed, outcome: .duplicate, detail: detail, counts: nil, hash: hash)
     }
 
-    func quarantine(_ file: InboxFile, hash: String, feed: String, reason: String, runID: String, asOf: Date,
-                    outcome: FileSighting.Outcome) throws -> FileOutcome {
+    func quarantine(
+        _ file: InboxFile, hash: String, feed: String, reason: String, runID: String, asOf: Date,
+        outcome: FileSighting.Outcome
+    ) throws -> FileOutcome {
         try store.quarantine(IncomingFile(hash: hash, name: file.name, feed: feed, size: file.size), runID: runID, at: asOf, reason: reason)
         try moveToQuarantine(file, hash: hash, reason: reason, runID: runID, asOf: asOf, feed: feed)
-        return FileOutcome(name: file.name, feed: feed == "unrecognised" ? nil : feed, outcome: outcome, detail: reason, counts: nil, hash: hash)
+        return FileOutcome(
+            name: file.name, feed: feed == "unrecognised" ? nil : feed, outcome: outcome, detail: reason, counts: nil, hash: hash)
     }
 
     func archive(_ file: InboxFile, feed: String, hash: String, asOf: Date) throws {

@@ -15,7 +15,8 @@ struct Recogniser {
         var candidates = mappings.filter { $0.recognises(fileName: file.name) }
         if let folder = file.folder, let owner = mappings.first(where: { $0.feed == folder }) {
             guard candidates.contains(where: { $0.feed == owner.feed }) else {
-                return .unrecognised("the name does not match feed \(owner.feed)'s pattern \(owner.namePattern.text), although the file is in its folder")
+                return .unrecognised(
+                    "the name does not match feed \(owner.feed)'s pattern \(owner.namePattern.text), although the file is in its folder")
             }
             candidates = [owner]
         }
@@ -23,7 +24,9 @@ struct Recogniser {
             let head = Self.head(file.path)
             let byContent = candidates.filter { m in m.contentSignature.map { head.contains($0) } ?? false }
             if byContent.count == 1 { return .feed(byContent[0]) }
-            return .unrecognised("the name matches several feeds (\(candidates.map(\.feed).joined(separator: ", "))) and the content does not tell them apart; give each mapping a match.content")
+            return .unrecognised(
+                "the name matches several feeds (\(candidates.map(\.feed).joined(separator: ", "))) and the content does not tell them apart; give each mapping a match.content"
+            )
         }
         guard let only = candidates.first else {
             return .unrecognised("no mapping in mappings/feeds recognises this file name; add a mapping or put the file in inbox/<feed>/")

@@ -28,7 +28,9 @@ struct FoldStage {
                 let view = Lifecycle.fold(ref: ref, facts: try store.facts(orderRef: ref), policies: policies, asOf: asOf)
                 if before != view.state {
                     changes.append(Change(ref: ref, from: before, to: view.state))
-                    logger.debug("order state", metadata: ["order.ref": "\(ref)", "from": "\(before?.rawValue ?? "-")", "to": "\(view.state?.rawValue ?? "-")"])
+                    logger.debug(
+                        "order state",
+                        metadata: ["order.ref": "\(ref)", "from": "\(before?.rawValue ?? "-")", "to": "\(view.state?.rawValue ?? "-")"])
                 }
                 batch.append(view)
             }

@@ -90,31 +90,40 @@ public struct DailyReport: Codable, Sendable, Equatable {
             case .quarantined: counts.quarantined += 1
             case .unrecognised: counts.unrecognised += 1
             }
-            fileList.append(FileRow(name: s.name, feed: s.feed, outcome: s.outcome.rawValue, detail: s.detail, records: c?.records,
-                                    accepted: c?.accepted, rejected: c?.rejected, factsNew: c?.factsNew, run: s.runID))
+            fileList.append(
+                FileRow(
+                    name: s.name, feed: s.feed, outcome: s.outcome.rawValue, detail: s.detail, records: c?.records,
+                    accepted: c?.accepted, rejected: c?.rejected, factsNew: c?.factsNew, run: s.runID))
         }
         let views = try store.projections()
         var byState: [String: Int] = [:]
         var orders: [OrderRow] = []
         var anomalies: [AnomalyRow] = []
         for s in try store.anomalies() {
-            anomalies.append(AnomalyRow(order: s.orderRef, code: s.anomaly.code.rawValue, occurredAt: Timestamp.iso(s.anomaly.occurredAt),
-                                        firstSeenAt: Timestamp.iso(s.firstSeenAt), message: s.anomaly.message, fact: s.anomaly.factID))
+            anomalies.append(
+                AnomalyRow(
+                    order: s.orderRef, code: s.anomaly.code.rawValue, occurredAt: Timestamp.iso(s.anomaly.occurredAt),
+                    firstSeenAt: Timestamp.iso(s.firstSeenAt), message: s.anomaly.message, fact: s.anomaly.factID))
         }
         for v in views {
             guard let state = v.state else { continue }
             byState[state.rawValue, default: 0] += 1
-            orders.append(OrderRow(ref: v.ref, dealer: v.dealerCode, country: v.country, state: state.rawValue,
-                                   stateSince: v.stateSince.map(Timestamp.iso), currency: v.currency, totalMinor: v.totalMinor,
-                                   depositMinor: v.depositMinor, receivedMinor: v.receivedMinor, amountDueMinor: v.amountDueMinor,
-                                   finalPaymentDueAt: v.finalPaymentDueAt.map(Timestamp.iso), anomalies: v.anomalies.count))
+            orders.append(
+                OrderRow(
+                    ref: v.ref, dealer: v.dealerCode, country: v.country, state: state.rawValue,
+                    stateSince: v.stateSince.map(Timestamp.iso), currency: v.currency, totalMinor: v.totalMinor,
+                    depositMinor: v.depositMinor, receivedMinor: v.receivedMinor, amountDueMinor: v.amountDueMinor,
+                    finalPaymentDueAt: v.finalPaymentDueAt.map(Timestamp.iso), anomalies: v.anomalies.count))
         }
         var actions: [String: Int] = [:]
         for a in try store.actions(status: nil) { actions[a.status.rawValue, default: 0] += 1 }
         return DailyReport(
             schema: schema, day: day, asOf: Timestamp.iso(asOf),
-            runs: runs.map { Run(id: $0.id, command: $0.command, status: $0.status, asOf: Timestamp.iso($0.asOf),
-                                 startedAt: Timestamp.iso($0.startedAt), finishedAt: $0.finishedAt.map(Timestamp.iso)) },
+            runs: runs.map {
+                Run(
+                    id: $0.id, command: $0.command, status: $0.status, asOf: Timestamp.iso($0.asOf),
+                    startedAt: Timestamp.iso($0.startedAt), finishedAt: $0.finishedAt.map(Timestamp.iso))
+            },
             files: counts, fileList: fileList, recordsAccepted: accepted, recordsRejected: rejected, rejections: rejections,
             ordersByState: byState, orders: orders, anomalies: anomalies, actionsByStatus: actions)
     }

@@ -22,20 +22,20 @@ enum HTMLReport {
 
     static func render(_ r: DailyReport) -> String {
         var h = """
-        <!DOCTYPE html>
-        <html lang="en"><head><meta charset="utf-8"><title>caas-gateway report \(esc(r.day))</title>
-        <style>
-        body{font:14px/1.4 system-ui,sans-serif;margin:2em;color:#222}
-        h1{font-size:1.4em} h2{font-size:1.1em;margin-top:1.6em;border-bottom:1px solid #ccc}
-        table{border-collapse:collapse;margin:.5em 0} td,th{border:1px solid #ddd;padding:3px 8px;text-align:left;vertical-align:top}
-        th{background:#f3f3f3} .num{text-align:right} .bad{color:#a00} .ok{color:#070} .muted{color:#777}
-        .tiles{display:flex;gap:1em;flex-wrap:wrap} .tile{border:1px solid #ddd;border-radius:6px;padding:.6em 1em;min-width:8em}
-        .tile b{display:block;font-size:1.6em}
-        </style></head><body>
-        <h1>caas-gateway: report for \(esc(r.day))</h1>
-        <p class="muted">As of \(esc(r.asOf)); \(r.runs.count) run(s) this day. Schema \(esc(r.schema)).</p>
-        <div class="tiles">
-        """
+            <!DOCTYPE html>
+            <html lang="en"><head><meta charset="utf-8"><title>caas-gateway report \(esc(r.day))</title>
+            <style>
+            body{font:14px/1.4 system-ui,sans-serif;margin:2em;color:#222}
+            h1{font-size:1.4em} h2{font-size:1.1em;margin-top:1.6em;border-bottom:1px solid #ccc}
+            table{border-collapse:collapse;margin:.5em 0} td,th{border:1px solid #ddd;padding:3px 8px;text-align:left;vertical-align:top}
+            th{background:#f3f3f3} .num{text-align:right} .bad{color:#a00} .ok{color:#070} .muted{color:#777}
+            .tiles{display:flex;gap:1em;flex-wrap:wrap} .tile{border:1px solid #ddd;border-radius:6px;padding:.6em 1em;min-width:8em}
+            .tile b{display:block;font-size:1.6em}
+            </style></head><body>
+            <h1>caas-gateway: report for \(esc(r.day))</h1>
+            <p class="muted">As of \(esc(r.asOf)); \(r.runs.count) run(s) this day. Schema \(esc(r.schema)).</p>
+            <div class="tiles">
+            """
         func tile(_ label: String, _ n: Int, bad: Bool = false) {
             h += "<div class=\"tile\"><b class=\"\(bad && n > 0 ? "bad" : "")\">\(n)</b>\(esc(label))</div>"
         }
@@ -55,7 +55,8 @@ enum HTMLReport {
         if r.fileList.isEmpty {
             h += "<p class=\"muted\">No files this day.</p>"
         } else {
-            h += "<table><tr><th>file</th><th>feed</th><th>outcome</th><th class=num>records</th><th class=num>accepted</th><th class=num>rejected</th><th>detail</th></tr>"
+            h +=
+                "<table><tr><th>file</th><th>feed</th><th>outcome</th><th class=num>records</th><th class=num>accepted</th><th class=num>rejected</th><th>detail</th></tr>"
             for f in r.fileList {
                 let cls = f.outcome == "ingested" ? "ok" : "bad"
                 h += "<tr><td>\(esc(f.name))</td><td>\(esc(f.feed ?? "-"))</td><td class=\(cls)>\(esc(f.outcome))</td>"
@@ -71,7 +72,8 @@ enum HTMLReport {
         } else {
             h += "<table><tr><th>file</th><th class=num>record</th><th class=num>line</th><th>field</th><th>reason</th></tr>"
             for x in r.rejections {
-                h += "<tr><td>\(esc(x.file))</td><td class=num>\(x.record)</td><td class=num>\(x.line)</td><td>\(esc(x.field ?? "-"))</td><td>\(esc(x.reason))</td></tr>"
+                h +=
+                    "<tr><td>\(esc(x.file))</td><td class=num>\(x.record)</td><td class=num>\(x.line)</td><td>\(esc(x.field ?? "-"))</td><td>\(esc(x.reason))</td></tr>"
             }
             h += "</table>"
         }
@@ -87,10 +89,13 @@ enum HTMLReport {
             h += "</table>"
         }
 
-        h += "<h2>Orders</h2><table><tr><th>order</th><th>dealer</th><th>state</th><th>since</th><th class=num>due</th><th class=num>received</th><th>final payment due</th></tr>"
+        h +=
+            "<h2>Orders</h2><table><tr><th>order</th><th>dealer</th><th>state</th><th>since</th><th class=num>due</th><th class=num>received</th><th>final payment due</th></tr>"
         for o in r.orders {
-            h += "<tr id=\"order-\(esc(o.ref))\"><td>\(esc(o.ref))</td><td>\(esc(o.dealer ?? ""))</td><td>\(esc(o.state))</td><td>\(esc(o.stateSince ?? ""))</td>"
-            h += "<td class=num>\(esc(Money.format(o.amountDueMinor, o.currency)))</td><td class=num>\(esc(Money.format(o.receivedMinor, o.currency)))</td>"
+            h +=
+                "<tr id=\"order-\(esc(o.ref))\"><td>\(esc(o.ref))</td><td>\(esc(o.dealer ?? ""))</td><td>\(esc(o.state))</td><td>\(esc(o.stateSince ?? ""))</td>"
+            h +=
+                "<td class=num>\(esc(Money.format(o.amountDueMinor, o.currency)))</td><td class=num>\(esc(Money.format(o.receivedMinor, o.currency)))</td>"
             h += "<td>\(esc(o.finalPaymentDueAt ?? ""))</td></tr>"
         }
         h += "</table></body></html>\n"
@@ -99,10 +104,13 @@ enum HTMLReport {
 
     /// Horizontal bars, one per lifecycle state that has orders, in lifecycle order.
     static func stateChart(_ r: DailyReport) -> String {
-        let states = (OrderState.mainLine + [.sinAsignar, .returnedToDealership, .cancelled]).filter { (r.ordersByState[$0.rawValue] ?? 0) > 0 }
+        let states = (OrderState.mainLine + [.sinAsignar, .returnedToDealership, .cancelled]).filter {
+            (r.ordersByState[$0.rawValue] ?? 0) > 0
+        }
         guard let maxCount = states.map({ r.ordersByState[$0.rawValue]! }).max() else { return "<p class=\"muted\">No orders yet.</p>" }
         let rowH = 22, labelW = 190, barW = 360
-        var s = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(labelW + barW + 60)\" height=\"\(states.count * rowH + 10)\" role=\"img\" aria-label=\"orders by state\">"
+        var s =
+            "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(labelW + barW + 60)\" height=\"\(states.count * rowH + 10)\" role=\"img\" aria-label=\"orders by state\">"
         for (i, st) in states.enumerated() {
             let n = r.ordersByState[st.rawValue]!
             let w = max(2, barW * n / maxCount)

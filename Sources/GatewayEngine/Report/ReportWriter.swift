@@ -28,11 +28,18 @@ enum ReportWriter {
     }
 
     static func ordersCSV(_ r: DailyReport) -> String {
-        var rows: [[String]] = [["order_ref", "dealer", "country", "state", "state_since", "currency", "total", "deposit", "received", "amount_due", "final_payment_due_at", "anomalies"]]
+        var rows: [[String]] = [
+            [
+                "order_ref", "dealer", "country", "state", "state_since", "currency", "total", "deposit", "received", "amount_due",
+                "final_payment_due_at", "anomalies",
+            ]
+        ]
         for o in r.orders {
-            rows.append([o.ref, o.dealer ?? "", o.country ?? "", o.state, o.stateSince ?? "", o.currency ?? "",
-                         Money.format(o.totalMinor, nil), Money.format(o.depositMinor, nil), Money.format(o.receivedMinor, nil),
-                         Money.format(o.amountDueMinor, nil), o.finalPaymentDueAt ?? "", String(o.anomalies)])
+            rows.append([
+                o.ref, o.dealer ?? "", o.country ?? "", o.state, o.stateSince ?? "", o.currency ?? "",
+                Money.format(o.totalMinor, nil), Money.format(o.depositMinor, nil), Money.format(o.receivedMinor, nil),
+                Money.format(o.amountDueMinor, nil), o.finalPaymentDueAt ?? "", String(o.anomalies),
+            ])
         }
         return CSVText.render(rows)
     }

@@ -14,8 +14,10 @@ public struct CSVDialect: Sendable, Equatable {
     /// Unquoted fields equal to one of these read as empty (a quoted "NULL" stays text).
     public var nullValues: [String]
 
-    public init(delimiter: UInt8 = UInt8(ascii: ","), quote: UInt8? = UInt8(ascii: "\""), header: Bool = true,
-                encoding: Encoding = .utf8, nullValues: [String] = []) {
+    public init(
+        delimiter: UInt8 = UInt8(ascii: ","), quote: UInt8? = UInt8(ascii: "\""), header: Bool = true,
+        encoding: Encoding = .utf8, nullValues: [String] = []
+    ) {
         self.delimiter = delimiter
         self.quote = quote
         self.header = header

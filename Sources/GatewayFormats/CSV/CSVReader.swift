@@ -147,7 +147,12 @@ public struct CSVReader {
                         state = .quoteInQuoted
                     } else {
                         field.append(b)
-                        if b == 0x0A { line += 1 } else if b == 0x0D { line += 1; pendingCR = true }
+                        if b == 0x0A {
+                            line += 1
+                        } else if b == 0x0D {
+                            line += 1
+                            pendingCR = true
+                        }
                     }
                 case .quoteInQuoted:
                     if b == quote {

@@ -31,7 +31,9 @@ public struct DateTimeFormat: Sendable {
                 continue outer
             }
             let c = rest.first!
-            guard c.isASCII, !c.isLetter else { throw MappingFieldError("date format \(format): only yyyy, MM, dd, HH, mm, ss and punctuation are understood") }
+            guard c.isASCII, !c.isLetter else {
+                throw MappingFieldError("date format \(format): only yyyy, MM, dd, HH, mm, ss and punctuation are understood")
+            }
             out.append(.literal(c.asciiValue!))
             rest = rest.dropFirst()
         }
@@ -66,12 +68,24 @@ public struct DateTimeFormat: Sendable {
             case .literal(let c):
                 guard i < b.count, b[i] == c else { return nil }
                 i += 1
-            case .year: guard let x = digits(4) else { return nil }; v[0] = x
-            case .month: guard let x = digits(2), (1...12).contains(x) else { return nil }; v[1] = x
-            case .day: guard let x = digits(2), (1...31).contains(x) else { return nil }; v[2] = x
-            case .hour: guard let x = digits(2), x < 24 else { return nil }; v[3] = x
-            case .minute: guard let x = digits(2), x < 60 else { return nil }; v[4] = x
-            case .second: guard let x = digits(2), x < 61 else { return nil }; v[5] = x
+            case .year:
+                guard let x = digits(4) else { return nil }
+                v[0] = x
+            case .month:
+                guard let x = digits(2), (1...12).contains(x) else { return nil }
+                v[1] = x
+            case .day:
+                guard let x = digits(2), (1...31).contains(x) else { return nil }
+                v[2] = x
+            case .hour:
+                guard let x = digits(2), x < 24 else { return nil }
+                v[3] = x
+            case .minute:
+                guard let x = digits(2), x < 60 else { return nil }
+                v[4] = x
+            case .second:
+                guard let x = digits(2), x < 61 else { return nil }
+                v[5] = x
             }
         }
         guard i == b.count, v[2] <= Timestamp.daysInMonth(v[0], v[1]) else { return nil }

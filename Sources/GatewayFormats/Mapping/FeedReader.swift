@@ -11,8 +11,10 @@ public enum FeedReader {
     }
 
     @discardableResult
-    public static func read(path: String, mapping: FeedMapping, fileHash: String, fileName: String,
-                            _ body: (RecordOutcome) throws -> Void) throws -> Summary {
+    public static func read(
+        path: String, mapping: FeedMapping, fileHash: String, fileName: String,
+        _ body: (RecordOutcome) throws -> Void
+    ) throws -> Summary {
         var summary = Summary()
         func deliver(_ outcome: RecordOutcome) throws {
             summary.records += 1
@@ -38,8 +40,14 @@ public enum FeedReader {
                         return
                     }
                     if record.count != headerCount {
-                        return try deliver(.rejected([Rejection(record: record.number, line: record.line, field: nil,
-                                                                reason: "has \(record.count) fields where the header has \(headerCount); check the delimiter and quoting on this line")]))
+                        return try deliver(
+                            .rejected([
+                                Rejection(
+                                    record: record.number, line: record.line, field: nil,
+                                    reason:
+                                        "has \(record.count) fields where the header has \(headerCount); check the delimiter and quoting on this line"
+                                )
+                            ]))
                     }
                     try deliver(mapper!.map(record))
                 }
@@ -51,7 +59,9 @@ public enum FeedReader {
             let mapper = try RecordMapper(mapping: mapping, fileHash: fileHash, fileName: fileName, header: nil)
             let values: [String: String]
             do {
-                values = try XMLStreamReader.records(path: path, spec: XMLRecordSpec(recordPath: xml.recordPath, documentAttributes: xml.documentAttributes)) { record in
+                values = try XMLStreamReader.records(
+                    path: path, spec: XMLRecordSpec(recordPath: xml.recordPath, documentAttributes: xml.documentAttributes)
+                ) { record in
                     try deliver(mapper.map(record))
                 }
             } catch let e as XMLFileError {
@@ -62,7 +72,11 @@ public enum FeedReader {
                     throw FileProblem(line: 0, message: "the file does not state its record count (\(countPath)): it may be incomplete")
                 }
                 if declared != summary.records {
-                    throw FileProblem(line: 0, message: "the file declares \(declared) records (\(countPath)) but holds \(summary.records): incomplete or corrupt, nothing of it was applied")
+                    throw FileProblem(
+                        line: 0,
+                        message:
+                            "the file declares \(declared) records (\(countPath)) but holds \(summary.records): incomplete or corrupt, nothing of it was applied"
+                    )
                 }
             }
         }

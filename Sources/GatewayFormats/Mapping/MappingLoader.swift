@@ -37,7 +37,9 @@ public enum MappingLoader {
         return try parse(text, file: path)
     }
 
-    static let topKeys: Set<String> = ["feed", "version", "description", "source", "match", "format", "csv", "xml", "facts", "key", "fields"]
+    static let topKeys: Set<String> = [
+        "feed", "version", "description", "source", "match", "format", "csv", "xml", "facts", "key", "fields",
+    ]
 
     /// Fact kinds that create or withdraw orders, and with them customers.
     public static let dealershipOnlyKinds: Set<FactKind> = [.saleRegistered, .saleCancelled]
@@ -94,8 +96,10 @@ public enum MappingLoader {
                 documentAttributes[text] = try documentPath(text, namespaces, c)
                 countPath = text
             }
-            format = .xml(.init(namespaces: namespaces, recordPath: steps, recordPathText: recordText, countPath: countPath,
-                                documentAttributes: documentAttributes))
+            format = .xml(
+                .init(
+                    namespaces: namespaces, recordPath: steps, recordPathText: recordText, countPath: countPath,
+                    documentAttributes: documentAttributes))
         default:
             throw formatNode.error("format must be csv or xml, not '\(formatName)'")
         }
@@ -121,10 +125,13 @@ public enum MappingLoader {
         let conditionFields = Set(rules.compactMap { $0.condition?.field })
         for r in rules {
             if Self.dealershipOnlyKinds.contains(r.kind) && !isDealership {
-                throw ConfigError(file: file, line: r.line, message: "only a dealership export may produce \(r.kind.rawValue); add 'source: dealership' if this feed is one")
+                throw ConfigError(
+                    file: file, line: r.line,
+                    message: "only a dealership export may produce \(r.kind.rawValue); add 'source: dealership' if this feed is one")
             }
             for spec in r.kind.schema.fields where spec.required && fields[spec.name] == nil {
-                throw ConfigError(file: file, line: r.line, message: "fact \(r.kind.rawValue) needs field '\(spec.name)', which is not bound")
+                throw ConfigError(
+                    file: file, line: r.line, message: "fact \(r.kind.rawValue) needs field '\(spec.name)', which is not bound")
             }
             if let c = r.condition, fields[c.field] == nil {
                 throw ConfigError(file: file, line: r.line, message: "condition reads field '\(c.field)', which is not bound")
@@ -143,9 +150,10 @@ public enum MappingLoader {
         for k in key where fields[k] == nil {
             throw ConfigError(file: file, line: top["key"]?.line ?? 0, message: "key field '\(k)' is not bound")
         }
-        return FeedMapping(feed: feed, version: version, description: description, isDealershipSource: isDealership,
-                           file: file, namePattern: namePattern,
-                           contentSignature: signature, format: format, rules: rules, fields: fields, key: key)
+        return FeedMapping(
+            feed: feed, version: version, description: description, isDealershipSource: isDealership,
+            file: file, namePattern: namePattern,
+            contentSignature: signature, format: format, rules: rules, fields: fields, key: key)
     }
 
     static func csvDialect(_ node: YAMLNode?, file: String) throws -> CSVDialect {
@@ -194,7 +202,9 @@ public enum MappingLoader {
             guard let field = c["field"] else { throw w.error("when needs 'field'") }
             let (valuesNode, negate) = c["equals"].map { ($0, false) } ?? (c["not_equals"], true)
             guard let valuesNode else { throw w.error("when needs 'equals' or 'not_equals'") }
-            let values = valuesNode.node.sequence != nil ? try valuesNode.sequence("values").map { try $0.scalar("value") }
+            let values =
+                valuesNode.node.sequence != nil
+                ? try valuesNode.sequence("values").map { try $0.scalar("value") }
                 : [try valuesNode.scalar("value")]
             condition = .init(field: try field.scalar("when.field"), equals: values, negate: negate)
         }
@@ -203,8 +213,10 @@ public enum MappingLoader {
 
     static let bindingKeys: Set<String> = ["column", "path", "value", "transforms", "checks"]
 
-    static func binding(_ name: String, _ node: YAMLNode, line: Int, format: FeedMapping.Format,
-                        namespaces: [String: String]) throws -> FieldBinding {
+    static func binding(
+        _ name: String, _ node: YAMLNode, line: Int, format: FeedMapping.Format,
+        namespaces: [String: String]
+    ) throws -> FieldBinding {
         let f = try node.fields("field '\(name)'", allowed: bindingKeys)
         var sources: [FieldSource] = []
         func texts(_ n: YAMLNode) throws -> [String] {
@@ -225,7 +237,9 @@ public enum MappingLoader {
             }
         }
         if let v = f["value"] { sources.append(.constant(try v.scalar("value"))) }
-        guard !sources.isEmpty else { throw ConfigError(file: node.file, line: line, message: "field '\(name)' needs a column, path or value") }
+        guard !sources.isEmpty else {
+            throw ConfigError(file: node.file, line: line, message: "field '\(name)' needs a column, path or value")
+        }
         let transforms = try (f["transforms"]?.sequence("transforms") ?? []).map { try transform($0, field: name) }
         let checks = try (f["checks"]?.sequence("checks") ?? []).map { try check($0, field: name) }
         return FieldBinding(name: name, sources: sources, transforms: transforms, checks: checks, line: line)
@@ -240,7 +254,10 @@ public enum MappingLoader {
             case "lower": return .lower
             case "collapse_spaces": return .collapseSpaces
             case "integer": return .integer
-            default: throw node.error("field '\(field)': unknown transform '\(s)' (known: trim, upper, lower, collapse_spaces, integer, datetime, decimal, split, map, default, extract)")
+            default:
+                throw node.error(
+                    "field '\(field)': unknown transform '\(s)' (known: trim, upper, lower, collapse_spaces, integer, datetime, decimal, split, map, default, extract)"
+                )
             }
         }
         let entries = try node.mapping("a transform")
@@ -252,20 +269,30 @@ public enum MappingLoader {
             case "datetime":
                 if let s = arg.node.scalar?.string { return .datetime(try DateTimeFormat(format: s, zone: nil)) }
                 let a = try arg.fields("datetime", allowed: ["format", "zone"])
-                guard let fmt = a["format"] else { throw arg.error("datetime needs 'format' (a layout such as dd/MM/yyyy HH:mm, or iso8601)") }
+                guard let fmt = a["format"] else {
+                    throw arg.error("datetime needs 'format' (a layout such as dd/MM/yyyy HH:mm, or iso8601)")
+                }
                 return .datetime(try DateTimeFormat(format: try fmt.scalar("format"), zone: try a["zone"].map { try $0.scalar("zone") }))
             case "decimal":
                 let a = try arg.fields("decimal", allowed: ["separator", "thousands", "minor_units"])
                 let sep = try a["separator"].map { try $0.scalar("separator") } ?? "."
                 let th = try a["thousands"].map { try $0.scalar("thousands") }
-                guard sep.utf8.count == 1, th.map({ $0.utf8.count == 1 }) ?? true else { throw arg.error("decimal separators are single characters") }
-                return .decimal(separator: sep.utf8.first!, thousands: th?.utf8.first, minorUnits: try a["minor_units"].map { try $0.int("minor_units") } ?? 2)
+                guard sep.utf8.count == 1, th.map({ $0.utf8.count == 1 }) ?? true else {
+                    throw arg.error("decimal separators are single characters")
+                }
+                return .decimal(
+                    separator: sep.utf8.first!, thousands: th?.utf8.first,
+                    minorUnits: try a["minor_units"].map { try $0.int("minor_units") } ?? 2)
             case "split": return .split(try arg.scalar("split"))
             case "map":
                 var table: [String: String] = [:]
                 var otherwise: String?
                 for e in try arg.mapping("map") {
-                    if e.key == "_otherwise" { otherwise = try e.value.scalar("otherwise") } else { table[e.key] = try e.value.scalar("map value") }
+                    if e.key == "_otherwise" {
+                        otherwise = try e.value.scalar("otherwise")
+                    } else {
+                        table[e.key] = try e.value.scalar("map value")
+                    }
                 }
                 return .map(table, otherwise: otherwise)
             case "default": return .defaultValue(try arg.scalar("default"))
@@ -279,7 +306,10 @@ public enum MappingLoader {
 
     static func check(_ node: YAMLNode, field: String) throws -> Check {
         if let s = node.node.scalar?.string {
-            guard s == "required" else { throw node.error("field '\(field)': unknown check '\(s)' (known: required, pattern, validator, national_id, one_of, max_length)") }
+            guard s == "required" else {
+                throw node.error(
+                    "field '\(field)': unknown check '\(s)' (known: required, pattern, validator, national_id, one_of, max_length)")
+            }
             return .required
         }
         let entries = try node.mapping("a check")
@@ -289,7 +319,8 @@ public enum MappingLoader {
         case "validator":
             let v = try e.value.scalar("validator")
             guard Validators.named[v] != nil else {
-                throw e.value.error("field '\(field)': unknown validator '\(v)' (known: \(Validators.named.keys.sorted().joined(separator: ", ")))")
+                throw e.value.error(
+                    "field '\(field)': unknown validator '\(v)' (known: \(Validators.named.keys.sorted().joined(separator: ", ")))")
             }
             return .validator(v)
         case "national_id": return .nationalID(typeField: try e.value.scalar("national_id"))
@@ -307,7 +338,9 @@ public enum MappingLoader {
     static func qname(_ text: String, _ namespaces: [String: String], _ node: YAMLNode) throws -> QName {
         let parts = text.split(separator: ":", maxSplits: 1).map(String.init)
         if parts.count == 2 {
-            guard let uri = namespaces[parts[0]] else { throw node.error("namespace prefix '\(parts[0])' is not declared under xml.namespaces") }
+            guard let uri = namespaces[parts[0]] else {
+                throw node.error("namespace prefix '\(parts[0])' is not declared under xml.namespaces")
+            }
             return QName(namespace: uri, local: parts[1])
         }
         guard !text.isEmpty else { throw node.error("empty step in an XML path") }
@@ -338,7 +371,8 @@ public enum MappingLoader {
         guard let last = parts.last, last.hasPrefix("@"), parts.count >= 2 else {
             throw node.error("absolute path \(text) must end in an attribute, such as /p:Export/@count")
         }
-        return DocumentAttribute(elements: try parts.dropLast().map { try qname($0, namespaces, node) },
-                                 attribute: try qname(String(last.dropFirst()), namespaces, node))
+        return DocumentAttribute(
+            elements: try parts.dropLast().map { try qname($0, namespaces, node) },
+            attribute: try qname(String(last.dropFirst()), namespaces, node))
     }
 }

@@ -90,7 +90,10 @@ public struct RecordMapper {
             resolved[name] = b.sources.compactMap { s -> ResolvedSource? in
                 switch s {
                 case .column(let c):
-                    guard let i = column[c] else { missing.append(c); return nil }
+                    guard let i = column[c] else {
+                        missing.append(c)
+                        return nil
+                    }
                     return .column(i)
                 case .path(let p): return .path(p)
                 case .document(let d): return .document(d)
@@ -101,7 +104,11 @@ public struct RecordMapper {
         // A column offered as one of several alternatives may be absent; a field left with no source may not.
         let unresolvable = mapping.fields.filter { resolved[$0.key]?.isEmpty ?? true }.map(\.key)
         if !unresolvable.isEmpty {
-            throw FileProblem(line: 1, message: "the header lacks column(s) \(Set(missing).sorted().joined(separator: ", ")) that mapping \(mapping.feed) reads; is this the right feed, or did the partner change its layout?")
+            throw FileProblem(
+                line: 1,
+                message:
+                    "the header lacks column(s) \(Set(missing).sorted().joined(separator: ", ")) that mapping \(mapping.feed) reads; is this the right feed, or did the partner change its layout?"
+            )
         }
         let ordered = mapping.fields.values.sorted { $0.line < $1.line }
         fieldNames = ordered.map(\.name)
@@ -128,17 +135,26 @@ public struct RecordMapper {
         // The first rule whose condition holds decides the kind.
         var chosen: Int?
         for (i, rule) in mapping.rules.enumerated() {
-            guard let c = rule.condition, let ci = conditionIndex[i] else { chosen = i; break }
+            guard let c = rule.condition, let ci = conditionIndex[i] else {
+                chosen = i
+                break
+            }
             let v: String
             switch value(ci) {
             case .success(let fv): v = fv?.string ?? ""
             case .failure(let f): return .rejected([Rejection(record: record.number, line: record.line, field: c.field, reason: f.reason)])
             }
-            if c.equals.contains(v) != c.negate { chosen = i; break }
+            if c.equals.contains(v) != c.negate {
+                chosen = i
+                break
+            }
         }
         guard let ruleIndex = chosen else {
-            return .rejected([Rejection(record: record.number, line: record.line, field: nil,
-                                        reason: "no fact rule of mapping \(mapping.feed) applies to this record")])
+            return .rejected([
+                Rejection(
+                    record: record.number, line: record.line, field: nil,
+                    reason: "no fact rule of mapping \(mapping.feed) applies to this record")
+            ])
         }
         let rule = mapping.rules[ruleIndex]
         var fields = FactFields(minimumCapacity: ruleFields[ruleIndex].count)
@@ -154,15 +170,21 @@ public struct RecordMapper {
                 fields[name] = .list([])  // "no options" is a value, not a missing field
             case .success(nil):
                 if spec.required {
-                    problems.append(Rejection(record: record.number, line: record.line, field: name, reason: "required for \(rule.kind.rawValue) but empty"))
+                    problems.append(
+                        Rejection(
+                            record: record.number, line: record.line, field: name, reason: "required for \(rule.kind.rawValue) but empty"))
                 }
             case .success(let v?):
                 switch coerce(v, to: spec) {
                 case .failure(let f): problems.append(Rejection(record: record.number, line: record.line, field: name, reason: f.reason))
                 case .success(let typed):
-                    if name == "order_ref" { orderRef = typed.string ?? "" }
-                    else if name == "occurred_at" { occurredAt = typed.time }
-                    else { fields[name] = typed }
+                    if name == "order_ref" {
+                        orderRef = typed.string ?? ""
+                    } else if name == "occurred_at" {
+                        occurredAt = typed.time
+                    } else {
+                        fields[name] = typed
+                    }
                 }
             }
         }
@@ -170,7 +192,11 @@ public struct RecordMapper {
         var keyParts: [String] = []
         for k in keyIndex {
             guard case .success(let v?) = value(k), let s = v.string, !s.isEmpty else {
-                return .rejected([Rejection(record: record.number, line: record.line, field: fieldNames[k], reason: "key field is empty: the fact cannot be identified")])
+                return .rejected([
+                    Rejection(
+                        record: record.number, line: record.line, field: fieldNames[k],
+                        reason: "key field is empty: the fact cannot be identified")
+                ])
             }
             keyParts.append(s)
         }
@@ -186,14 +212,20 @@ public struct RecordMapper {
     }
 
     /// Source → transforms → checks for one field. nil: the field is empty.
-    func evaluate(_ index: Int, _ record: some RecordAccess,
-                  lookup: (String) -> Result<FactValue?, FieldFailure>) -> Result<FactValue?, FieldFailure> {
+    func evaluate(
+        _ index: Int, _ record: some RecordAccess,
+        lookup: (String) -> Result<FactValue?, FieldFailure>
+    ) -> Result<FactValue?, FieldFailure> {
         let binding = bindings[index]
         let name = binding.name
         var raws: [String] = []
         for s in resolved[index] {
             guard let r = record.raw(s) else {
-                return .failure(FieldFailure(reason: "its bytes are not valid text in this feed's encoding; if the partner sends Latin-1, set csv.encoding in the mapping"))
+                return .failure(
+                    FieldFailure(
+                        reason:
+                            "its bytes are not valid text in this feed's encoding; if the partner sends Latin-1, set csv.encoding in the mapping"
+                    ))
             }
             raws = r
             if raws.contains(where: { !$0.isEmpty }) { break }
@@ -224,10 +256,18 @@ public struct RecordMapper {
         case .list: typed = v.list.map(FactValue.list)
         }
         guard let typed else {
-            return .failure(FieldFailure(reason: "expected \(spec.type == .time ? "a date and time (add a datetime transform)" : spec.type == .int ? "a whole number (add a decimal or integer transform)" : spec.type.rawValue)"))
+            return .failure(
+                FieldFailure(
+                    reason:
+                        "expected \(spec.type == .time ? "a date and time (add a datetime transform)" : spec.type == .int ? "a whole number (add a decimal or integer transform)" : spec.type.rawValue)"
+                ))
         }
         if let allowed = spec.allowed, let s = typed.string, !allowed.contains(s) {
-            return .failure(FieldFailure(reason: "value\(Redaction.show(s, field: spec.name)) is not one of \(allowed.joined(separator: ", ")) (map it with a map transform)"))
+            return .failure(
+                FieldFailure(
+                    reason:
+                        "value\(Redaction.show(s, field: spec.name)) is not one of \(allowed.joined(separator: ", ")) (map it with a map transform)"
+                ))
         }
         return .success(typed)
     }

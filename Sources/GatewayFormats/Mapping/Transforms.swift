@@ -33,7 +33,11 @@ enum Transforms {
         case .decimal(let sep, let thousands, let minorUnits):
             guard case .string(let s) = v else { return .success(v) }
             guard let minor = parseDecimal(s, separator: sep, thousands: thousands, minorUnits: minorUnits) else {
-                return .failure(Failure(reason: "value\(Redaction.show(s, field: field)) is not an amount with '\(Character(UnicodeScalar(sep)))' as decimal separator and at most \(minorUnits) decimals"))
+                return .failure(
+                    Failure(
+                        reason:
+                            "value\(Redaction.show(s, field: field)) is not an amount with '\(Character(UnicodeScalar(sep)))' as decimal separator and at most \(minorUnits) decimals"
+                    ))
             }
             return .success(.int(minor))
         case .integer:
@@ -50,13 +54,19 @@ enum Transforms {
             switch v {
             case .string(let s):
                 guard let out = m(s) else {
-                    return .failure(Failure(reason: "value\(Redaction.show(s, field: field)) is not in the mapping's table (\(table.keys.sorted().joined(separator: ", ")))"))
+                    return .failure(
+                        Failure(
+                            reason:
+                                "value\(Redaction.show(s, field: field)) is not in the mapping's table (\(table.keys.sorted().joined(separator: ", ")))"
+                        ))
                 }
                 return .success(.string(out))
             case .list(let l):
                 var out: [String] = []
                 for s in l {
-                    guard let x = m(s) else { return .failure(Failure(reason: "value\(Redaction.show(s, field: field)) is not in the mapping's table")) }
+                    guard let x = m(s) else {
+                        return .failure(Failure(reason: "value\(Redaction.show(s, field: field)) is not in the mapping's table"))
+                    }
                     out.append(x)
                 }
                 return .success(.list(out))
@@ -83,7 +93,10 @@ enum Transforms {
         for b in s.utf8 {
             defer { first = false }
             if b == 0x20 { continue }
-            if first && (b == 0x2D || b == 0x2B) { negative = b == 0x2D; continue }
+            if first && (b == 0x2D || b == 0x2B) {
+                negative = b == 0x2D
+                continue
+            }
             if b >= 0x30 && b <= 0x39 {
                 seenDigit = true
                 if seenSep {
@@ -116,8 +129,10 @@ enum Transforms {
         return negative ? -(m + frac) : m + frac
     }
 
-    static func check(_ c: Check, _ v: FactValue?, field: String,
-                      lookup: (String) -> Result<FactValue?, Failure>) -> String? {
+    static func check(
+        _ c: Check, _ v: FactValue?, field: String,
+        lookup: (String) -> Result<FactValue?, Failure>
+    ) -> String? {
         if case .required = c { return v == nil ? "required but empty" : nil }
         guard let v, let s = v.string else { return nil }
         switch c {

@@ -76,8 +76,9 @@ public struct YAMLNode {
         var out: [String: YAMLNode] = [:]
         for entry in try mapping(what) {
             guard allowed.contains(entry.key) else {
-                throw ConfigError(file: file, line: entry.line,
-                                  message: "unknown key '\(entry.key)' in \(what) (known: \(allowed.sorted().joined(separator: ", ")))")
+                throw ConfigError(
+                    file: file, line: entry.line,
+                    message: "unknown key '\(entry.key)' in \(what) (known: \(allowed.sorted().joined(separator: ", ")))")
             }
             out[entry.key] = entry.value
         }

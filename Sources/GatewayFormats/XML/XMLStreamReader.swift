@@ -25,7 +25,9 @@ public struct QName: Sendable, Hashable, CustomStringConvertible {
 
     func matches(local l: UnsafePointer<xmlChar>?, namespace ns: UnsafePointer<xmlChar>?) -> Bool {
         guard let l else { return false }
-        let localOK = localBytes.withUnsafeBufferPointer { strcmp($0.baseAddress!, UnsafeRawPointer(l).assumingMemoryBound(to: CChar.self)) == 0 }
+        let localOK = localBytes.withUnsafeBufferPointer {
+            strcmp($0.baseAddress!, UnsafeRawPointer(l).assumingMemoryBound(to: CChar.self)) == 0
+        }
         guard localOK else { return false }
         switch (nsBytes, ns) {
         case (nil, nil): return true
@@ -161,14 +163,17 @@ public enum XMLStreamReader {
         defer { xmlFreeTextReader(reader) }
         let errors = ErrorSink()
         let sink = Unmanaged.passUnretained(errors).toOpaque()
-        xmlTextReaderSetStructuredErrorHandler(reader, { ctx, err in
-            guard let ctx, let err else { return }
-            let sink = Unmanaged<ErrorSink>.fromOpaque(ctx).takeUnretainedValue()
-            if sink.first == nil, err.pointee.level.rawValue >= XML_ERR_ERROR.rawValue {
-                let msg = err.pointee.message.map { String(cString: $0).trimmingCharacters(in: .whitespacesAndNewlines) } ?? "parse error"
-                sink.first = XMLFileError(line: Int(err.pointee.line), message: msg)
-            }
-        }, sink)
+        xmlTextReaderSetStructuredErrorHandler(
+            reader,
+            { ctx, err in
+                guard let ctx, let err else { return }
+                let sink = Unmanaged<ErrorSink>.fromOpaque(ctx).takeUnretainedValue()
+                if sink.first == nil, err.pointee.level.rawValue >= XML_ERR_ERROR.rawValue {
+                    let msg =
+                        err.pointee.message.map { String(cString: $0).trimmingCharacters(in: .whitespacesAndNewlines) } ?? "parse error"
+                    sink.first = XMLFileError(line: Int(err.pointee.line), message: msg)
+                }
+            }, sink)
 
         let recordDepth = spec.recordPath.count - 1
         // For every depth, whether the current element is on the record path / on a document path.
@@ -187,8 +192,9 @@ public enum XMLStreamReader {
         while status == 1 {
             let type = xmlTextReaderNodeType(reader)
             if type == Int32(XML_READER_TYPE_DOCUMENT_TYPE.rawValue) {
-                throw XMLFileError(line: Int(xmlTextReaderGetParserLineNumber(reader)),
-                                   message: "DOCTYPE declarations are refused (no DTDs or entities are accepted from partners)")
+                throw XMLFileError(
+                    line: Int(xmlTextReaderGetParserLineNumber(reader)),
+                    message: "DOCTYPE declarations are refused (no DTDs or entities are accepted from partners)")
             }
             if type == Int32(XML_READER_TYPE_ENTITY_REFERENCE.rawValue) {
                 throw XMLFileError(line: Int(xmlTextReaderGetParserLineNumber(reader)), message: "entity references are refused")
@@ -216,9 +222,10 @@ public enum XMLStreamReader {
                     break
                 }
                 if all {
-                    let value = target.attribute.namespace.map { nsURI in
-                        xmlTextReaderGetAttributeNs(reader, target.attribute.local, nsURI)
-                    } ?? xmlTextReaderGetAttribute(reader, target.attribute.local)
+                    let value =
+                        target.attribute.namespace.map { nsURI in
+                            xmlTextReaderGetAttributeNs(reader, target.attribute.local, nsURI)
+                        } ?? xmlTextReaderGetAttribute(reader, target.attribute.local)
                     if let value {
                         documentValues[key] = String(cString: value)
                         caas_xml_free(value)
