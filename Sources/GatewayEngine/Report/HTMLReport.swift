@@ -28,7 +28,7 @@ enum HTMLReport {
             body{font:14px/1.4 system-ui,sans-serif;margin:2em;color:#222}
             h1{font-size:1.4em} h2{font-size:1.1em;margin-top:1.6em;border-bottom:1px solid #ccc}
             table{border-collapse:collapse;margin:.5em 0} td,th{border:1px solid #ddd;padding:3px 8px;text-align:left;vertical-align:top}
-            th{background:#f3f3f3} .num{text-align:right} .bad{color:#a00} .ok{color:#070} .muted{color:#777}
+            th{background:#f3f3f3} .num{text-align:right} .name{white-space:nowrap} .bad{color:#a00} .ok{color:#070} .muted{color:#777}
             .tiles{display:flex;gap:1em;flex-wrap:wrap} .tile{border:1px solid #ddd;border-radius:6px;padding:.6em 1em;min-width:8em}
             .tile b{display:block;font-size:1.6em}
             </style></head><body>
@@ -59,7 +59,7 @@ enum HTMLReport {
                 "<table><tr><th>file</th><th>feed</th><th>outcome</th><th class=num>records</th><th class=num>accepted</th><th class=num>rejected</th><th>detail</th></tr>"
             for f in r.fileList {
                 let cls = f.outcome == "ingested" ? "ok" : "bad"
-                h += "<tr><td>\(esc(f.name))</td><td>\(esc(f.feed ?? "-"))</td><td class=\(cls)>\(esc(f.outcome))</td>"
+                h += "<tr><td class=name>\(esc(f.name))</td><td class=name>\(esc(f.feed ?? "-"))</td><td class=\(cls)>\(esc(f.outcome))</td>"
                 h += "<td class=num>\(f.records.map(String.init) ?? "")</td><td class=num>\(f.accepted.map(String.init) ?? "")</td>"
                 h += "<td class=num>\(f.rejected.map(String.init) ?? "")</td><td>\(esc(f.detail ?? ""))</td></tr>"
             }
@@ -73,7 +73,7 @@ enum HTMLReport {
             h += "<table><tr><th>file</th><th class=num>record</th><th class=num>line</th><th>field</th><th>reason</th></tr>"
             for x in r.rejections {
                 h +=
-                    "<tr><td>\(esc(x.file))</td><td class=num>\(x.record)</td><td class=num>\(x.line)</td><td>\(esc(x.field ?? "-"))</td><td>\(esc(x.reason))</td></tr>"
+                    "<tr><td class=name>\(esc(x.file))</td><td class=num>\(x.record)</td><td class=num>\(x.line)</td><td>\(esc(x.field ?? "-"))</td><td>\(esc(x.reason))</td></tr>"
             }
             h += "</table>"
         }
