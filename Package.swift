@@ -28,6 +28,12 @@ let package = Package(
             pkgConfig: "libxml-2.0",
             providers: [.apt(["libxml2-dev"])]
         ),
+        // System library: libssh2 (SFTP client). Module map + shim only.
+        .systemLibrary(
+            name: "CLibSSH2",
+            pkgConfig: "libssh2",
+            providers: [.apt(["libssh2-1-dev"])]
+        ),
         // Canonical model, facts, lifecycle fold, policies, validators. Pure: no I/O.
         .target(
             name: "GatewayCore",
@@ -40,6 +46,12 @@ let package = Package(
             dependencies: ["GatewayCore", "CLibXML2", "Yams"],
             swiftSettings: strict
         ),
+        // SFTP over libssh2, with OpenSSH's known_hosts rules. C stays inside.
+        .target(
+            name: "GatewayTransport",
+            dependencies: ["CLibSSH2", .product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: strict
+        ),
         // The store behind a protocol: fact log, file ledger, projection, actions, runs. SQLite first.
         .target(
             name: "GatewayStore",
@@ -50,7 +62,7 @@ let package = Package(
         .target(
             name: "GatewayEngine",
             dependencies: [
-                "GatewayCore", "GatewayFormats", "GatewayStore",
+                "GatewayCore", "GatewayFormats", "GatewayStore", "GatewayTransport",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 "Yams",
@@ -81,6 +93,7 @@ let package = Package(
         .testTarget(name: "GatewayCoreTests", dependencies: ["GatewayCore", "GatewayTestSupport"]),
         .testTarget(name: "GatewayFormatsTests", dependencies: ["GatewayFormats", "GatewayCore", "GatewayTestSupport"]),
         .testTarget(name: "GatewayStoreTests", dependencies: ["GatewayStore", "GatewayCore"]),
+        .testTarget(name: "GatewayTransportTests", dependencies: ["GatewayTransport", "GatewayTestSupport"]),
         .testTarget(
             name: "GatewayEngineTests",
             dependencies: [

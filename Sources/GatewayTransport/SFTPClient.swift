@@ -1,0 +1,155 @@
+import CLibSSH2
+import Foundation
+
+/// A regular file or directory on the remote side.
+public struct RemoteEntry: Sendable, Equatable {
+    public let name: String
+    public let size: Int64
+    /// Modification time, whole seconds since 1970 (what SFTP v3 carries).
+    public let mtime: Int64
+    public let isRegularFile: Bool
+    public let isDirectory: Bool
+}
+
+/// SFTP over one SSH session: the few operations the gateway needs. Reads and writes go in large
+/// blocks, which libssh2 1.10 pipelines as several outstanding requests.
+public final class SFTPClient {
+    public let ssh: SSHSession
+    let sftp: OpaquePointer
+    /// Block size for transfers: big enough for libssh2 to keep many requests in flight.
+    public static let blockSize = 1 << 20
+
+    public init(_ endpoint: SSHEndpoint) throws {
+        ssh = try SSHSession(endpoint)
+        guard let s = libssh2_sftp_init(ssh.session) else {
+            throw TransportError(.remote, "\(endpoint.label) has no SFTP subsystem: \(ssh.lastError())")
+        }
+        sftp = s
+    }
+
+    deinit { libssh2_sftp_shutdown(sftp) }
+
+    func failure(_ what: String) -> TransportError {
+        if ssh.lastErrorIsConnection() { return TransportError(.connection, "\(what): \(ssh.lastError())") }
+        let code = libssh2_sftp_last_error(sftp)
+        let names: [UInt: String] = [2: "no such file", 3: "permission denied", 4: "failure", 11: "file already exists"]
+        let detail =
+            libssh2_session_last_errno(ssh.session) == LIBSSH2_ERROR_SFTP_PROTOCOL
+            ? (names[code] ?? "SFTP status \(code)") : ssh.lastError()
+        return TransportError(.remote, "\(what): \(detail)")
+    }
+
+    /// SFTP status of the last failed call (2: no such file, 11: already exists).
+    var lastStatus: UInt { libssh2_sftp_last_error(sftp) }
+
+    public func list(_ directory: String) throws -> [RemoteEntry] {
+        guard let handle = caas_sftp_opendir(sftp, directory) else { throw failure("cannot list \(directory)") }
+        defer { _ = caas_sftp_close(handle) }
+        var out: [RemoteEntry] = []
+        var buffer = [CChar](repeating: 0, count: 4096)
+        while true {
+            var attrs = LIBSSH2_SFTP_ATTRIBUTES()
+            let n = caas_sftp_readdir(handle, &buffer, buffer.count, &attrs)
+            if n == 0 { break }
+            if n < 0 { throw failure("cannot list \(directory)") }
+            let name = String(decoding: buffer[0..<Int(n)].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+            if name == "." || name == ".." { continue }
+            out.append(Self.entry(name, attrs))
+        }
+        return out.sorted { $0.name < $1.name }
+    }
+
+    static func entry(_ name: String, _ a: LIBSSH2_SFTP_ATTRIBUTES) -> RemoteEntry {
+        RemoteEntry(
+            name: name, size: Int64(a.filesize), mtime: Int64(a.mtime),
+            isRegularFile: caas_sftp_is_regular(a.permissions) != 0, isDirectory: caas_sftp_is_directory(a.permissions) != 0)
+    }
+
+    /// nil when the path does not exist.
+    public func stat(_ path: String) throws -> RemoteEntry? {
+        var attrs = LIBSSH2_SFTP_ATTRIBUTES()
+        if caas_sftp_stat(sftp, path, &attrs) != 0 {
+            if lastStatus == 2 { return nil }
+            throw failure("cannot stat \(path)")
+        }
+        return Self.entry((path as NSString).lastPathComponent, attrs)
+    }
+
+    /// Copies a remote file into a local file (created, truncated), fsyncs it and returns the
+    /// number of bytes. `progress` is called after each block with the bytes so far.
+    @discardableResult
+    public func download(_ remote: String, to local: String, progress: ((Int64) throws -> Void)? = nil) throws -> Int64 {
+        guard let handle = caas_sftp_open(sftp, remote, UInt(LIBSSH2_FXF_READ), 0) else { throw failure("cannot open \(remote)") }
+        defer { _ = caas_sftp_close(handle) }
+        let fd = open(local, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        guard fd >= 0 else { throw TransportError(.local, "cannot create \(local): \(String(cString: strerror(errno)))") }
+        defer { close(fd) }
+        let buffer = UnsafeMutablePointer<CChar>.allocate(capacity: Self.blockSize)
+        defer { buffer.deallocate() }
+        var total: Int64 = 0
+        while true {
+            let n = libssh2_sftp_read(handle, buffer, Self.blockSize)
+            if n == 0 { break }
+            if n < 0 { throw failure("transfer of \(remote) broke off after \(total) bytes") }
+            var off = 0
+            while off < n {
+                let w = write(fd, buffer + off, n - off)
+                if w < 0 {
+                    if errno == EINTR { continue }
+                    throw TransportError(.local, "cannot write \(local): \(String(cString: strerror(errno)))")
+                }
+                off += w
+            }
+            total += Int64(n)
+            try progress?(total)
+        }
+        guard fsync(fd) == 0 else { throw TransportError(.local, "cannot fsync \(local)") }
+        return total
+    }
+
+    /// Writes a local file to a remote path (created or truncated). Returns the bytes written.
+    @discardableResult
+    public func upload(_ local: String, to remote: String, progress: ((Int64) throws -> Void)? = nil) throws -> Int64 {
+        let fd = open(local, O_RDONLY)
+        guard fd >= 0 else { throw TransportError(.local, "cannot read \(local): \(String(cString: strerror(errno)))") }
+        defer { close(fd) }
+        let flags = UInt(LIBSSH2_FXF_WRITE | LIBSSH2_FXF_CREAT | LIBSSH2_FXF_TRUNC)
+        guard let handle = caas_sftp_open(sftp, remote, flags, Int(LIBSSH2_SFTP_S_IRUSR | LIBSSH2_SFTP_S_IWUSR | LIBSSH2_SFTP_S_IRGRP))
+        else { throw failure("cannot create \(remote)") }
+        defer { _ = caas_sftp_close(handle) }
+        let buffer = UnsafeMutablePointer<CChar>.allocate(capacity: Self.blockSize)
+        defer { buffer.deallocate() }
+        var total: Int64 = 0
+        while true {
+            let n = read(fd, buffer, Self.blockSize)
+            if n == 0 { break }
+            if n < 0 { throw TransportError(.local, "cannot read \(local)") }
+            var off = 0
+            while off < n {
+                let w = libssh2_sftp_write(handle, buffer + off, n - off)
+                if w < 0 { throw failure("upload of \(remote) broke off after \(total + Int64(off)) bytes") }
+                off += w
+            }
+            total += Int64(n)
+            try progress?(total)
+        }
+        return total
+    }
+
+    /// Plain SFTP rename; fails when the target exists (OpenSSH's server does not overwrite).
+    public func rename(_ from: String, to: String) throws {
+        guard caas_sftp_rename(sftp, from, to) == 0 else { throw failure("cannot rename \(from) to \(to)") }
+    }
+
+    public func remove(_ path: String) throws {
+        guard caas_sftp_unlink(sftp, path) == 0 else { throw failure("cannot remove \(path)") }
+    }
+
+    /// Creates the directory if it is missing.
+    public func makeDirectory(_ path: String) throws {
+        if try stat(path)?.isDirectory == true { return }
+        guard caas_sftp_mkdir(sftp, path, Int(LIBSSH2_SFTP_S_IRWXU | LIBSSH2_SFTP_S_IRGRP | LIBSSH2_SFTP_S_IXGRP)) == 0 else {
+            throw failure("cannot create directory \(path)")
+        }
+    }
+}
