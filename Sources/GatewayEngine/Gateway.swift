@@ -34,15 +34,26 @@ public struct RunSummary: Codable, Sendable {
     public var notificationsFile: String?
     public var notifications = 0
     public var reportPath: String?
+    public var pulled = 0
+    /// Remote files seen but not ready yet (growing, no done marker, too young).
+    public var pullWaiting = 0
+    public var pushed = 0
+    /// Remote names refused (unsafe) and pushes refused by an exists-policy.
+    public var transfersRefused = 0
+    /// Sources and destinations that could not be reached or failed, with why.
+    public var failedEndpoints: [String: String] = [:]
 
     public func count(_ o: FileSighting.Outcome) -> Int { files.filter { $0.outcome == o }.count }
 
-    /// Quarantined files or rejected records: the run worked, but a person must look.
-    public var needsAttention: Bool { count(.quarantined) + count(.unrecognised) > 0 || recordsRejected > 0 }
+    /// Quarantined files, rejected records or refused transfers: the run worked, but a person must look.
+    public var needsAttention: Bool { count(.quarantined) + count(.unrecognised) > 0 || recordsRejected > 0 || transfersRefused > 0 }
+
+    /// A source or destination failed; the rest of the run went on.
+    public var endpointsFailed: Bool { !failedEndpoints.isEmpty }
 
     /// Nothing came in and nothing moved.
     public var changedNothing: Bool {
-        files.isEmpty && factsNew == 0 && stateChanges.isEmpty && actionsDone == 0 && actionsFailed == 0
+        files.isEmpty && factsNew == 0 && stateChanges.isEmpty && actionsDone == 0 && actionsFailed == 0 && pulled == 0 && pushed == 0
     }
 }
 
@@ -55,13 +66,21 @@ public final class Gateway {
     let logger: Logger
     let lock: RunLock
     let crashPoint: CrashPoint
+    let progress: TransferProgress?
+    /// Pause between reconnection attempts (tests make it instant).
+    let sleep: @Sendable (TimeInterval) -> Void
 
     /// Opens the store and loads the mappings. Throws `RunLock.Held` when another run is active
     /// and `ConfigError` for a broken mapping.
-    public init(config: GatewayConfig, logger: Logger, crashPoint: CrashPoint = CrashPoint()) throws {
+    public init(
+        config: GatewayConfig, logger: Logger, crashPoint: CrashPoint = CrashPoint(), progress: TransferProgress? = nil,
+        sleep: @escaping @Sendable (TimeInterval) -> Void = { Thread.sleep(forTimeInterval: $0) }
+    ) throws {
         self.config = config
         self.logger = logger
         self.crashPoint = crashPoint
+        self.progress = progress
+        self.sleep = sleep
         for dir in [config.varDir, config.inbox, config.outbox] {
             try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         }
@@ -100,7 +119,8 @@ public final class Gateway {
         let encoder = JSONEncoder()
         encoder.dateEncodingStrategy = .iso8601
         let json = String(decoding: (try? encoder.encode(summary)) ?? Data(), as: UTF8.self)
-        try store.finishRun(id: summary.runID, status: summary.needsAttention ? "attention" : "ok", summaryJSON: json, finishedAt: Date())
+        let status = summary.endpointsFailed ? "endpoint_failed" : summary.needsAttention ? "attention" : "ok"
+        try store.finishRun(id: summary.runID, status: status, summaryJSON: json, finishedAt: Date())
         return summary
     }
 
@@ -108,10 +128,22 @@ public final class Gateway {
 
     public func run(asOf: Date, dryRun: Bool = false) throws -> RunSummary {
         try recorded("run", asOf: asOf) { s in
+            pullStage(&s)
             try ingestStage(&s)
             try foldDecideAct(&s, dryRun: dryRun)
             try reportStage(&s)
+            // Last, so the report just written is delivered too. Its own deliveries appear in the
+            // next run's report (rewriting it now would make every run push it again).
+            if !dryRun { pushStage(&s) }
         }
+    }
+
+    public func pull(asOf: Date) throws -> RunSummary {
+        try recorded("pull", asOf: asOf) { s in pullStage(&s) }
+    }
+
+    public func push(asOf: Date) throws -> RunSummary {
+        try recorded("push", asOf: asOf) { s in pushStage(&s) }
     }
 
     public func ingest(asOf: Date) throws -> RunSummary {
@@ -130,6 +162,33 @@ public final class Gateway {
     }
 
     // MARK: Stages
+
+    var puller: Puller {
+        var p = Puller(config: config, store: store, mappings: mappings, logger: logger, progress: progress, crashPoint: crashPoint)
+        p.sleep = sleep
+        return p
+    }
+
+    func pullStage(_ s: inout RunSummary) {
+        guard !config.sources.isEmpty else { return }
+        // Readiness compares remote times with the real clock, whatever --as-of says.
+        let o = puller.pullAll(runID: s.runID, now: Date())
+        s.pulled += o.pulled
+        s.pullWaiting += o.waiting
+        s.transfersRefused += o.refused
+        for (k, v) in o.failedSources { s.failedEndpoints["source \(k)"] = v }
+    }
+
+    func pushStage(_ s: inout RunSummary) {
+        guard !config.destinations.isEmpty else { return }
+        let p = puller
+        let o = Pusher(config: config, store: store, logger: logger, progress: progress) { server, label in
+            try p.connect(server, label: label)
+        }.pushAll(runID: s.runID, now: Date())
+        s.pushed += o.pushed
+        s.transfersRefused += o.refused
+        for (k, v) in o.failedDestinations { s.failedEndpoints["destination \(k)"] = v }
+    }
 
     func ingestStage(_ s: inout RunSummary) throws {
         let ingestor = Ingestor(

@@ -85,6 +85,25 @@ public final class SQLiteStore: GatewayStore {
                         expires_at INTEGER NOT NULL, issued_at INTEGER NOT NULL, order_ref TEXT NOT NULL);
                     """)
         }
+        m.registerMigration("v2-transfers") { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE pulled_files (
+                        source TEXT NOT NULL, remote_path TEXT NOT NULL, size INTEGER NOT NULL, mtime INTEGER NOT NULL,
+                        local_name TEXT NOT NULL, hash TEXT NOT NULL, fetched_at INTEGER NOT NULL, after_done INTEGER NOT NULL,
+                        PRIMARY KEY (source, remote_path, size, mtime));
+                    CREATE TABLE remote_observations (
+                        source TEXT NOT NULL, remote_path TEXT NOT NULL, size INTEGER NOT NULL, mtime INTEGER NOT NULL,
+                        since INTEGER NOT NULL, PRIMARY KEY (source, remote_path));
+                    CREATE TABLE pushed_files (
+                        destination TEXT NOT NULL, local_path TEXT NOT NULL, hash TEXT NOT NULL, remote_path TEXT NOT NULL,
+                        pushed_at INTEGER NOT NULL, PRIMARY KEY (destination, local_path, hash));
+                    CREATE TABLE transfers (
+                        seq INTEGER PRIMARY KEY AUTOINCREMENT, run_id TEXT NOT NULL, direction TEXT NOT NULL, endpoint TEXT NOT NULL,
+                        name TEXT, outcome TEXT NOT NULL, detail TEXT, bytes INTEGER NOT NULL, at INTEGER NOT NULL);
+                    CREATE INDEX transfers_run ON transfers(run_id);
+                    """)
+        }
         return m
     }
 
@@ -445,6 +464,94 @@ public final class SQLiteStore: GatewayStore {
             nextAttemptAt: date(r["next_attempt_at"]), leaseOwner: r["lease_owner"], leaseUntil: date(r["lease_until"]),
             lastError: r["last_error"], outboxFile: r["outbox_file"], resultJSON: r["result_json"],
             createdAt: date(r["created_at"])!, updatedAt: date(r["updated_at"])!)
+    }
+
+    // MARK: Transfers
+
+    public func pulled(source: String, remotePath: String, size: Int64, mtime: Int64) throws -> PulledFile? {
+        try db.read { db in
+            try Row.fetchOne(
+                db, sql: "SELECT * FROM pulled_files WHERE source = ? AND remote_path = ? AND size = ? AND mtime = ?",
+                arguments: [source, remotePath, size, mtime]
+            ).map {
+                PulledFile(
+                    source: $0["source"], remotePath: $0["remote_path"], size: $0["size"], mtime: $0["mtime"],
+                    localName: $0["local_name"], hash: $0["hash"], fetchedAt: Self.date($0["fetched_at"])!,
+                    afterActionDone: $0["after_done"])
+            }
+        }
+    }
+
+    public func recordPull(_ f: PulledFile) throws {
+        try db.write { db in
+            try db.execute(
+                sql: """
+                    INSERT INTO pulled_files(source, remote_path, size, mtime, local_name, hash, fetched_at, after_done)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                    ON CONFLICT(source, remote_path, size, mtime) DO UPDATE SET after_done = excluded.after_done
+                    """, arguments: [f.source, f.remotePath, f.size, f.mtime, f.localName, f.hash, Self.ms(f.fetchedAt), f.afterActionDone])
+        }
+    }
+
+    public func observe(source: String, remotePath: String, size: Int64, mtime: Int64, at: Date) throws -> RemoteObservation? {
+        try db.write { db in
+            let before = try Row.fetchOne(
+                db, sql: "SELECT * FROM remote_observations WHERE source = ? AND remote_path = ?",
+                arguments: [source, remotePath]
+            ).map {
+                RemoteObservation(size: $0["size"], mtime: $0["mtime"], since: Self.date($0["since"])!)
+            }
+            if before?.size != size || before?.mtime != mtime {
+                try db.execute(
+                    sql: """
+                        INSERT INTO remote_observations(source, remote_path, size, mtime, since) VALUES (?, ?, ?, ?, ?)
+                        ON CONFLICT(source, remote_path) DO UPDATE SET size = excluded.size, mtime = excluded.mtime, since = excluded.since
+                        """, arguments: [source, remotePath, size, mtime, Self.ms(at)])
+            }
+            return before
+        }
+    }
+
+    public func pushed(destination: String, localPath: String, hash: String) throws -> Bool {
+        try db.read { db in
+            try Bool.fetchOne(
+                db, sql: "SELECT 1 FROM pushed_files WHERE destination = ? AND local_path = ? AND hash = ?",
+                arguments: [destination, localPath, hash]) ?? false
+        }
+    }
+
+    public func recordPush(destination: String, localPath: String, hash: String, remotePath: String, at: Date) throws {
+        try db.write { db in
+            try db.execute(
+                sql: """
+                    INSERT INTO pushed_files(destination, local_path, hash, remote_path, pushed_at) VALUES (?, ?, ?, ?, ?)
+                    ON CONFLICT DO NOTHING
+                    """, arguments: [destination, localPath, hash, remotePath, Self.ms(at)])
+        }
+    }
+
+    public func logTransfer(_ t: TransferRecord) throws {
+        try db.write { db in
+            try db.execute(
+                sql: """
+                    INSERT INTO transfers(run_id, direction, endpoint, name, outcome, detail, bytes, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                    """, arguments: [t.runID, t.direction, t.endpoint, t.name, t.outcome.rawValue, t.detail, t.bytes, Self.ms(t.at)])
+        }
+    }
+
+    public func transfers(runIDs: [String]) throws -> [TransferRecord] {
+        guard !runIDs.isEmpty else { return [] }
+        return try db.read { db in
+            let marks = Array(repeating: "?", count: runIDs.count).joined(separator: ",")
+            return try Row.fetchAll(
+                db, sql: "SELECT * FROM transfers WHERE run_id IN (\(marks)) ORDER BY seq", arguments: StatementArguments(runIDs)
+            ).map {
+                TransferRecord(
+                    runID: $0["run_id"], direction: $0["direction"], endpoint: $0["endpoint"], name: $0["name"],
+                    outcome: TransferRecord.Outcome(rawValue: $0["outcome"]) ?? .failed, detail: $0["detail"], bytes: $0["bytes"],
+                    at: Self.date($0["at"])!)
+            }
+        }
     }
 
     // MARK: Customers

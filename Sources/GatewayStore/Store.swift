@@ -49,6 +49,17 @@ public protocol GatewayStore: Sendable {
     func updateAction(_ action: ActionRecord) throws
     func actions(status: ActionStatus?) throws -> [ActionRecord]
 
+    // Transfers (SFTP pull and push)
+    /// The pull ledger: a remote file, by source, path, size and mtime, once fetched.
+    func pulled(source: String, remotePath: String, size: Int64, mtime: Int64) throws -> PulledFile?
+    func recordPull(_ file: PulledFile) throws
+    /// Remembers how a remote file looked and returns how it looked before, for readiness rules.
+    func observe(source: String, remotePath: String, size: Int64, mtime: Int64, at: Date) throws -> RemoteObservation?
+    func pushed(destination: String, localPath: String, hash: String) throws -> Bool
+    func recordPush(destination: String, localPath: String, hash: String, remotePath: String, at: Date) throws
+    func logTransfer(_ t: TransferRecord) throws
+    func transfers(runIDs: [String]) throws -> [TransferRecord]
+
     // Customers
     func customer(username: String) throws -> CustomerRecord?
     /// Stores the customer (if new) and the hash of a fresh activation token, in one transaction
@@ -64,6 +75,69 @@ public struct StoredAnomaly: Sendable, Equatable {
     public let orderRef: String
     public let anomaly: Anomaly
     public let firstSeenAt: Date
+}
+
+public struct PulledFile: Sendable, Equatable {
+    public let source: String
+    public let remotePath: String
+    public let size: Int64
+    public let mtime: Int64
+    public let localName: String
+    public let hash: String
+    public let fetchedAt: Date
+    /// The source's after-action (keep, move, delete) is done.
+    public var afterActionDone: Bool
+
+    public init(
+        source: String, remotePath: String, size: Int64, mtime: Int64, localName: String, hash: String, fetchedAt: Date,
+        afterActionDone: Bool
+    ) {
+        self.source = source
+        self.remotePath = remotePath
+        self.size = size
+        self.mtime = mtime
+        self.localName = localName
+        self.hash = hash
+        self.fetchedAt = fetchedAt
+        self.afterActionDone = afterActionDone
+    }
+}
+
+public struct RemoteObservation: Sendable, Equatable {
+    public let size: Int64
+    public let mtime: Int64
+    /// When the file was first seen with this size and mtime.
+    public let since: Date
+}
+
+/// One thing a pull or push did or refused, for the report.
+public struct TransferRecord: Sendable, Equatable, Codable {
+    public enum Outcome: String, Sendable, Codable {
+        case pulled, pushed, waiting, refused, failed
+    }
+
+    public let runID: String
+    public let direction: String  // pull | push
+    public let endpoint: String
+    public let name: String?
+    public let outcome: Outcome
+    public let detail: String?
+    public let bytes: Int64
+    public let at: Date
+
+    public init(
+        runID: String, direction: String, endpoint: String, name: String?, outcome: Outcome, detail: String?, bytes: Int64 = 0,
+        at: Date
+    ) {
+        self.runID = runID
+        self.direction = direction
+        self.endpoint = endpoint
+        self.name = name
+        self.outcome = outcome
+        self.detail = detail
+        self.bytes = bytes
+        self.at = at
+    }
 }
 
 /// Writes the facts of one file inside its transaction.

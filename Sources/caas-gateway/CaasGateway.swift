@@ -12,11 +12,12 @@ struct CaasGateway: ParsableCommand {
 
             EXIT CODES (for cron)
               0   success, nothing needs a person
-              2   success, but input was quarantined or records were rejected: see the report
+              2   success, but input was quarantined, records were rejected or a transfer was refused: see the report
               3   another run holds the lock; this one did nothing
+              4   an SFTP source or destination failed; everything else ran
               1   failure: the run could not complete (configuration, store, disk)
               64  usage error (unknown option, bad --as-of)
             """,
-        subcommands: [Run.self, Ingest.self, Act.self, Reconcile.self, Orders.self, Explain.self, Validate.self]
+        subcommands: [Run.self, Pull.self, Ingest.self, Act.self, Reconcile.self, Push.self, Orders.self, Explain.self, Validate.self]
     )
 }

@@ -57,7 +57,7 @@ struct GlobalOptions: ParsableArguments {
     func openGateway() throws -> Gateway {
         let cfg = try loadConfig()
         do {
-            return try Gateway(config: cfg, logger: makeLogger())
+            return try Gateway(config: cfg, logger: makeLogger(), progress: Output.isTerminal ? Output.progress : nil)
         } catch let held as RunLock.Held {
             Output.error("\(held)")
             throw ExitCode(ExitCodes.alreadyRunning)
@@ -73,6 +73,7 @@ enum ExitCodes {
     static let failure: Int32 = 1
     static let needsAttention: Int32 = 2
     static let alreadyRunning: Int32 = 3
+    static let endpointFailed: Int32 = 4
 }
 
 enum LoggingBootstrap {

@@ -8,6 +8,13 @@ enum Output {
         print(s)
     }
 
+    /// One self-overwriting line per large transfer, on a terminal only.
+    static let progress: @Sendable (String, Int64, Int64) -> Void = { name, done, total in
+        let pct = total > 0 ? done * 100 / total : 0
+        let line = "\r  \(name): \(done >> 20) of \(total >> 20) MiB (\(pct)%)"
+        FileHandle.standardError.write(Data((done >= total ? line + "\n" : line).utf8))
+    }
+
     static func error(_ s: String) {
         FileHandle.standardError.write(Data(("caas-gateway: " + s + "\n").utf8))
     }

@@ -45,6 +45,32 @@ struct Act: ParsableCommand {
     }
 }
 
+struct Pull: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Fetch ready files from the configured SFTP sources into inbox/<feed>/; nothing is ingested.")
+
+    @OptionGroup var global: GlobalOptions
+    @Flag(help: "Print the summary as JSON on standard output.") var json = false
+
+    func run() throws {
+        let gateway = try global.openGateway()
+        try RunOutput.finish(try RunOutput.guarded { try gateway.pull(asOf: global.asOfDate) }, json: json)
+    }
+}
+
+struct Push: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Deliver outbox folders to the configured SFTP destinations; a file is never pushed twice with the same content.")
+
+    @OptionGroup var global: GlobalOptions
+    @Flag(help: "Print the summary as JSON on standard output.") var json = false
+
+    func run() throws {
+        let gateway = try global.openGateway()
+        try RunOutput.finish(try RunOutput.guarded { try gateway.push(asOf: global.asOfDate) }, json: json)
+    }
+}
+
 struct Reconcile: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Fold orders and write the day's report (outbox/reports/<date>/) without ingesting or acting.")
@@ -77,8 +103,14 @@ enum RunOutput {
         } else if s.needsAttention {
             // Under cron: one line to standard error, which cron mails; nothing on plain success.
             Output.error(
-                "\(s.command) \(s.runID): \(s.count(.quarantined) + s.count(.unrecognised)) file(s) quarantined, \(s.recordsRejected) record(s) rejected; see \(s.reportPath ?? "the report")"
+                "\(s.command) \(s.runID): \(s.count(.quarantined) + s.count(.unrecognised)) file(s) quarantined, \(s.recordsRejected) record(s) rejected, \(s.transfersRefused) transfer(s) refused; see \(s.reportPath ?? "the report")"
             )
+        }
+        if s.endpointsFailed {
+            if !json && !(Output.isTerminal || summary) {
+                for (endpoint, why) in s.failedEndpoints.sorted(by: { $0.key < $1.key }) { Output.error("\(endpoint) failed: \(why)") }
+            }
+            throw ExitCode(ExitCodes.endpointFailed)
         }
         if s.needsAttention { throw ExitCode(ExitCodes.needsAttention) }
     }
@@ -112,6 +144,10 @@ enum RunOutput {
         if s.actionsDone + s.actionsFailed + s.actionsSkipped > 0 {
             out.append("  actions: \(s.actionsDone) done, \(s.actionsFailed) failed, \(s.actionsSkipped) no longer due")
         }
+        if s.pulled + s.pullWaiting > 0 { out.append("  pulled: \(s.pulled) file(s); \(s.pullWaiting) not ready yet") }
+        if s.pushed > 0 { out.append("  pushed: \(s.pushed) file(s)") }
+        if s.transfersRefused > 0 { out.append("  transfers refused: \(s.transfersRefused) (see the report)") }
+        for (endpoint, why) in s.failedEndpoints.sorted(by: { $0.key < $1.key }) { out.append("  FAILED \(endpoint): \(why)") }
         if let f = s.notificationsFile { out.append("  notifications: \(s.notifications) in \(f)") }
         if let r = s.reportPath { out.append("  report: \(r)") }
         return out

@@ -40,7 +40,8 @@ struct Sandbox {
     func gateway(crash: (@Sendable (String) throws -> Void)? = nil) throws -> Gateway {
         var logger = Logger(label: "test") { _ in LogCaptureHandler(capture: logs) }
         logger.logLevel = .trace
-        return try Gateway(config: config, logger: logger, crashPoint: CrashPoint(crash))
+        // Reconnection back-off is instant in tests: the attempts are what is tested, not the waits.
+        return try Gateway(config: config, logger: logger, crashPoint: CrashPoint(crash), sleep: { _ in })
     }
 
     func run(asOf: String = "2026-10-03T23:00:00Z", crash: (@Sendable (String) throws -> Void)? = nil) throws -> RunSummary {

@@ -3,7 +3,8 @@ import Foundation
 /// A real OpenSSH server for tests, on 127.0.0.1 and a free high port, with its own host key,
 /// a test client key and the internal SFTP server. Started by absolute path and stopped by PID,
 /// with every process below it, so the connections it serves die with it.
-public final class SSHDServer {
+/// Used from one test at a time; `stop()` may be called from a transfer callback on that test's thread.
+public final class SSHDServer: @unchecked Sendable {
     public let dir: String
     public let port: Int
     public let user: String

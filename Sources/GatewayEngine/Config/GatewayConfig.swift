@@ -19,6 +19,10 @@ public struct GatewayConfig: Sendable {
     /// Files younger than this (by modification time) are left for the next run: a hand drop may
     /// still be being written.
     public var inboxMinAgeSeconds = 0
+    /// SFTP folders to pull partner files from, and to deliver outbox folders to.
+    public var sources: [SourceConfig] = []
+    public var destinations: [DestinationConfig] = []
+    public var retry = RetryPolicy()
     /// Where the configuration was read from, for messages; nil for the embedded defaults.
     public var file: String?
 
@@ -26,7 +30,7 @@ public struct GatewayConfig: Sendable {
 
     public static let defaultFileName = "caas-gateway.yaml"
 
-    static let topKeys: Set<String> = ["paths", "store", "policies", "customers", "inbox"]
+    static let topKeys: Set<String> = ["paths", "store", "policies", "customers", "inbox", "sources", "destinations", "retry"]
 
     /// Loads the file, or the defaults when `path` is nil and no `caas-gateway.yaml` is in the
     /// working directory. Paths come back absolute.
@@ -57,6 +61,14 @@ public struct GatewayConfig: Sendable {
         varDir = abs(varDir, base)
         mappings = abs(mappings, base)
         storePath = abs(storePath, varDir)
+        for i in sources.indices {
+            sources[i].server.key = abs(sources[i].server.key, base)
+            sources[i].server.knownHosts = abs(sources[i].server.knownHosts, base)
+        }
+        for i in destinations.indices {
+            destinations[i].server.key = abs(destinations[i].server.key, base)
+            destinations[i].server.knownHosts = abs(destinations[i].server.knownHosts, base)
+        }
     }
 
     public static func parse(_ text: String, file: String) throws -> GatewayConfig {
@@ -100,6 +112,9 @@ public struct GatewayConfig: Sendable {
                 guard (1...720).contains(c.activationTTLHours) else { throw v.error("activation_ttl_hours must be between 1 and 720") }
             }
         }
+        if let n = top["sources"] { c.sources = try TransferConfigParser.sources(n) }
+        if let n = top["destinations"] { c.destinations = try TransferConfigParser.destinations(n) }
+        if let n = top["retry"] { c.retry = try TransferConfigParser.retry(n) }
         if let i = top["inbox"] {
             let f = try i.fields("inbox", allowed: ["min_age_seconds"])
             if let v = f["min_age_seconds"] { c.inboxMinAgeSeconds = try v.int("inbox.min_age_seconds") }

@@ -66,6 +66,8 @@ public struct DailyReport: Codable, Sendable, Equatable {
     public let orders: [OrderRow]
     public let anomalies: [AnomalyRow]
     public let actionsByStatus: [String: Int]
+    /// SFTP pulls and pushes of the day, with what was refused or failed and why.
+    public let transfers: [TransferRecord]
 
     static func build(store: any GatewayStore, day: String, asOf: Date) throws -> DailyReport {
         let runs = try store.runs(onDay: day)
@@ -125,6 +127,7 @@ public struct DailyReport: Codable, Sendable, Equatable {
                     startedAt: Timestamp.iso($0.startedAt), finishedAt: $0.finishedAt.map(Timestamp.iso))
             },
             files: counts, fileList: fileList, recordsAccepted: accepted, recordsRejected: rejected, rejections: rejections,
-            ordersByState: byState, orders: orders, anomalies: anomalies, actionsByStatus: actions)
+            ordersByState: byState, orders: orders, anomalies: anomalies, actionsByStatus: actions,
+            transfers: try store.transfers(runIDs: runs.map(\.id)))
     }
 }

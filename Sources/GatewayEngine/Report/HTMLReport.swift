@@ -59,9 +59,22 @@ enum HTMLReport {
                 "<table><tr><th>file</th><th>feed</th><th>outcome</th><th class=num>records</th><th class=num>accepted</th><th class=num>rejected</th><th>detail</th></tr>"
             for f in r.fileList {
                 let cls = f.outcome == "ingested" ? "ok" : "bad"
-                h += "<tr><td class=name>\(esc(f.name))</td><td class=name>\(esc(f.feed ?? "-"))</td><td class=\(cls)>\(esc(f.outcome))</td>"
+                h +=
+                    "<tr><td class=name>\(esc(f.name))</td><td class=name>\(esc(f.feed ?? "-"))</td><td class=\(cls)>\(esc(f.outcome))</td>"
                 h += "<td class=num>\(f.records.map(String.init) ?? "")</td><td class=num>\(f.accepted.map(String.init) ?? "")</td>"
                 h += "<td class=num>\(f.rejected.map(String.init) ?? "")</td><td>\(esc(f.detail ?? ""))</td></tr>"
+            }
+            h += "</table>"
+        }
+
+        if !r.transfers.isEmpty {
+            h +=
+                "<h2>Transfers</h2><table><tr><th>when</th><th>direction</th><th>source or destination</th><th>file</th><th>outcome</th><th class=num>bytes</th><th>detail</th></tr>"
+            for t in r.transfers {
+                let cls = t.outcome == .failed || t.outcome == .refused ? "bad" : t.outcome == .waiting ? "muted" : "ok"
+                h += "<tr><td>\(esc(Timestamp.iso(t.at)))</td><td>\(esc(t.direction))</td><td class=name>\(esc(t.endpoint))</td>"
+                h +=
+                    "<td class=name>\(esc(t.name ?? ""))</td><td class=\(cls)>\(esc(t.outcome.rawValue))</td><td class=num>\(t.bytes)</td><td>\(esc(t.detail ?? ""))</td></tr>"
             }
             h += "</table>"
         }

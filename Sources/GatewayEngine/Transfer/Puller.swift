@@ -1,0 +1,227 @@
+import Foundation
+import GatewayCore
+import GatewayFormats
+import GatewayStore
+import GatewayTransport
+import Logging
+
+/// Progress of one large transfer, for a terminal's progress line.
+public typealias TransferProgress = @Sendable (_ name: String, _ done: Int64, _ total: Int64) -> Void
+
+/// The pull stage: each source's remote folder is listed, files that are ready are downloaded to a
+/// hidden temporary name in `inbox/<feed>/`, fsynced, checked for size, renamed, recorded, and only
+/// then is the remote after-action done. One source failing does not stop the others.
+struct Puller {
+    let config: GatewayConfig
+    let store: any GatewayStore
+    let mappings: [FeedMapping]
+    let logger: Logger
+    let progress: TransferProgress?
+    let crashPoint: CrashPoint
+    /// Waits between reconnection attempts; tests replace it.
+    var sleep: @Sendable (TimeInterval) -> Void = { Thread.sleep(forTimeInterval: $0) }
+
+    struct Outcome: Sendable {
+        var pulled = 0
+        var waiting = 0
+        var refused = 0
+        var failedSources: [String: String] = [:]
+    }
+
+    func pullAll(runID: String, now: Date) -> Outcome {
+        var outcome = Outcome()
+        for source in config.sources {
+            do {
+                try pull(source, runID: runID, now: now, into: &outcome)
+            } catch {
+                outcome.failedSources[source.name] = "\(error)"
+                logger.error("source failed", metadata: ["source": "\(source.name)", "error": "\(error)"])
+                try? store.logTransfer(
+                    TransferRecord(
+                        runID: runID, direction: "pull", endpoint: source.name, name: nil, outcome: .failed,
+                        detail: "\(error)", at: now))
+            }
+        }
+        return outcome
+    }
+
+    /// A remote name becomes a local file name only if it cannot escape or hide in the inbox.
+    static func unsafeNameReason(_ name: String) -> String? {
+        if name.isEmpty { return "empty name" }
+        if name.contains("/") || name.contains("\\") { return "the name contains a path separator" }
+        if name.hasPrefix(".") { return "the name starts with a dot (hidden file or path traversal)" }
+        if name.contains("..") { return "the name contains '..'" }
+        if name.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F || ($0.value >= 0x80 && $0.value < 0xA0) }) {
+            return "the name contains control characters"
+        }
+        if name.utf8.count > 255 { return "the name is longer than 255 bytes" }
+        return nil
+    }
+
+    /// Connects with bounded exponential backoff; only network failures are retried.
+    func connect(_ server: SFTPServerConfig, label: String) throws -> SFTPClient {
+        var attempt = 1
+        while true {
+            do {
+                return try SFTPClient(server.endpoint())
+            } catch let e as TransportError where e.isTransient && attempt < config.retry.attempts {
+                let wait = config.retry.delay(afterAttempt: attempt)
+                logger.warning(
+                    "connection failed, retrying", metadata: ["endpoint": "\(label)", "attempt": "\(attempt)", "wait_s": "\(wait)"])
+                sleep(wait)
+                attempt += 1
+            }
+        }
+    }
+
+    func pull(_ source: SourceConfig, runID: String, now: Date, into outcome: inout Outcome) throws {
+        let inboxDir = (config.inbox as NSString).appendingPathComponent(source.feed)
+        try FileManager.default.createDirectory(atPath: inboxDir, withIntermediateDirectories: true)
+        removeLeftoverTemporaries(in: inboxDir)
+        var client = try connect(source.server, label: source.name)
+        let listing = try client.list(source.remoteDir)
+        let markers = Set(listing.filter { e in source.doneMarker.map { e.name.hasSuffix($0) } ?? false }.map(\.name))
+        func log(_ name: String, _ o: TransferRecord.Outcome, _ detail: String?, _ bytes: Int64 = 0) throws {
+            try store.logTransfer(
+                TransferRecord(
+                    runID: runID, direction: "pull", endpoint: source.name, name: name, outcome: o,
+                    detail: detail, bytes: bytes, at: now))
+        }
+        for entry in listing where entry.isRegularFile && !markers.contains(entry.name) && source.pattern.matches(entry.name) {
+            if let reason = Self.unsafeNameReason(entry.name) {
+                outcome.refused += 1
+                try log(entry.name.debugDescription, .refused, "refused: \(reason); rename it on the server or ask the partner")
+                continue
+            }
+            let remotePath = (source.remoteDir as NSString).appendingPathComponent(entry.name)
+            if let done = try store.pulled(source: source.name, remotePath: remotePath, size: entry.size, mtime: entry.mtime) {
+                if !done.afterActionDone { try afterAction(source, client, remotePath, done) }
+                continue
+            }
+            if let why = try notReady(source, entry, remotePath: remotePath, markers: markers, now: now) {
+                outcome.waiting += 1
+                try log(entry.name, .waiting, why)
+                continue
+            }
+            var attempts = 0
+            while true {
+                do {
+                    if try fetch(source, client, entry, remotePath: remotePath, inboxDir: inboxDir, runID: runID, now: now) {
+                        outcome.pulled += 1
+                    } else {
+                        outcome.waiting += 1
+                    }
+                    break
+                } catch let e as TransportError where e.isTransient && attempts + 1 < config.retry.attempts {
+                    attempts += 1
+                    logger.warning(
+                        "transfer broke off, reconnecting", metadata: ["source": "\(source.name)", "file.name": "\(entry.name)"])
+                    sleep(config.retry.delay(afterAttempt: attempts))
+                    client = try connect(source.server, label: source.name)
+                }
+            }
+        }
+    }
+
+    /// nil when the file may be taken; otherwise why it waits.
+    func notReady(_ source: SourceConfig, _ entry: RemoteEntry, remotePath: String, markers: Set<String>, now: Date) throws -> String? {
+        if let marker = source.doneMarker, !markers.contains(entry.name + marker) {
+            return "waiting for its done marker \(entry.name + marker)"
+        }
+        let age = now.timeIntervalSince1970 - Double(entry.mtime)
+        if age < Double(source.minAgeSeconds) {
+            return "younger than \(source.minAgeSeconds) s"
+        }
+        let before = try store.observe(source: source.name, remotePath: remotePath, size: entry.size, mtime: entry.mtime, at: now)
+        guard source.stableSeconds > 0 else { return nil }
+        guard let before, before.size == entry.size, before.mtime == entry.mtime else {
+            return "first seen at this size; taken once unchanged for \(source.stableSeconds) s"
+        }
+        if now.timeIntervalSince(before.since) < Double(source.stableSeconds) {
+            return "unchanged for less than \(source.stableSeconds) s"
+        }
+        return nil
+    }
+
+    /// Downloads one file durably into the inbox. False when it turned out not to be ready.
+    func fetch(
+        _ source: SourceConfig, _ client: SFTPClient, _ entry: RemoteEntry, remotePath: String, inboxDir: String, runID: String,
+        now: Date
+    ) throws -> Bool {
+        let temp = (inboxDir as NSString).appendingPathComponent(".\(entry.name).part")
+        var kept = false
+        defer { if !kept { unlink(temp) } }
+        let bytes = try client.download(remotePath, to: temp) { done in
+            if entry.size >= 8 << 20 { progress?(entry.name, done, entry.size) }
+            try crashPoint.reach("pull.transferring")
+        }
+        // The partner may still be writing: size must match the listing and the file must not have moved on.
+        let after = try client.stat(remotePath)
+        guard bytes == entry.size, after?.size == entry.size, after?.mtime == entry.mtime else {
+            try store.logTransfer(
+                TransferRecord(
+                    runID: runID, direction: "pull", endpoint: source.name, name: entry.name, outcome: .waiting,
+                    detail: "changed while it was being fetched; taken on a later run", at: now))
+            return false
+        }
+        if source.trailerCount, let mapping = mappings.first(where: { $0.feed == source.feed }) {
+            do {
+                _ = try FeedReader.read(path: temp, mapping: mapping, fileHash: "", fileName: entry.name) { _ in }
+            } catch let p as FileProblem {
+                try store.logTransfer(
+                    TransferRecord(
+                        runID: runID, direction: "pull", endpoint: source.name, name: entry.name, outcome: .waiting,
+                        detail: "not complete yet (\(p.message)); taken on a later run", at: now))
+                return false
+            }
+        }
+        let hash = try InboxScanner.sha256(path: temp)
+        var final = (inboxDir as NSString).appendingPathComponent(entry.name)
+        if FileManager.default.fileExists(atPath: final), (try? InboxScanner.sha256(path: final)) != hash {
+            final = (inboxDir as NSString).appendingPathComponent("\(entry.name).\(hash.prefix(12))")
+        }
+        guard rename(temp, final) == 0 else {
+            throw TransportError(.local, "cannot move \(temp) into the inbox: \(String(cString: strerror(errno)))")
+        }
+        kept = true
+        AtomicFile.syncDirectory(inboxDir)
+        try crashPoint.reach("pull.inInbox")
+        let record = PulledFile(
+            source: source.name, remotePath: remotePath, size: entry.size, mtime: entry.mtime,
+            localName: (final as NSString).lastPathComponent, hash: hash, fetchedAt: now, afterActionDone: false)
+        try store.recordPull(record)
+        try store.logTransfer(
+            TransferRecord(
+                runID: runID, direction: "pull", endpoint: source.name, name: entry.name, outcome: .pulled,
+                detail: nil, bytes: bytes, at: now))
+        logger.info(
+            "pulled",
+            metadata: ["source": "\(source.name)", "file.name": "\(entry.name)", "bytes": "\(bytes)", "file.sha256": "\(hash.prefix(16))"])
+        try afterAction(source, client, remotePath, record)
+        return true
+    }
+
+    /// Only once the local copy is durable and recorded does the remote file move or go.
+    func afterAction(_ source: SourceConfig, _ client: SFTPClient, _ remotePath: String, _ record: PulledFile) throws {
+        switch source.after {
+        case .keep: break
+        case .delete: try client.remove(remotePath)
+        case .move(let dir):
+            try client.makeDirectory(dir)
+            let target = (dir as NSString).appendingPathComponent((remotePath as NSString).lastPathComponent)
+            if try client.stat(target) != nil { try client.remove(target) }
+            try client.rename(remotePath, to: target)
+        }
+        var done = record
+        done.afterActionDone = true
+        try store.recordPull(done)
+    }
+
+    /// A partial download left by a run that died mid-transfer is not input (the remote file is):
+    /// it is removed before the source is pulled again.
+    func removeLeftoverTemporaries(in dir: String) {
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? [] where name.hasPrefix(".") && name.hasSuffix(".part") {
+            unlink((dir as NSString).appendingPathComponent(name))
+        }
+    }
+}
