@@ -6,9 +6,12 @@
 - Memory: the gateway's peak RSS on a file 4x smaller, to show it does not grow with size. The
   store's page cache is capped at 64 MiB: a file large enough to fill it shows the ceiling.
 
+- SFTP (--sftp): against a loopback OpenSSH sshd started here, `caas-gateway pull` of 10,000
+  files of 1 KiB and of one 1 GiB file, next to OpenSSH's `sftp -b` fetching the same.
+
 Wall time is the best of --repeat runs; peak memory is the child's own ru_maxrss (os.wait4).
 The gateway ingests for real: hashing, mapping, validating every id, one SQLite transaction
-with synchronous=FULL. Targets (issue 2): CSV <= 2x .import, XML <= 1.5x xmllint, flat memory.
+with synchronous=FULL. Targets: CSV <= 2x .import, XML <= 1.5x xmllint, SFTP <= 1.3x sftp, flat memory.
 """
 import argparse, os, shutil, subprocess, sys, time
 
@@ -45,7 +48,22 @@ def main():
     ap.add_argument("--xml-orders", type=int, default=250_000, help="sales in the intranet XML")
     ap.add_argument("--work", default="/tmp/caas-bench")
     ap.add_argument("--repeat", type=int, default=1)
+    ap.add_argument("--sftp", action="store_true", help="also run the SFTP pull benchmark (needs root for sshd)")
+    ap.add_argument("--sftp-only", action="store_true", help="only the SFTP pull benchmark")
+    ap.add_argument("--small-files", type=int, default=10_000)
+    ap.add_argument("--big-mib", type=int, default=1024)
     a = ap.parse_args()
+    if a.sftp or a.sftp_only:
+        r = sftp_bench(os.path.join(a.bin, "caas-gateway"), a.work, a.repeat, a.small_files, a.big_mib)
+        print(f"SFTP pull over loopback ({os.cpu_count()} cores)\n")
+        print(f"  {'what':44} {'seconds':>8} {'peak MiB':>9} {'ratio':>7}")
+        for what, label in (("small", f"{a.small_files:,} files of 1 KiB"), ("big", f"1 file of {a.big_mib:,} MiB")):
+            g, o = r[what]
+            print(f"  {'sftp -b (' + label + ')':44} {o[0]:8.2f} {o[1]:9.1f}")
+            print(f"  {'caas-gateway pull (' + label + ')':44} {g[0]:8.2f} {g[1]:9.1f} {g[0] / o[0]:6.2f}x")
+        print(f"\n  peak memory, 1 GiB file vs 1 KiB files: {r['big'][0][1] / r['small'][0][1]:.2f}x (target <= 1.3x time, flat memory)\n")
+        if a.sftp_only:
+            return
     repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     gw, gen = os.path.join(a.bin, "caas-gateway"), os.path.join(a.bin, "caas-feedgen")
     os.makedirs(a.work, exist_ok=True)
@@ -100,6 +118,71 @@ def main():
     print()
     print(f"  CSV time ratio {g_csv[0] / s_csv[0]:.2f}x (target <= 2x); XML time ratio {g_xml[0] / x_xml[0]:.2f}x (target <= 1.5x)")
     print(f"  peak memory, 4x the input: CSV {g_csv[1] / g_csv_small[1]:.2f}x, XML {g_xml[1] / g_xml_small[1]:.2f}x (flat = about 1x)")
+
+def sftp_bench(gw, work, repeat, small_files, big_mib):
+    """Starts sshd on a free loopback port with keys of its own, then pulls with both clients."""
+    import signal, socket
+    d = os.path.join(work, "sftp")
+    shutil.rmtree(d, ignore_errors=True)
+    os.makedirs(os.path.join(d, "remote", "small"))
+    os.makedirs(os.path.join(d, "remote", "big"))
+    os.makedirs("/run/sshd", exist_ok=True)
+    for k in ("host", "client"):
+        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", os.path.join(d, k)], check=True)
+    shutil.copy(os.path.join(d, "client.pub"), os.path.join(d, "authorized_keys"))
+    with socket.socket() as sck:
+        sck.bind(("127.0.0.1", 0))
+        port = sck.getsockname()[1]
+    with open(os.path.join(d, "sshd_config"), "w") as f:
+        f.write(f"""Port {port}\nListenAddress 127.0.0.1\nHostKey {d}/host\nPidFile none\nAuthorizedKeysFile {d}/authorized_keys
+StrictModes no\nUsePAM no\nPasswordAuthentication no\nKbdInteractiveAuthentication no\nPermitRootLogin prohibit-password
+Subsystem sftp internal-sftp\nLogLevel ERROR\n""")
+    host_pub = open(os.path.join(d, "host.pub")).read().split()
+    with open(os.path.join(d, "known_hosts"), "w") as f:
+        f.write(f"[127.0.0.1]:{port} {host_pub[0]} {host_pub[1]}\n")
+    block = bytes((i * 2654435761 >> 13) & 0xFF for i in range(1024))
+    for i in range(small_files):
+        with open(os.path.join(d, "remote", "small", f"f{i:05d}.dat"), "wb") as f:
+            f.write(block)
+    chunk = block * 1024
+    with open(os.path.join(d, "remote", "big", "big.dat"), "wb") as f:
+        for _ in range(big_mib):
+            f.write(chunk)
+    sshd = subprocess.Popen(["/usr/sbin/sshd", "-D", "-e", "-f", os.path.join(d, "sshd_config")],
+                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        for _ in range(200):
+            with socket.socket() as sck:
+                if sck.connect_ex(("127.0.0.1", port)) == 0: break
+            time.sleep(0.05)
+        user = os.environ.get("USER") or "root"
+        results = {}
+        for what in ("small", "big"):
+            home = os.path.join(d, f"gw-{what}")
+            def setup_gw(home=home, what=what):
+                shutil.rmtree(home, ignore_errors=True)
+                os.makedirs(os.path.join(home, "mappings", "feeds"))
+                with open(os.path.join(home, "caas-gateway.yaml"), "w") as f:
+                    f.write(f"""sources:
+  - {{name: bench, host: 127.0.0.1, port: {port}, user: {user}, key: {d}/client, known_hosts: {d}/known_hosts,
+     remote_dir: {d}/remote/{what}, pattern: '.*', feed: bench, ready: {{stable_seconds: 0}}}}
+""")
+            g = measure([gw, "pull"], cwd=home, setup=setup_gw, repeat=repeat)
+            local = os.path.join(d, f"sftp-{what}")
+            batch = os.path.join(d, f"batch-{what}")
+            with open(batch, "w") as f:
+                f.write(f"lcd {local}\ncd {d}/remote/{what}\nmget *\n")
+            def setup_sftp(local=local):
+                shutil.rmtree(local, ignore_errors=True)
+                os.makedirs(local)
+            o = measure(["sftp", "-q", "-b", batch, "-i", os.path.join(d, "client"), "-P", str(port),
+                         "-o", "BatchMode=yes", "-o", f"UserKnownHostsFile={d}/known_hosts", "-o", "StrictHostKeyChecking=yes",
+                         f"{user}@127.0.0.1"], setup=setup_sftp, repeat=repeat)
+            results[what] = (g, o)
+        return results
+    finally:
+        os.killpg(sshd.pid, signal.SIGKILL)
+        sshd.wait()
 
 if __name__ == "__main__":
     main()

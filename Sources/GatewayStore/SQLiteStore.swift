@@ -482,14 +482,18 @@ public final class SQLiteStore: GatewayStore {
         }
     }
 
-    public func recordPull(_ f: PulledFile) throws {
+    public func recordPulls(_ files: [(file: PulledFile, transfer: TransferRecord?)]) throws {
         try db.write { db in
-            try db.execute(
-                sql: """
-                    INSERT INTO pulled_files(source, remote_path, size, mtime, local_name, hash, fetched_at, after_done)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-                    ON CONFLICT(source, remote_path, size, mtime) DO UPDATE SET after_done = excluded.after_done
-                    """, arguments: [f.source, f.remotePath, f.size, f.mtime, f.localName, f.hash, Self.ms(f.fetchedAt), f.afterActionDone])
+            for (f, transfer) in files {
+                if let transfer { try Self.insertTransfer(db, transfer) }
+                try db.execute(
+                    sql: """
+                        INSERT INTO pulled_files(source, remote_path, size, mtime, local_name, hash, fetched_at, after_done)
+                        VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                        ON CONFLICT(source, remote_path, size, mtime) DO UPDATE SET after_done = excluded.after_done
+                        """,
+                    arguments: [f.source, f.remotePath, f.size, f.mtime, f.localName, f.hash, Self.ms(f.fetchedAt), f.afterActionDone])
+            }
         }
     }
 
@@ -531,12 +535,14 @@ public final class SQLiteStore: GatewayStore {
     }
 
     public func logTransfer(_ t: TransferRecord) throws {
-        try db.write { db in
-            try db.execute(
-                sql: """
-                    INSERT INTO transfers(run_id, direction, endpoint, name, outcome, detail, bytes, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-                    """, arguments: [t.runID, t.direction, t.endpoint, t.name, t.outcome.rawValue, t.detail, t.bytes, Self.ms(t.at)])
-        }
+        try db.write { db in try Self.insertTransfer(db, t) }
+    }
+
+    static func insertTransfer(_ db: Database, _ t: TransferRecord) throws {
+        try db.execute(
+            sql: """
+                INSERT INTO transfers(run_id, direction, endpoint, name, outcome, detail, bytes, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                """, arguments: [t.runID, t.direction, t.endpoint, t.name, t.outcome.rawValue, t.detail, t.bytes, ms(t.at)])
     }
 
     public func transfers(runIDs: [String]) throws -> [TransferRecord] {

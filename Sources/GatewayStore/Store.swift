@@ -52,7 +52,8 @@ public protocol GatewayStore: Sendable {
     // Transfers (SFTP pull and push)
     /// The pull ledger: a remote file, by source, path, size and mtime, once fetched.
     func pulled(source: String, remotePath: String, size: Int64, mtime: Int64) throws -> PulledFile?
-    func recordPull(_ file: PulledFile) throws
+    /// Records fetched files, and their transfer log entries, in one transaction.
+    func recordPulls(_ files: [(file: PulledFile, transfer: TransferRecord?)]) throws
     /// Remembers how a remote file looked and returns how it looked before, for readiness rules.
     func observe(source: String, remotePath: String, size: Int64, mtime: Int64, at: Date) throws -> RemoteObservation?
     func pushed(destination: String, localPath: String, hash: String) throws -> Bool

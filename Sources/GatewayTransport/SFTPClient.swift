@@ -76,9 +76,13 @@ public final class SFTPClient {
     }
 
     /// Copies a remote file into a local file (created, truncated), fsyncs it and returns the
-    /// number of bytes. `progress` is called after each block with the bytes so far.
+    /// number of bytes. `block` sees each block as it arrives (to hash it without reading the
+    /// file again); `progress` is called after each block with the bytes so far.
     @discardableResult
-    public func download(_ remote: String, to local: String, progress: ((Int64) throws -> Void)? = nil) throws -> Int64 {
+    public func download(
+        _ remote: String, to local: String, block: ((UnsafeRawBufferPointer) -> Void)? = nil,
+        progress: ((Int64) throws -> Void)? = nil
+    ) throws -> Int64 {
         guard let handle = caas_sftp_open(sftp, remote, UInt(LIBSSH2_FXF_READ), 0) else { throw failure("cannot open \(remote)") }
         defer { _ = caas_sftp_close(handle) }
         let fd = open(local, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
@@ -100,6 +104,7 @@ public final class SFTPClient {
                 }
                 off += w
             }
+            block?(UnsafeRawBufferPointer(start: buffer, count: n))
             total += Int64(n)
             try progress?(total)
         }

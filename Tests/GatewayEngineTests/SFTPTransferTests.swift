@@ -23,6 +23,18 @@ extension SSHDServer {
     }
 }
 
+/// Counts calls from any thread: for crash hooks that act on the n-th call.
+final class Counter: @unchecked Sendable {
+    private let lock = NSLock()
+    private var n = 0
+    func next() -> Int {
+        lock.lock()
+        defer { lock.unlock() }
+        n += 1
+        return n
+    }
+}
+
 /// Flips once, from any thread: for crash hooks that must act on the first call only.
 final class Once: @unchecked Sendable {
     private let lock = NSLock()
@@ -140,6 +152,26 @@ final class SFTPTransferTests {
         #expect(try Data(contentsOf: URL(fileURLWithPath: local)) == Data(bytes))
         #expect(try box.gateway().pull(asOf: Date()).pulled == 0)  // never twice
         #expect(try FileManager.default.contentsOfDirectory(atPath: box.inbox + "/dms-sales-pt") == ["VENDAS_PT-LIS-01_20261011.csv"])
+    }
+
+    @Test func aSourceThatFailsMidwayKeepsWhatItAlreadyFetched() throws {
+        let dir = remote + "/many"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        for i in 1...3 { try Fixtures.write("file \(i)\n", dir + "/VENDAS_PT-LIS-01_2026101\(i).csv") }
+        var box = try Sandbox()
+        box.config.sources = [try server.source("dms", dir: dir, pattern: "^VENDAS_", feed: "dms-sales-pt")]
+        box.config.retry = RetryPolicy(attempts: 1, firstDelay: 0, maxDelay: 0)
+        let calls = Counter()
+        let server = self.server
+        let first = try box.gateway(crash: { point in
+            if point == "pull.transferring" && calls.next() == 2 { server.stop() }
+        }).pull(asOf: Date())
+        #expect(first.failedEndpoints["source dms"] != nil)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: box.inbox + "/dms-sales-pt") == ["VENDAS_PT-LIS-01_20261011.csv"])
+        try server.start()
+        let second = try box.gateway().pull(asOf: Date())
+        #expect(second.pulled == 2)  // the first file is in the ledger: not fetched again
+        #expect(try FileManager.default.contentsOfDirectory(atPath: box.inbox + "/dms-sales-pt").count == 3)
     }
 
     @Test func aChangedHostKeyIsRefusedAndTheOtherSourcesCarryOn() throws {

@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 import GatewayCore
 import GatewayFormats
@@ -87,10 +88,31 @@ struct Puller {
                     runID: runID, direction: "pull", endpoint: source.name, name: name, outcome: o,
                     detail: detail, bytes: bytes, at: now))
         }
+        var batch: [Fetched] = []
+        do {
+            try pullListed(
+                listing, markers: markers, source: source, client: &client, batch: &batch, inboxDir: inboxDir, runID: runID,
+                now: now, log: log, into: &outcome)
+            try commit(&batch, source: source, inboxDir: inboxDir, client: client)
+        } catch {
+            // What is already in the inbox is recorded before the failure is reported, so the
+            // next pull does not fetch it again.
+            try? commit(&batch, source: source, inboxDir: inboxDir, client: client)
+            throw error
+        }
+    }
+
+    static let batchSize = 64
+
+    func pullListed(
+        _ listing: [RemoteEntry], markers: Set<String>, source: SourceConfig, client: inout SFTPClient, batch: inout [Fetched],
+        inboxDir: String, runID: String, now: Date, log: (String, TransferRecord.Outcome, String?, Int64) throws -> Void,
+        into outcome: inout Outcome
+    ) throws {
         for entry in listing where entry.isRegularFile && !markers.contains(entry.name) && source.pattern.matches(entry.name) {
             if let reason = Self.unsafeNameReason(entry.name) {
                 outcome.refused += 1
-                try log(entry.name.debugDescription, .refused, "refused: \(reason); rename it on the server or ask the partner")
+                try log(entry.name.debugDescription, .refused, "refused: \(reason); rename it on the server or ask the partner", 0)
                 continue
             }
             let remotePath = (source.remoteDir as NSString).appendingPathComponent(entry.name)
@@ -100,14 +122,16 @@ struct Puller {
             }
             if let why = try notReady(source, entry, remotePath: remotePath, markers: markers, now: now) {
                 outcome.waiting += 1
-                try log(entry.name, .waiting, why)
+                try log(entry.name, .waiting, why, 0)
                 continue
             }
             var attempts = 0
             while true {
                 do {
-                    if try fetch(source, client, entry, remotePath: remotePath, inboxDir: inboxDir, runID: runID, now: now) {
+                    if let fetched = try fetch(source, client, entry, remotePath: remotePath, inboxDir: inboxDir, runID: runID, now: now) {
                         outcome.pulled += 1
+                        batch.append(fetched)
+                        if batch.count >= Self.batchSize { try commit(&batch, source: source, inboxDir: inboxDir, client: client) }
                     } else {
                         outcome.waiting += 1
                     }
@@ -143,15 +167,17 @@ struct Puller {
         return nil
     }
 
-    /// Downloads one file durably into the inbox. False when it turned out not to be ready.
+    /// Downloads one file into the inbox under its own name (fsynced, size checked); nil when it
+    /// turned out not to be ready. The caller makes it count with `commit`.
     func fetch(
         _ source: SourceConfig, _ client: SFTPClient, _ entry: RemoteEntry, remotePath: String, inboxDir: String, runID: String,
         now: Date
-    ) throws -> Bool {
+    ) throws -> Fetched? {
         let temp = (inboxDir as NSString).appendingPathComponent(".\(entry.name).part")
         var kept = false
         defer { if !kept { unlink(temp) } }
-        let bytes = try client.download(remotePath, to: temp) { done in
+        var hasher = SHA256()
+        let bytes = try client.download(remotePath, to: temp, block: { hasher.update(bufferPointer: $0) }) { done in
             if entry.size >= 8 << 20 { progress?(entry.name, done, entry.size) }
             try crashPoint.reach("pull.transferring")
         }
@@ -162,7 +188,7 @@ struct Puller {
                 TransferRecord(
                     runID: runID, direction: "pull", endpoint: source.name, name: entry.name, outcome: .waiting,
                     detail: "changed while it was being fetched; taken on a later run", at: now))
-            return false
+            return nil
         }
         if source.trailerCount, let mapping = mappings.first(where: { $0.feed == source.feed }) {
             do {
@@ -172,10 +198,10 @@ struct Puller {
                     TransferRecord(
                         runID: runID, direction: "pull", endpoint: source.name, name: entry.name, outcome: .waiting,
                         detail: "not complete yet (\(p.message)); taken on a later run", at: now))
-                return false
+                return nil
             }
         }
-        let hash = try InboxScanner.sha256(path: temp)
+        let hash = Hex.encode(hasher.finalize())
         var final = (inboxDir as NSString).appendingPathComponent(entry.name)
         if FileManager.default.fileExists(atPath: final), (try? InboxScanner.sha256(path: final)) != hash {
             final = (inboxDir as NSString).appendingPathComponent("\(entry.name).\(hash.prefix(12))")
@@ -184,27 +210,40 @@ struct Puller {
             throw TransportError(.local, "cannot move \(temp) into the inbox: \(String(cString: strerror(errno)))")
         }
         kept = true
-        AtomicFile.syncDirectory(inboxDir)
-        try crashPoint.reach("pull.inInbox")
-        let record = PulledFile(
-            source: source.name, remotePath: remotePath, size: entry.size, mtime: entry.mtime,
-            localName: (final as NSString).lastPathComponent, hash: hash, fetchedAt: now, afterActionDone: false)
-        try store.recordPull(record)
-        try store.logTransfer(
-            TransferRecord(
-                runID: runID, direction: "pull", endpoint: source.name, name: entry.name, outcome: .pulled,
-                detail: nil, bytes: bytes, at: now))
         logger.info(
             "pulled",
             metadata: ["source": "\(source.name)", "file.name": "\(entry.name)", "bytes": "\(bytes)", "file.sha256": "\(hash.prefix(16))"])
-        try afterAction(source, client, remotePath, record)
-        return true
+        return Fetched(
+            record: PulledFile(
+                source: source.name, remotePath: remotePath, size: entry.size, mtime: entry.mtime,
+                localName: (final as NSString).lastPathComponent, hash: hash, fetchedAt: now, afterActionDone: source.after == .keep),
+            transfer: TransferRecord(
+                runID: runID, direction: "pull", endpoint: source.name, name: entry.name, outcome: .pulled, detail: nil, bytes: bytes,
+                at: now))
+    }
+
+    struct Fetched {
+        let record: PulledFile
+        let transfer: TransferRecord
+    }
+
+    /// Makes a batch of fetched files count: their renames are made durable with one directory
+    /// fsync, then their ledger rows commit in one transaction, then the remote after-actions run.
+    /// A ledger row is never durable before its file is.
+    func commit(_ batch: inout [Fetched], source: SourceConfig, inboxDir: String, client: SFTPClient) throws {
+        guard !batch.isEmpty else { return }
+        AtomicFile.syncDirectory(inboxDir)
+        try crashPoint.reach("pull.inInbox")
+        try store.recordPulls(batch.map { ($0.record, $0.transfer) })
+        let done = batch
+        batch.removeAll()
+        for f in done { try afterAction(source, client, f.record.remotePath, f.record) }
     }
 
     /// Only once the local copy is durable and recorded does the remote file move or go.
     func afterAction(_ source: SourceConfig, _ client: SFTPClient, _ remotePath: String, _ record: PulledFile) throws {
         switch source.after {
-        case .keep: break
+        case .keep: return
         case .delete: try client.remove(remotePath)
         case .move(let dir):
             try client.makeDirectory(dir)
@@ -214,7 +253,7 @@ struct Puller {
         }
         var done = record
         done.afterActionDone = true
-        try store.recordPull(done)
+        try store.recordPulls([(done, nil)])
     }
 
     /// A partial download left by a run that died mid-transfer is not input (the remote file is):
