@@ -90,7 +90,7 @@ public final class SQLiteStore: GatewayStore {
                 sql: """
                     CREATE TABLE pulled_files (
                         source TEXT NOT NULL, remote_path TEXT NOT NULL, size INTEGER NOT NULL, mtime INTEGER NOT NULL,
-                        local_name TEXT NOT NULL, hash TEXT NOT NULL, fetched_at INTEGER NOT NULL, after_done INTEGER NOT NULL,
+                        local_name TEXT NOT NULL, fetched_at INTEGER NOT NULL, after_done INTEGER NOT NULL,
                         PRIMARY KEY (source, remote_path, size, mtime));
                     CREATE TABLE remote_observations (
                         source TEXT NOT NULL, remote_path TEXT NOT NULL, size INTEGER NOT NULL, mtime INTEGER NOT NULL,
@@ -476,7 +476,7 @@ public final class SQLiteStore: GatewayStore {
             ).map {
                 PulledFile(
                     source: $0["source"], remotePath: $0["remote_path"], size: $0["size"], mtime: $0["mtime"],
-                    localName: $0["local_name"], hash: $0["hash"], fetchedAt: Self.date($0["fetched_at"])!,
+                    localName: $0["local_name"], fetchedAt: Self.date($0["fetched_at"])!,
                     afterActionDone: $0["after_done"])
             }
         }
@@ -488,11 +488,11 @@ public final class SQLiteStore: GatewayStore {
                 if let transfer { try Self.insertTransfer(db, transfer) }
                 try db.execute(
                     sql: """
-                        INSERT INTO pulled_files(source, remote_path, size, mtime, local_name, hash, fetched_at, after_done)
-                        VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                        INSERT INTO pulled_files(source, remote_path, size, mtime, local_name, fetched_at, after_done)
+                        VALUES (?, ?, ?, ?, ?, ?, ?)
                         ON CONFLICT(source, remote_path, size, mtime) DO UPDATE SET after_done = excluded.after_done
                         """,
-                    arguments: [f.source, f.remotePath, f.size, f.mtime, f.localName, f.hash, Self.ms(f.fetchedAt), f.afterActionDone])
+                    arguments: [f.source, f.remotePath, f.size, f.mtime, f.localName, Self.ms(f.fetchedAt), f.afterActionDone])
             }
         }
     }

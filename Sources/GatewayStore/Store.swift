@@ -84,13 +84,12 @@ public struct PulledFile: Sendable, Equatable {
     public let size: Int64
     public let mtime: Int64
     public let localName: String
-    public let hash: String
     public let fetchedAt: Date
     /// The source's after-action (keep, move, delete) is done.
     public var afterActionDone: Bool
 
     public init(
-        source: String, remotePath: String, size: Int64, mtime: Int64, localName: String, hash: String, fetchedAt: Date,
+        source: String, remotePath: String, size: Int64, mtime: Int64, localName: String, fetchedAt: Date,
         afterActionDone: Bool
     ) {
         self.source = source
@@ -98,7 +97,6 @@ public struct PulledFile: Sendable, Equatable {
         self.size = size
         self.mtime = mtime
         self.localName = localName
-        self.hash = hash
         self.fetchedAt = fetchedAt
         self.afterActionDone = afterActionDone
     }

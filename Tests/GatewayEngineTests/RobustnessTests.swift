@@ -218,3 +218,71 @@ struct ReportOutputTests {
         #expect(Gateway.newRunID(now: t.addingTimeInterval(0.993)).hasPrefix("r20261003T230001000-"))
     }
 }
+
+@Suite("Configuration of SFTP sources and destinations")
+struct TransferConfigTests {
+    @Test func sourcesAndDestinationsParseWithRelativePathsResolved() throws {
+        let dir = Fixtures.tempDir()
+        try Fixtures.write(
+            """
+            retry: {attempts: 5, first_delay_seconds: 2, max_delay_seconds: 20}
+            sources:
+              - name: bank
+                host: sftp.bank.example
+                port: 2222
+                user: caas
+                key: keys/bank_ed25519
+                passphrase: {env: BANK_KEY_PASSPHRASE}
+                known_hosts: keys/known_hosts
+                remote_dir: /out/camt054
+                pattern: '^camt054_[0-9]{8}\\.xml$'
+                feed: bank-camt054
+                ready: {stable_seconds: 60, done_marker: .ok, trailer_count: true}
+                after: {move: /out/camt054/done}
+            destinations:
+              - {name: crm, host: sftp.crm.example, user: caas, key: /etc/k, known_hosts: /etc/kh, remote_dir: /in, outbox: notifications, if_exists: keep_both}
+            """, dir + "/caas-gateway.yaml")
+        let c = try GatewayConfig.load(path: dir + "/caas-gateway.yaml")
+        let s = try #require(c.sources.first)
+        #expect(s.name == "bank" && s.server.port == 2222 && s.feed == "bank-camt054")
+        #expect(s.server.key == dir + "/keys/bank_ed25519" && s.server.knownHosts == dir + "/keys/known_hosts")
+        #expect(s.server.passphrase == .env("BANK_KEY_PASSPHRASE"))
+        #expect(s.stableSeconds == 60 && s.doneMarker == ".ok" && s.trailerCount && s.after == .move("/out/camt054/done"))
+        #expect(s.pattern.matches("camt054_20261006.xml") && !s.pattern.matches("camt054_x.xml"))
+        #expect(c.destinations.first?.ifExists == .keepBoth && c.destinations.first?.outbox == "notifications")
+        #expect(
+            c.retry.attempts == 5 && c.retry.delay(afterAttempt: 1) == 2 && c.retry.delay(afterAttempt: 4) == 16
+                && c.retry.delay(afterAttempt: 5) == 20)
+    }
+
+    @Test func mistakesAreReportedWithTheirLine() {
+        let base = "sources:\n  - {name: a, host: h, user: u, key: k, known_hosts: kh, remote_dir: /r, pattern: '.*', feed: f"
+        let cases: [(String, Int, String)] = [
+            (base + ", passphrase: hunter2}\n", 2, "holds a secret inline"),
+            (base + ", after: archive}\n", 2, "after must be keep, delete or {move: /remote/folder}"),
+            (base + ", port: 70000}\n", 2, "port must be 1 to 65535"),
+            (base + ", colour: blue}\n", 2, "unknown key 'colour'"),
+            ("sources:\n  - {name: a, host: h}\n", 2, "source 'a' needs 'pattern'"),
+            (
+                "destinations:\n  - {name: d, host: h, user: u, key: k, known_hosts: kh, remote_dir: /r, outbox: inbox}\n", 2,
+                "outbox must be"
+            ),
+            (
+                "destinations:\n  - {name: d, host: h, user: u, key: k, known_hosts: kh, remote_dir: /r, outbox: stock, if_exists: replace}\n",
+                2, "if_exists must be"
+            ),
+        ]
+        for (text, line, message) in cases {
+            do {
+                _ = try GatewayConfig.parse(text, file: "c.yaml")
+                Issue.record("accepted: \(text)")
+            } catch let e as ConfigError {
+                #expect(e.line == line, "\(message): \(e)")
+                #expect(e.message.contains(message), "\(e)")
+                #expect(!e.message.contains("hunter2"))
+            } catch {
+                Issue.record("\(error)")
+            }
+        }
+    }
+}

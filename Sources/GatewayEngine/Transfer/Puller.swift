@@ -1,4 +1,3 @@
-import Crypto
 import Foundation
 import GatewayCore
 import GatewayFormats
@@ -176,11 +175,12 @@ struct Puller {
         let temp = (inboxDir as NSString).appendingPathComponent(".\(entry.name).part")
         var kept = false
         defer { if !kept { unlink(temp) } }
-        var hasher = SHA256()
-        let bytes = try client.download(remotePath, to: temp, block: { hasher.update(bufferPointer: $0) }) { done in
-            if entry.size >= 8 << 20 { progress?(entry.name, done, entry.size) }
-            try crashPoint.reach("pull.transferring")
-        }
+        let bytes = try client.download(
+            remotePath, to: temp,
+            progress: { done in
+                if entry.size >= 8 << 20 { progress?(entry.name, done, entry.size) }
+                try crashPoint.reach("pull.transferring")
+            })
         // The partner may still be writing: size must match the listing and the file must not have moved on.
         let after = try client.stat(remotePath)
         guard bytes == entry.size, after?.size == entry.size, after?.mtime == entry.mtime else {
@@ -201,10 +201,14 @@ struct Puller {
                 return nil
             }
         }
-        let hash = Hex.encode(hasher.finalize())
+        // The content hash is ingest's business (it reads every file anyway); here it is needed
+        // only when a file of that name is already waiting, to tell a re-send from new content.
         var final = (inboxDir as NSString).appendingPathComponent(entry.name)
-        if FileManager.default.fileExists(atPath: final), (try? InboxScanner.sha256(path: final)) != hash {
-            final = (inboxDir as NSString).appendingPathComponent("\(entry.name).\(hash.prefix(12))")
+        if FileManager.default.fileExists(atPath: final) {
+            let hash = try InboxScanner.sha256(path: temp)
+            if (try? InboxScanner.sha256(path: final)) != hash {
+                final = (inboxDir as NSString).appendingPathComponent("\(entry.name).\(hash.prefix(12))")
+            }
         }
         guard rename(temp, final) == 0 else {
             throw TransportError(.local, "cannot move \(temp) into the inbox: \(String(cString: strerror(errno)))")
@@ -212,11 +216,11 @@ struct Puller {
         kept = true
         logger.info(
             "pulled",
-            metadata: ["source": "\(source.name)", "file.name": "\(entry.name)", "bytes": "\(bytes)", "file.sha256": "\(hash.prefix(16))"])
+            metadata: ["source": "\(source.name)", "file.name": "\(entry.name)", "bytes": "\(bytes)"])
         return Fetched(
             record: PulledFile(
                 source: source.name, remotePath: remotePath, size: entry.size, mtime: entry.mtime,
-                localName: (final as NSString).lastPathComponent, hash: hash, fetchedAt: now, afterActionDone: source.after == .keep),
+                localName: (final as NSString).lastPathComponent, fetchedAt: now, afterActionDone: source.after == .keep),
             transfer: TransferRecord(
                 runID: runID, direction: "pull", endpoint: source.name, name: entry.name, outcome: .pulled, detail: nil, bytes: bytes,
                 at: now))
