@@ -57,8 +57,12 @@ public struct RunSummary: Codable, Sendable {
     }
 }
 
-/// The run, stage by stage: ingest → fold → decide → act → fold → report. Each stage can also run
-/// alone. Holds the run lock for its whole life; create one per command.
+/// The run, stage by stage: pull → ingest → fold → decide → act → fold → report → push. Each stage
+/// can also run alone. Holds the run lock for its whole life; create one per command.
+///
+/// Logging: what the run handles and reports in its summary (a quarantined file, a failed source)
+/// is logged at notice; warning and error are for what nobody planned for.
+
 public final class Gateway {
     public let config: GatewayConfig
     public let mappings: [FeedMapping]

@@ -134,3 +134,29 @@ struct CLITests {
         #expect(try cli.run(["explain", "VD/0000/000000"]).code == 1)
     }
 }
+
+@Suite("The command line with SFTP sources", .serialized)
+struct CLITransferTests {
+    @Test func aFailedSourceIsExitFourWithItsReasonAndNoProgressLineUnderCron() throws {
+        let server = try SSHDServer()
+        defer { server.stop() }
+        let cli = try CLI()
+        let remote = Fixtures.tempDir("remote")
+        var big = Data(count: 16 << 20)
+        big[0] = 1
+        try big.write(to: URL(fileURLWithPath: remote + "/VENDAS_PT-LIS-01_20261012.csv"))
+        let source = { (name: String, port: Int) in
+            "  - {name: \(name), host: 127.0.0.1, port: \(port), user: \(server.user), key: \(server.clientKey), known_hosts: \(server.knownHosts), remote_dir: \(remote), pattern: '^VENDAS_', feed: dms-sales-pt, ready: {stable_seconds: 0}}\n"
+        }
+        try ("retry: {attempts: 1}\nsources:\n" + source("good", server.port) + source("down", try SSHDServer.freePort()))
+            .write(toFile: cli.home + "/caas-gateway.yaml", atomically: true, encoding: .utf8)
+        let r = try cli.run(["pull"])
+        #expect(r.code == 4)
+        #expect(r.out.isEmpty)
+        let lines = r.err.split(separator: "\n")
+        #expect(lines.count == 1, "\(r.err)")
+        #expect(lines.first?.hasPrefix("caas-gateway: source down failed: cannot connect to 127.0.0.1:") == true)
+        #expect(!r.err.contains("MiB"))  // the progress line is for terminals only
+        #expect(FileManager.default.fileExists(atPath: cli.home + "/inbox/dms-sales-pt/VENDAS_PT-LIS-01_20261012.csv"))
+    }
+}

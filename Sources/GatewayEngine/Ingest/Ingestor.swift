@@ -67,7 +67,7 @@ struct Ingestor {
                 }
             }
         } catch let problem as FileProblem {
-            logger.warning("file quarantined", metadata: meta.merging(["reason": "\(problem)"]) { $1 })
+            logger.notice("file quarantined", metadata: meta.merging(["reason": "\(problem)"]) { $1 })
             return try quarantine(
                 file, hash: hash, feed: mapping.feed, reason: problem.description, runID: runID, asOf: asOf, outcome: .quarantined)
         } catch is FileAlreadyClaimed {

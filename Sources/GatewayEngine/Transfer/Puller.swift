@@ -35,7 +35,7 @@ struct Puller {
                 try pull(source, runID: runID, now: now, into: &outcome)
             } catch {
                 outcome.failedSources[source.name] = "\(error)"
-                logger.error("source failed", metadata: ["source": "\(source.name)", "error": "\(error)"])
+                logger.notice("source failed", metadata: ["source": "\(source.name)", "error": "\(error)"])
                 try? store.logTransfer(
                     TransferRecord(
                         runID: runID, direction: "pull", endpoint: source.name, name: nil, outcome: .failed,

@@ -27,7 +27,7 @@ struct Pusher {
                 try push(d, runID: runID, now: now, into: &outcome)
             } catch {
                 outcome.failedDestinations[d.name] = "\(error)"
-                logger.error("destination failed", metadata: ["destination": "\(d.name)", "error": "\(error)"])
+                logger.notice("destination failed", metadata: ["destination": "\(d.name)", "error": "\(error)"])
                 try? store.logTransfer(
                     TransferRecord(
                         runID: runID, direction: "push", endpoint: d.name, name: nil, outcome: .failed,
