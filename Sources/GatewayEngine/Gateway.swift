@@ -62,7 +62,6 @@ public struct RunSummary: Codable, Sendable {
 ///
 /// Logging: what the run handles and reports in its summary (a quarantined file, a failed source)
 /// is logged at notice; warning and error are for what nobody planned for.
-
 public final class Gateway {
     public let config: GatewayConfig
     public let mappings: [FeedMapping]
