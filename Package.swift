@@ -92,7 +92,8 @@ let package = Package(
         .target(name: "GatewayTestSupport", path: "Tests/GatewayTestSupport"),
         .testTarget(name: "GatewayCoreTests", dependencies: ["GatewayCore", "GatewayTestSupport"]),
         .testTarget(name: "GatewayFormatsTests", dependencies: ["GatewayFormats", "GatewayCore", "GatewayTestSupport"]),
-        .testTarget(name: "GatewayStoreTests", dependencies: ["GatewayStore", "GatewayCore"]),
+        .testTarget(
+            name: "GatewayStoreTests", dependencies: ["GatewayStore", "GatewayCore", .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(name: "GatewayTransportTests", dependencies: ["GatewayTransport", "GatewayTestSupport"]),
         .testTarget(
             name: "GatewayEngineTests",

@@ -11,7 +11,6 @@ public final class SQLiteStore: GatewayStore {
     public init(path: String) throws {
         var config = Configuration()
         config.prepareDatabase { db in
-            try db.execute(sql: "PRAGMA synchronous = FULL")
             // A file is one transaction: with the default 2 MB page cache, a large file spills
             // pages mid-transaction and every row gets slower. 64 MB is a bound, not a growth.
             try db.execute(sql: "PRAGMA cache_size = -65536")
@@ -22,6 +21,10 @@ public final class SQLiteStore: GatewayStore {
         } else {
             db = try DatabasePool(path: path, configuration: config)
         }
+        // FULL: a commit is on disk before the call returns, because a file moves to the archive
+        // right after its transaction. Set on the writer once it is open: GRDB's pool switches WAL
+        // connections to NORMAL after prepareDatabase has run, which would silently undo it.
+        try db.writeWithoutTransaction { try $0.execute(sql: "PRAGMA synchronous = FULL") }
         try Self.migrator.migrate(db)
     }
 
@@ -574,24 +577,32 @@ public final class SQLiteStore: GatewayStore {
         try db.write { db in try db.execute(sql: "UPDATE actions SET lease_until = 0 WHERE status = 'in_flight'") }
     }
 
-    public func saveCredentials(_ customer: CustomerRecord, credential: CredentialRecord?, action: ActionRecord) throws {
+    public func saveCredentials(_ batch: [CredentialsToSave]) throws {
         try db.write { db in
-            try db.execute(
-                sql: "INSERT INTO customers(customer_id, username, created_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
-                arguments: [customer.customerID, customer.username, Self.ms(customer.createdAt)])
-            if let credential {
+            for item in batch {
                 try db.execute(
-                    sql: """
-                        INSERT INTO credentials(customer_id, token_hash, expires_at, issued_at, order_ref) VALUES (?, ?, ?, ?, ?)
-                        ON CONFLICT(customer_id) DO UPDATE SET token_hash = excluded.token_hash, expires_at = excluded.expires_at,
-                          issued_at = excluded.issued_at, order_ref = excluded.order_ref
-                        """,
-                    arguments: [
-                        credential.customerID, credential.tokenHash, Self.ms(credential.expiresAt), Self.ms(credential.issuedAt),
-                        credential.orderRef,
-                    ])
+                    sql: "INSERT INTO customers(customer_id, username, created_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+                    arguments: [item.customer.customerID, item.customer.username, Self.ms(item.customer.createdAt)])
+                if let credential = item.credential {
+                    try db.execute(
+                        sql: """
+                            INSERT INTO credentials(customer_id, token_hash, expires_at, issued_at, order_ref) VALUES (?, ?, ?, ?, ?)
+                            ON CONFLICT(customer_id) DO UPDATE SET token_hash = excluded.token_hash, expires_at = excluded.expires_at,
+                              issued_at = excluded.issued_at, order_ref = excluded.order_ref
+                            """,
+                        arguments: [
+                            credential.customerID, credential.tokenHash, Self.ms(credential.expiresAt), Self.ms(credential.issuedAt),
+                            credential.orderRef,
+                        ])
+                }
+                try Self.writeAction(db, item.action)
             }
-            try Self.writeAction(db, action)
+        }
+    }
+
+    public func updateActions(_ actions: [ActionRecord]) throws {
+        try db.write { db in
+            for a in actions { try Self.writeAction(db, a) }
         }
     }
 

@@ -65,11 +65,27 @@ public protocol GatewayStore: Sendable {
     func customer(username: String) throws -> CustomerRecord?
     /// Stores the customer (if new) and the hash of a fresh activation token, in one transaction
     /// with the action's in-flight mark.
-    func saveCredentials(_ customer: CustomerRecord, credential: CredentialRecord?, action: ActionRecord) throws
+    func saveCredentials(_ batch: [CredentialsToSave]) throws
+    /// Writes several actions' status in one transaction.
+    func updateActions(_ actions: [ActionRecord]) throws
     /// With one store per host and the run lock held, no other runner exists: every in-flight
     /// lease belongs to a run that died and can be taken over at once.
     func expireAllLeases() throws
     func credential(customerID: String) throws -> CredentialRecord?
+}
+
+/// A customer (new or not), the hash of a fresh activation token (if one was made) and the
+/// action's in-flight mark, stored together.
+public struct CredentialsToSave: Sendable {
+    public let customer: CustomerRecord
+    public let credential: CredentialRecord?
+    public let action: ActionRecord
+
+    public init(customer: CustomerRecord, credential: CredentialRecord?, action: ActionRecord) {
+        self.customer = customer
+        self.credential = credential
+        self.action = action
+    }
 }
 
 public struct StoredAnomaly: Sendable, Equatable {

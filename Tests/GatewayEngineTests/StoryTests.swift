@@ -131,6 +131,22 @@ struct StoryTests {
         #expect(try box.gateway().orders().allSatisfy { $0.state == .awaitingReservation })
     }
 
+    @Test func twoOrdersOfOneCustomerInOneRunGiveOneAccountAndOneToken() throws {
+        let box = try Sandbox()
+        try box.drop(["intranet/SALES_ES-MAD-01_20261002233000.xml"])
+        let second = try String(contentsOfFile: Fixtures.story("intranet/SALES_ES-MAD-01_20261002233000.xml"), encoding: .utf8)
+            .replacingOccurrences(of: "S-2026-000103", with: "S-2026-000199")
+        try Fixtures.write(second, box.inbox + "/SALES_ES-MAD-01_20261003233000.xml")
+        let s = try box.run()
+        #expect(s.actionsDone == 2)
+        let notes = try box.notifications()
+        #expect(Set(notes.map { $0["template"] as! String }) == ["customer_welcome", "customer_order_added"])
+        let welcome = try #require(notes.first { $0["template"] as? String == "customer_welcome" })
+        let token = String((welcome["variables"] as! [String: String])["activation_url"]!.split(separator: "=").last!)
+        // The one token sent is the one stored: the second order did not replace it.
+        #expect(try box.gateway().storeForQueries.credential(customerID: welcome["customer_id"] as! String)?.tokenHash == Hex.sha256(token))
+    }
+
     @Test func noPersonalDataReachesTheLogsOrTheReport() throws {
         let box = try Sandbox()
         try box.drop(Sandbox.storySales)

@@ -1,4 +1,5 @@
 import Foundation
+import GRDB
 import Testing
 
 @testable import GatewayCore
@@ -129,5 +130,19 @@ extension SQLiteStoreTests {
         v.anomalies = []
         try store.saveProjection([v], foldedAt: t0.addingTimeInterval(7200))
         #expect(try store.anomalies().isEmpty)
+    }
+}
+
+extension SQLiteStoreTests {
+    @Test func commitsAreSynchronousFullOnDisk() throws {
+        // GRDB's pool sets WAL connections to NORMAL after its prepareDatabase hook; the store must
+        // win, because a file is archived right after its transaction commits.
+        let dir = NSTemporaryDirectory() + "caas-sync-\(UInt32.random(in: 0...UInt32.max))"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        let disk = try SQLiteStore(path: dir + "/g.sqlite")
+        let level = try disk.db.write { try Int.fetchOne($0, sql: "PRAGMA synchronous") }
+        #expect(level == 2)  // FULL
+        let mode = try disk.db.write { try String.fetchOne($0, sql: "PRAGMA journal_mode") }
+        #expect(mode == "wal")
     }
 }

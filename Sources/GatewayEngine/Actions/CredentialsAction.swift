@@ -42,6 +42,11 @@ struct CredentialsAction {
             leaseUntil: now.addingTimeInterval(600), limit: 10_000)
         var pendingNotes: [Notification] = []
         var toFinish: [(ActionRecord, InFlightResult)] = []
+        // Written together after the loop: one commit per pass, not one per order.
+        var saves: [CredentialsToSave] = []
+        var updates: [ActionRecord] = []
+        // Accounts this pass creates, so a second order of the same customer sees the first.
+        var createdInPass: [String: CustomerRecord] = [:]
         let relFile = outbox.relativePath(runID: runID)
 
         for var action in claimed {
@@ -60,7 +65,7 @@ struct CredentialsAction {
                 action.resultJSON = "{\"skipped\":\"no longer due\"}"
                 action.updatedAt = now
                 action.leaseOwner = nil
-                try store.updateAction(action)
+                updates.append(action)
                 outcome.skipped += 1
                 continue
             }
@@ -70,15 +75,17 @@ struct CredentialsAction {
                 action.status = .failed
                 action.lastError = "the sale has no e-mail address"
                 action.updatedAt = now
-                try store.updateAction(action)
+                updates.append(action)
                 outcome.failed += 1
                 continue
             }
-            let existing = try store.customer(username: email)
+            let existing = try createdInPass[email] ?? store.customer(username: email)
             let customer = existing ?? CustomerRecord(customerID: Self.customerID(username: email), username: email, createdAt: asOf)
             // Returning means an account made for another order. A row this very action wrote
             // before its run died is not an account the customer ever heard of.
-            let returning = try existing.map { try store.credential(customerID: $0.customerID)?.orderRef != action.orderRef } ?? false
+            let returning =
+                try createdInPass[email] != nil
+                || (existing.map { try store.credential(customerID: $0.customerID)?.orderRef != action.orderRef } ?? false)
             var credential: CredentialRecord?
             var variables: [String: String] = [
                 "given_name": sale.string("customer.given_name") ?? "",
@@ -118,12 +125,14 @@ struct CredentialsAction {
             action.outboxFile = relFile
             action.resultJSON = encode(result)
             action.updatedAt = now
-            try store.saveCredentials(customer, credential: credential, action: action)
+            saves.append(CredentialsToSave(customer: customer, credential: credential, action: action))
+            if !returning { createdInPass[email] = customer }
             pendingNotes.append(note)
             toFinish.append((action, result))
         }
         if dryRun { return outcome }
-
+        try store.updateActions(updates)
+        try store.saveCredentials(saves)
         try crashPoint.reach("credentials.saved")
         if !pendingNotes.isEmpty {
             outcome.notificationsFile = try outbox.write(pendingNotes, runID: runID)
@@ -145,13 +154,15 @@ struct CredentialsAction {
         // notification in the outbox and records the same facts again, which is harmless.
         try store.appendFacts(facts, runID: runID)
         outcome.done += toFinish.count
-        for (var action, _) in toFinish {
-            action.status = .done
-            action.leaseOwner = nil
-            action.leaseUntil = nil
-            action.updatedAt = now
-            try store.updateAction(action)
-        }
+        try store.updateActions(
+            toFinish.map { action, _ in
+                var done = action
+                done.status = .done
+                done.leaseOwner = nil
+                done.leaseUntil = nil
+                done.updatedAt = now
+                return done
+            })
         return outcome
     }
 
