@@ -131,7 +131,8 @@ public final class Gateway {
 
     public func run(asOf: Date, dryRun: Bool = false) throws -> RunSummary {
         try recorded("run", asOf: asOf) { s in
-            pullStage(&s)
+            // A dry run touches no partner's server: pulling moves or deletes remote files.
+            if !dryRun { pullStage(&s) }
             try ingestStage(&s)
             try foldDecideAct(&s, dryRun: dryRun)
             try reportStage(&s)

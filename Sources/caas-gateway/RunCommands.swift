@@ -10,7 +10,8 @@ struct Run: ParsableCommand {
     @OptionGroup var global: GlobalOptions
     @Flag(help: "Print the run summary as JSON on standard output.") var json = false
     @Flag(help: "Print the human summary even when standard output is not a terminal (cron stays quiet without it).") var summary = false
-    @Flag(help: "Show what would be sent without sending anything (files are still ingested).") var dryRun = false
+    @Flag(help: "Show what would be sent without sending anything: no pull, no push, no notification; inbox files are still ingested.")
+    var dryRun = false
 
     func run() throws {
         let gateway = try global.openGateway()

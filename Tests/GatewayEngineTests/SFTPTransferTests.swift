@@ -213,6 +213,21 @@ final class SFTPTransferTests {
         #expect(Puller.unsafeNameReason("SALES_ES-MAD-01_20261001233000.xml") == nil)
     }
 
+    @Test func aDryRunNeitherPullsNorPushes() throws {
+        try copyStory(remote + "/sales", ["intranet/SALES_FR-LYO-01_20261001233000.xml"])
+        var box = try Sandbox()
+        var src = try server.source("intranet", dir: remote + "/sales", pattern: "^SALES_", feed: "intranet-sales")
+        src.after = .delete
+        box.config.sources = [src]
+        box.config.destinations = [
+            DestinationConfig(name: "crm", server: server.serverConfig, remoteDir: remote + "/crm", outbox: "reports")
+        ]
+        let s = try box.gateway().run(asOf: Timestamp.parseISO("2026-10-03T23:00:00Z")!, dryRun: true)
+        #expect(s.pulled == 0 && s.pushed == 0)
+        #expect(box.files(under: remote + "/sales") == ["SALES_FR-LYO-01_20261001233000.xml"])  // not deleted
+        #expect(!FileManager.default.fileExists(atPath: remote + "/crm"))
+    }
+
     @Test func pushFollowsEachExistsPolicyAndNeverPushesTwice() throws {
         var box = try Sandbox()
         try Fixtures.write("{\"n\":1}\n", box.config.outbox + "/notifications/run-1.ndjson")
