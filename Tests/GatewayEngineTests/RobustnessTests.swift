@@ -168,18 +168,7 @@ struct ConfigTests {
             ("factory:\n  token: abc123\n", 2, "holds a secret inline"),
             ("sources:\n  - name: bank\n    password: hunter2\n", 3, "holds a secret inline"),
         ]
-        for (text, line, message) in cases {
-            do {
-                _ = try GatewayConfig.parse(text, file: "c.yaml")
-                Issue.record("accepted: \(text)")
-            } catch let e as ConfigError {
-                #expect(e.line == line, "\(message): \(e)")
-                #expect(e.message.contains(message), "\(e)")
-                #expect(!e.message.contains("hunter2") && !e.message.contains("abc123"))
-            } catch {
-                Issue.record("\(error)")
-            }
-        }
+        expectConfigErrors(cases, secrets: ["hunter2", "abc123"])
     }
 
     @Test func secretsComeFromTheEnvironmentOrAFile() throws {
@@ -272,17 +261,25 @@ struct TransferConfigTests {
                 2, "if_exists must be"
             ),
         ]
-        for (text, line, message) in cases {
-            do {
-                _ = try GatewayConfig.parse(text, file: "c.yaml")
-                Issue.record("accepted: \(text)")
-            } catch let e as ConfigError {
-                #expect(e.line == line, "\(message): \(e)")
-                #expect(e.message.contains(message), "\(e)")
-                #expect(!e.message.contains("hunter2"))
-            } catch {
-                Issue.record("\(error)")
-            }
+        expectConfigErrors(cases, secrets: ["hunter2"])
+    }
+}
+
+/// Each configuration text must be refused at its line, with the message, never echoing a secret.
+func expectConfigErrors(
+    _ cases: [(text: String, line: Int, message: String)], secrets: [String],
+    sourceLocation: SourceLocation = #_sourceLocation
+) {
+    for (text, line, message) in cases {
+        do {
+            _ = try GatewayConfig.parse(text, file: "c.yaml")
+            Issue.record("accepted: \(text)", sourceLocation: sourceLocation)
+        } catch let e as ConfigError {
+            #expect(e.line == line, "\(message): \(e)", sourceLocation: sourceLocation)
+            #expect(e.message.contains(message), "\(e)", sourceLocation: sourceLocation)
+            for secret in secrets { #expect(!e.message.contains(secret), sourceLocation: sourceLocation) }
+        } catch {
+            Issue.record("\(error)", sourceLocation: sourceLocation)
         }
     }
 }

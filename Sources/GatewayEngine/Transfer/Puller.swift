@@ -30,17 +30,10 @@ struct Puller {
 
     func pullAll(runID: String, now: Date) -> Outcome {
         var outcome = Outcome()
-        for source in config.sources {
-            do {
-                try pull(source, runID: runID, now: now, into: &outcome)
-            } catch {
-                outcome.failedSources[source.name] = "\(error)"
-                logger.notice("source failed", metadata: ["source": "\(source.name)", "error": "\(error)"])
-                try? store.logTransfer(
-                    TransferRecord(
-                        runID: runID, direction: "pull", endpoint: source.name, name: nil, outcome: .failed,
-                        detail: "\(error)", at: now))
-            }
+        outcome.failedSources = eachEndpoint(
+            config.sources, name: \.name, direction: "pull", store: store, logger: logger, runID: runID, now: now
+        ) { source in
+            try pull(source, runID: runID, now: now, into: &outcome)
         }
         return outcome
     }

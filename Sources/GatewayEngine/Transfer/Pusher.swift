@@ -22,17 +22,10 @@ struct Pusher {
 
     func pushAll(runID: String, now: Date) -> Outcome {
         var outcome = Outcome()
-        for d in config.destinations {
-            do {
-                try push(d, runID: runID, now: now, into: &outcome)
-            } catch {
-                outcome.failedDestinations[d.name] = "\(error)"
-                logger.notice("destination failed", metadata: ["destination": "\(d.name)", "error": "\(error)"])
-                try? store.logTransfer(
-                    TransferRecord(
-                        runID: runID, direction: "push", endpoint: d.name, name: nil, outcome: .failed,
-                        detail: "\(error)", at: now))
-            }
+        outcome.failedDestinations = eachEndpoint(
+            config.destinations, name: \.name, direction: "push", store: store, logger: logger, runID: runID, now: now
+        ) { destination in
+            try push(destination, runID: runID, now: now, into: &outcome)
         }
         return outcome
     }
