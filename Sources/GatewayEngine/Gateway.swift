@@ -114,6 +114,9 @@ public final class Gateway {
         log[metadataKey: "run"] = "\(summary.runID)"
         do {
             try stages(&summary)
+        } catch let crash as CrashPoint.Triggered {
+            // A simulated death: no bookkeeping, as a real one would have none.
+            throw crash.underlying
         } catch {
             try? store.finishRun(
                 id: summary.runID, status: "failed", summaryJSON: "{\"error\":\(JSONText.quoted("\(error)"))}", finishedAt: Date())
@@ -132,22 +135,22 @@ public final class Gateway {
     public func run(asOf: Date, dryRun: Bool = false) throws -> RunSummary {
         try recorded("run", asOf: asOf) { s in
             // A dry run touches no partner's server: pulling moves or deletes remote files.
-            if !dryRun { pullStage(&s) }
+            if !dryRun { try pullStage(&s) }
             try ingestStage(&s)
             try foldDecideAct(&s, dryRun: dryRun)
             try reportStage(&s)
             // Last, so the report just written is delivered too. Its own deliveries appear in the
             // next run's report (rewriting it now would make every run push it again).
-            if !dryRun { pushStage(&s) }
+            if !dryRun { try pushStage(&s) }
         }
     }
 
     public func pull(asOf: Date) throws -> RunSummary {
-        try recorded("pull", asOf: asOf) { s in pullStage(&s) }
+        try recorded("pull", asOf: asOf) { s in try pullStage(&s) }
     }
 
     public func push(asOf: Date) throws -> RunSummary {
-        try recorded("push", asOf: asOf) { s in pushStage(&s) }
+        try recorded("push", asOf: asOf) { s in try pushStage(&s) }
     }
 
     public func ingest(asOf: Date) throws -> RunSummary {
@@ -173,20 +176,20 @@ public final class Gateway {
         return p
     }
 
-    func pullStage(_ s: inout RunSummary) {
+    func pullStage(_ s: inout RunSummary) throws {
         guard !config.sources.isEmpty else { return }
         // Readiness compares remote times with the real clock, whatever --as-of says.
-        let o = puller.pullAll(runID: s.runID, now: Date())
+        let o = try puller.pullAll(runID: s.runID, now: Date())
         s.pulled += o.pulled
         s.pullWaiting += o.waiting
         s.transfersRefused += o.refused
         for (k, v) in o.failedSources { s.failedEndpoints["source \(k)"] = v }
     }
 
-    func pushStage(_ s: inout RunSummary) {
+    func pushStage(_ s: inout RunSummary) throws {
         guard !config.destinations.isEmpty else { return }
         let p = puller
-        let o = Pusher(config: config, store: store, logger: logger, progress: progress) { server, label in
+        let o = try Pusher(config: config, store: store, logger: logger, progress: progress) { server, label in
             try p.connect(server, label: label)
         }.pushAll(runID: s.runID, now: Date())
         s.pushed += o.pushed

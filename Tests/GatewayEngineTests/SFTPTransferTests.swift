@@ -213,6 +213,44 @@ final class SFTPTransferTests {
         #expect(Puller.unsafeNameReason("SALES_ES-MAD-01_20261001233000.xml") == nil)
     }
 
+    @Test func aCrashBeforeTheLedgerCommitLosesNothingAndDoublesNothing() throws {
+        try copyStory(remote + "/sales", ["intranet/SALES_FR-LYO-01_20261001233000.xml"])
+        var box = try Sandbox()
+        var src = try server.source("intranet", dir: remote + "/sales", pattern: "^SALES_", feed: "intranet-sales")
+        src.after = .delete
+        box.config.sources = [src]
+        #expect(throws: SimulatedCrash.self) {
+            try box.run(crash: { if $0 == "pull.inInbox" { throw SimulatedCrash() } })
+        }
+        // The file is in the inbox, but not in the ledger: the remote copy must still be there.
+        #expect(box.files(under: remote + "/sales") == ["SALES_FR-LYO-01_20261001233000.xml"])
+        let s = try box.run()
+        #expect(s.failedEndpoints.isEmpty)
+        #expect(box.files(under: remote + "/sales").isEmpty)  // deleted only now, after the ledger commit
+        let g = try box.gateway()
+        #expect(try g.orders().map(\.ref) == ["S-2026-000201"])
+        #expect(try g.storeForQueries.facts(orderRef: "S-2026-000201").filter { $0.kind == .saleRegistered }.count == 1)
+        #expect(box.files(under: box.inbox).isEmpty)
+    }
+
+    @Test func aFileWhoseTrailerCountIsShortWaitsUntilItIsComplete() throws {
+        let dir = remote + "/sales"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        let full = try String(contentsOfFile: Fixtures.story("intranet/SALES_ES-MAD-01_20261001233000.xml"), encoding: .utf8)
+        let partial = full.replacingOccurrences(of: #"count="2""#, with: #"count="3""#)
+        try Fixtures.write(partial, dir + "/SALES_ES-MAD-01_20261001233000.xml")
+        var box = try Sandbox()
+        var src = try server.source("intranet", dir: dir, pattern: "^SALES_", feed: "intranet-sales")
+        src.trailerCount = true
+        box.config.sources = [src]
+        let g = try box.gateway()
+        let first = try g.pull(asOf: Date())
+        #expect(first.pulled == 0 && first.pullWaiting == 1)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: box.inbox + "/intranet-sales").isEmpty)
+        try Fixtures.write(full, dir + "/SALES_ES-MAD-01_20261001233000.xml")
+        #expect(try g.pull(asOf: Date()).pulled == 1)
+    }
+
     @Test func aDryRunNeitherPullsNorPushes() throws {
         try copyStory(remote + "/sales", ["intranet/SALES_FR-LYO-01_20261001233000.xml"])
         var box = try Sandbox()

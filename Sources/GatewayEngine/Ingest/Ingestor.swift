@@ -145,5 +145,13 @@ public struct CrashPoint: Sendable {
 
     public init(_ hook: (@Sendable (String) throws -> Void)? = nil) { self.hook = hook }
 
-    func reach(_ name: String) throws { try hook?(name) }
+    /// What a crash point throws. Error handling on the way out (isolating a failed source,
+    /// recording what was fetched) lets it through: a dead process gets to do none of that.
+    struct Triggered: Error {
+        let underlying: any Error
+    }
+
+    func reach(_ name: String) throws {
+        do { try hook?(name) } catch { throw Triggered(underlying: error) }
+    }
 }

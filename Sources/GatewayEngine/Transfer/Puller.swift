@@ -28,9 +28,9 @@ struct Puller {
         var failedSources: [String: String] = [:]
     }
 
-    func pullAll(runID: String, now: Date) -> Outcome {
+    func pullAll(runID: String, now: Date) throws -> Outcome {
         var outcome = Outcome()
-        outcome.failedSources = eachEndpoint(
+        outcome.failedSources = try eachEndpoint(
             config.sources, name: \.name, direction: "pull", store: store, logger: logger, runID: runID, now: now
         ) { source in
             try pull(source, runID: runID, now: now, into: &outcome)
@@ -86,6 +86,8 @@ struct Puller {
                 listing, markers: markers, source: source, client: &client, batch: &batch, inboxDir: inboxDir, runID: runID,
                 now: now, log: log, into: &outcome)
             try commit(&batch, source: source, inboxDir: inboxDir, client: client)
+        } catch let crash as CrashPoint.Triggered {
+            throw crash
         } catch {
             // What is already in the inbox is recorded before the failure is reported, so the
             // next pull does not fetch it again.

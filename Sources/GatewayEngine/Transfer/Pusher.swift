@@ -20,9 +20,9 @@ struct Pusher {
         var failedDestinations: [String: String] = [:]
     }
 
-    func pushAll(runID: String, now: Date) -> Outcome {
+    func pushAll(runID: String, now: Date) throws -> Outcome {
         var outcome = Outcome()
-        outcome.failedDestinations = eachEndpoint(
+        outcome.failedDestinations = try eachEndpoint(
             config.destinations, name: \.name, direction: "push", store: store, logger: logger, runID: runID, now: now
         ) { destination in
             try push(destination, runID: runID, now: now, into: &outcome)
