@@ -100,6 +100,20 @@ struct LifecycleTests {
         #expect(v.amountDueMinor == 4_299_000)
     }
 
+    @Test func credentialsAreOwedToEveryLiveOrderWithoutThemWhateverItsState() {
+        // Sale and payment ingested in the same run: the first fold already says reserved.
+        var s = OrderStory()
+        s.pay(300_000, day: 1, purpose: "reservation")
+        let v = s.fold()
+        #expect(v.state == .reserved)
+        #expect(Set(v.dueActions.map(\.kind)) == [.issueCredentials, .placeFactoryOrder])
+        s.add(.credentialsIssued, day: 2, ["customer_id": .string("C-1")])
+        #expect(s.fold().dueActions.map(\.kind) == [.placeFactoryOrder])
+        var cancelled = OrderStory()
+        cancelled.add(.saleCancelled, day: 0.5)
+        #expect(cancelled.fold().dueActions.isEmpty)
+    }
+
     @Test func anUnderpaidReservationIsNotAReservation() {
         var s = OrderStory()
         s.toAwaitingReservation()

@@ -27,15 +27,17 @@ public enum Lifecycle {
 
     static func dueActions(for view: OrderView) -> [DueAction] {
         guard let state = view.state else { return [] }
-        let kind: DueActionKind?
+        var due: [DueActionKind] = []
+        // Every live order needs its customer's account, whatever state its facts reached: a sale
+        // and its payment can arrive in the same run (a late export, a replay).
+        if view.customerID == nil && state != .cancelled { due.append(.issueCredentials) }
         switch state {
-        case .saleRegistered: kind = .issueCredentials
-        case .reserved: kind = .placeFactoryOrder
-        case .fullyPaid: kind = .submitRegistration
-        case .sinAsignar: kind = .releaseToStock
-        default: kind = nil
+        case .reserved: due.append(.placeFactoryOrder)
+        case .fullyPaid: due.append(.submitRegistration)
+        case .sinAsignar: due.append(.releaseToStock)
+        default: break
         }
-        return kind.map { [DueAction(kind: $0, orderRef: view.ref)] } ?? []
+        return due.map { DueAction(kind: $0, orderRef: view.ref) }
     }
 }
 

@@ -60,7 +60,8 @@ struct CredentialsAction {
                 }
                 logger.notice("re-issuing credentials an interrupted run never sent", metadata: meta)
             }
-            guard let view = try store.projection(ref: action.orderRef), view.state == .saleRegistered else {
+            guard let view = try store.projection(ref: action.orderRef), view.dueActions.contains(where: { $0.kind == .issueCredentials })
+            else {
                 action.status = .done
                 action.resultJSON = "{\"skipped\":\"no longer due\"}"
                 action.updatedAt = now
