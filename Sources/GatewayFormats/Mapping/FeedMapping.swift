@@ -52,6 +52,9 @@ public struct FeedMapping: Sendable {
 public struct FactRule: Sendable {
     public let kind: FactKind
     public let condition: Condition?
+    /// Constant values this rule gives fields of its fact, whatever the record says
+    /// (`set: {event: refused}` for a capture the provider reports as unsuccessful).
+    public let overrides: [String: String]
     public let line: Int
 
     public struct Condition: Sendable {

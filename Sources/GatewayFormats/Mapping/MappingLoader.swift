@@ -129,7 +129,7 @@ public enum MappingLoader {
                     file: file, line: r.line,
                     message: "only a dealership export may produce \(r.kind.rawValue); add 'source: dealership' if this feed is one")
             }
-            for spec in r.kind.schema.fields where spec.required && fields[spec.name] == nil {
+            for spec in r.kind.schema.fields where spec.required && fields[spec.name] == nil && r.overrides[spec.name] == nil {
                 throw ConfigError(
                     file: file, line: r.line, message: "fact \(r.kind.rawValue) needs field '\(spec.name)', which is not bound")
             }
@@ -190,7 +190,7 @@ public enum MappingLoader {
     }
 
     static func rule(_ node: YAMLNode) throws -> FactRule {
-        let f = try node.fields("a facts entry", allowed: ["kind", "when"])
+        let f = try node.fields("a facts entry", allowed: ["kind", "when", "set"])
         guard let kindNode = f["kind"] else { throw node.error("a facts entry needs 'kind'") }
         let kindName = try kindNode.scalar("kind")
         guard let kind = FactKind(rawValue: kindName) else {
@@ -208,7 +208,18 @@ public enum MappingLoader {
                 : [try valuesNode.scalar("value")]
             condition = .init(field: try field.scalar("when.field"), equals: values, negate: negate)
         }
-        return FactRule(kind: kind, condition: condition, line: node.line)
+        var overrides: [String: String] = [:]
+        for e in try f["set"]?.mapping("set") ?? [] {
+            guard let spec = kind.schema.spec(e.key), e.key != "order_ref", e.key != "occurred_at" else {
+                throw ConfigError(file: node.file, line: e.line, message: "set: '\(e.key)' is not a field \(kind.rawValue) lets a rule set")
+            }
+            let value = try e.value.scalar("set.\(e.key)")
+            if let allowed = spec.allowed, !allowed.contains(value) {
+                throw ConfigError(file: node.file, line: e.line, message: "set: \(e.key) must be one of \(allowed.joined(separator: ", "))")
+            }
+            overrides[e.key] = value
+        }
+        return FactRule(kind: kind, condition: condition, overrides: overrides, line: node.line)
     }
 
     static let bindingKeys: Set<String> = ["column", "path", "value", "transforms", "checks"]

@@ -161,7 +161,7 @@ public struct RecordMapper {
         var problems: [Rejection] = []
         var orderRef = ""
         var occurredAt: Date?
-        for (i, spec) in ruleFields[ruleIndex] {
+        for (i, spec) in ruleFields[ruleIndex] where rule.overrides[spec.name] == nil {
             let name = spec.name
             switch value(i) {
             case .failure(let f):
@@ -187,6 +187,10 @@ public struct RecordMapper {
                     }
                 }
             }
+        }
+        for (name, constant) in rule.overrides {
+            guard let spec = rule.kind.schema.spec(name) else { continue }
+            if case .success(let typed) = coerce(.string(constant), to: spec) { fields[name] = typed }
         }
         if !problems.isEmpty { return .rejected(problems) }
         var keyParts: [String] = []
