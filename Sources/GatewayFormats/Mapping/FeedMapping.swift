@@ -66,6 +66,8 @@ public struct FactRule: Sendable {
 
 public enum FieldSource: Sendable, Hashable {
     case column(String)
+    /// A CSV column by its 1-based position, for files without a header row.
+    case position(Int)
     case path(XMLPath)
     /// Absolute attribute path outside records, read once per file.
     case document(String)

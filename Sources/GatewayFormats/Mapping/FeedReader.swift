@@ -23,11 +23,13 @@ public enum FeedReader {
         }
         switch mapping.format {
         case .csv(let dialect):
-            var mapper: RecordMapper?
+            // Without a header row the mapper needs nothing from the file, and records start at 1.
+            var mapper: RecordMapper? =
+                dialect.header ? nil : try RecordMapper(mapping: mapping, fileHash: fileHash, fileName: fileName, header: nil)
             var headerCount = 0
             do {
                 try CSVReader(path: path, dialect: dialect).read { record in
-                    if record.number == 0 {
+                    if dialect.header && record.number == 0 {
                         var header: [String] = []
                         for i in 0..<record.count {
                             guard let name = record.string(i) else {
@@ -39,7 +41,7 @@ public enum FeedReader {
                         mapper = try RecordMapper(mapping: mapping, fileHash: fileHash, fileName: fileName, header: header)
                         return
                     }
-                    if record.count != headerCount {
+                    if dialect.header && record.count != headerCount {
                         return try deliver(
                             .rejected([
                                 Rejection(

@@ -185,7 +185,6 @@ public enum MappingLoader {
             d.encoding = e
         }
         if let n = f["null_values"] { d.nullValues = try n.sequence("csv.null_values").map { try $0.scalar("null value") } }
-        guard d.header else { throw node.error("csv.header: false is not supported yet; bind columns by header name") }
         return d
     }
 
@@ -234,8 +233,19 @@ public enum MappingLoader {
             n.node.sequence != nil ? try n.sequence("alternatives").map { try $0.scalar("source") } : [try n.scalar("source")]
         }
         if let c = f["column"] {
-            guard case .csv = format else { throw c.error("field '\(name)': 'column' is for CSV feeds; use 'path' for XML") }
-            sources += try texts(c).map { .column($0) }
+            guard case .csv(let dialect) = format else { throw c.error("field '\(name)': 'column' is for CSV feeds; use 'path' for XML") }
+            for text in try texts(c) {
+                if dialect.header {
+                    sources.append(.column(text))
+                } else {
+                    // Without a header row a column is its position: 1 is the first.
+                    guard let n = Int(text), n >= 1 else {
+                        throw c.error(
+                            "field '\(name)': the feed has no header row (csv.header: false), so 'column' must be a position such as 3")
+                    }
+                    sources.append(.position(n))
+                }
+            }
         }
         if let p = f["path"] {
             guard case .xml = format else { throw p.error("field '\(name)': 'path' is for XML feeds; use 'column' for CSV") }

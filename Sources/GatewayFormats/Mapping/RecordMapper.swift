@@ -95,6 +95,7 @@ public struct RecordMapper {
                         return nil
                     }
                     return .column(i)
+                case .position(let n): return .column(n - 1)
                 case .path(let p): return .path(p)
                 case .document(let d): return .document(d)
                 case .constant(let v): return .constant(v)
