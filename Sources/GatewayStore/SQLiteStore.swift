@@ -656,6 +656,11 @@ struct SQLiteFactWriter: FactWriter {
         return .known
     }
 
+    mutating func skip() {
+        counts.records += 1
+        counts.skipped += 1
+    }
+
     mutating func reject(_ problems: [Rejection]) throws {
         counts.records += 1
         counts.rejected += 1

@@ -160,6 +160,8 @@ public protocol FactWriter {
     mutating func add(_ fact: Fact) throws -> FactWriteResult
     /// One rejected record, with every problem found in it.
     mutating func reject(_ problems: [Rejection]) throws
+    /// One record the mapping deliberately does not turn into a fact.
+    mutating func skip()
 }
 
 public enum FactWriteResult: Sendable, Equatable {
@@ -188,6 +190,24 @@ public struct IngestCounts: Sendable, Equatable, Codable {
     public var records = 0
     public var accepted = 0
     public var rejected = 0
+    /// Records the mapping deliberately skips (debits on a statement of credits, for instance).
+    public var skipped = 0
+
+    enum CodingKeys: String, CodingKey {
+        case records, accepted, rejected, skipped, factsNew, factsKnown, factsConflicting
+    }
+
+    /// Ledger rows written before a count existed read it as zero.
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        records = try c.decodeIfPresent(Int.self, forKey: .records) ?? 0
+        accepted = try c.decodeIfPresent(Int.self, forKey: .accepted) ?? 0
+        rejected = try c.decodeIfPresent(Int.self, forKey: .rejected) ?? 0
+        skipped = try c.decodeIfPresent(Int.self, forKey: .skipped) ?? 0
+        factsNew = try c.decodeIfPresent(Int.self, forKey: .factsNew) ?? 0
+        factsKnown = try c.decodeIfPresent(Int.self, forKey: .factsKnown) ?? 0
+        factsConflicting = try c.decodeIfPresent(Int.self, forKey: .factsConflicting) ?? 0
+    }
     public var factsNew = 0
     public var factsKnown = 0
     public var factsConflicting = 0

@@ -16,6 +16,7 @@ struct MappingTests {
             switch $0 {
             case .fact(let f): facts.append(f)
             case .rejected(let r): rejections.append(r)
+            case .skipped: break
             }
         }
         return (facts, rejections, summary)

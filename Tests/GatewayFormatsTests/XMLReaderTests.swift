@@ -134,7 +134,7 @@ struct XMLReaderTests {
                     elements: [QName(namespace: a, local: "Export")], attribute: QName(namespace: nil, local: "code"))
             ])
         var got: [(String?, String?, Int, String?)] = []
-        let valuePath = XMLPath(steps: [QName(namespace: a, local: "V")], attribute: nil, text: "x:V")
+        let valuePath = XMLPath(steps: [.child(QName(namespace: a, local: "V"))], attribute: nil, text: "x:V")
         let nPath = XMLPath(steps: [], attribute: QName(namespace: nil, local: "n"), text: "@n")
         try XMLStreamReader.records(path: dir + "/ns.xml", spec: spec) { r in
             got.append((r.value(nPath), r.value(valuePath), r.line, r.documentValues["/x:Export/@code"]))

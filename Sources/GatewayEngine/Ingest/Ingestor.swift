@@ -63,6 +63,7 @@ struct Ingestor {
                     switch outcome {
                     case .fact(let fact): _ = try writer.add(fact)
                     case .rejected(let problems): try writer.reject(problems)
+                    case .skipped: writer.skip()
                     }
                 }
             }

@@ -10,13 +10,16 @@ public struct FeedMapping: Sendable {
     }
 
     public struct XMLFormat: Sendable {
-        public var namespaces: [String: String]
+        public var namespaces: [String: [String]]
         public var recordPath: [QName]
         public var recordPathText: String
         /// Absolute path of an attribute that states how many records the file holds.
         public var countPath: String?
         /// Every absolute attribute path the mapping reads (bindings and count), compiled once.
         public var documentAttributes: [String: DocumentAttribute]
+        /// When set, each element these steps select inside a record is a record of its own, and
+        /// paths are relative to it (`..` reaches the enclosing record's own fields).
+        public var each: [XMLStep]? = nil
     }
 
     public let feed: String
@@ -32,6 +35,8 @@ public struct FeedMapping: Sendable {
     public let contentSignature: String?
     public let format: Format
     public let rules: [FactRule]
+    /// Records that are deliberately not facts: `{skip: reason, when: …}` entries of `facts`.
+    public let skipRules: [SkipRule]
     public let fields: [String: FieldBinding]
     public let key: [String]
 
@@ -48,6 +53,13 @@ public struct FeedMapping: Sendable {
     public func recognises(fileName: String) -> Bool { namePattern.matches(fileName) }
 }
 
+/// A record that is deliberately not a fact (a debit on a statement whose credits matter).
+public struct SkipRule: Sendable {
+    public let reason: String
+    public let condition: FactRule.Condition
+    public let line: Int
+}
+
 /// Which canonical fact a record becomes: the first rule whose condition holds wins.
 public struct FactRule: Sendable {
     public let kind: FactKind
@@ -61,6 +73,8 @@ public struct FactRule: Sendable {
         public let field: String
         public let equals: [String]
         public let negate: Bool
+
+        public func holds(for value: String) -> Bool { equals.contains(value) != negate }
     }
 }
 

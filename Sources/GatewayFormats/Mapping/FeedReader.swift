@@ -8,6 +8,7 @@ public enum FeedReader {
         public var records = 0
         public var accepted = 0
         public var rejected = 0
+        public var skipped = 0
     }
 
     @discardableResult
@@ -18,7 +19,11 @@ public enum FeedReader {
         var summary = Summary()
         func deliver(_ outcome: RecordOutcome) throws {
             summary.records += 1
-            if case .fact = outcome { summary.accepted += 1 } else { summary.rejected += 1 }
+            switch outcome {
+            case .fact: summary.accepted += 1
+            case .rejected: summary.rejected += 1
+            case .skipped: summary.skipped += 1
+            }
             try body(outcome)
         }
         switch mapping.format {
@@ -60,11 +65,14 @@ public enum FeedReader {
         case .xml(let xml):
             let mapper = try RecordMapper(mapping: mapping, fileHash: fileHash, fileName: fileName, header: nil)
             let values: [String: String]
+            var elements = 0  // what a declared count counts: record elements, not their items
             do {
                 values = try XMLStreamReader.records(
                     path: path, spec: XMLRecordSpec(recordPath: xml.recordPath, documentAttributes: xml.documentAttributes)
                 ) { record in
-                    try deliver(mapper.map(record))
+                    elements += 1
+                    guard let each = xml.each else { return try deliver(mapper.map(record)) }
+                    for item in record.subRecords(each, firstNumber: summary.records + 1) { try deliver(mapper.map(item)) }
                 }
             } catch let e as XMLFileError {
                 throw FileProblem(line: e.line, message: e.message)
@@ -73,11 +81,11 @@ public enum FeedReader {
                 guard let declared = values[countPath].flatMap({ Int($0.trimmingCharacters(in: .whitespaces)) }) else {
                     throw FileProblem(line: 0, message: "the file does not state its record count (\(countPath)): it may be incomplete")
                 }
-                if declared != summary.records {
+                if declared != elements {
                     throw FileProblem(
                         line: 0,
                         message:
-                            "the file declares \(declared) records (\(countPath)) but holds \(summary.records): incomplete or corrupt, nothing of it was applied"
+                            "the file declares \(declared) records (\(countPath)) but holds \(elements): incomplete or corrupt, nothing of it was applied"
                     )
                 }
             }

@@ -73,16 +73,20 @@ public enum MappingLoader {
 
         let formatNode = try need("format")
         let formatName = try formatNode.scalar("format")
-        var namespaces: [String: String] = [:]
+        var namespaces: [String: [String]] = [:]
         var format: FeedMapping.Format
         switch formatName {
         case "csv":
             format = .csv(try csvDialect(top["csv"], file: file))
         case "xml":
             guard let xmlNode = top["xml"] else { throw formatNode.error("format xml needs an 'xml' section (namespaces, record)") }
-            let xml = try xmlNode.fields("xml", allowed: ["namespaces", "record", "count"])
+            let xml = try xmlNode.fields("xml", allowed: ["namespaces", "record", "each", "count"])
             for entry in try xml["namespaces"]?.mapping("xml.namespaces") ?? [] {
-                namespaces[entry.key] = try entry.value.scalar("namespace \(entry.key)")
+                // One URI, or a list: the prefix then matches any of them (versions of one standard).
+                namespaces[entry.key] =
+                    entry.value.node.sequence != nil
+                    ? try entry.value.sequence("namespace \(entry.key)").map { try $0.scalar("namespace") }
+                    : [try entry.value.scalar("namespace \(entry.key)")]
             }
             guard let recordNode = xml["record"] else { throw xmlNode.error("xml needs 'record', the path of the record element") }
             let recordText = try recordNode.scalar("xml.record")
@@ -96,10 +100,17 @@ public enum MappingLoader {
                 documentAttributes[text] = try documentPath(text, namespaces, c)
                 countPath = text
             }
-            format = .xml(
-                .init(
-                    namespaces: namespaces, recordPath: steps, recordPathText: recordText, countPath: countPath,
-                    documentAttributes: documentAttributes))
+            var xmlFormat = FeedMapping.XMLFormat(
+                namespaces: namespaces, recordPath: steps, recordPathText: recordText, countPath: countPath,
+                documentAttributes: documentAttributes)
+            if let eachNode = xml["each"] {
+                let path = try relativePath(try eachNode.scalar("xml.each"), namespaces, eachNode)
+                guard !path.steps.isEmpty, path.attribute == nil, !path.steps.contains(.parent) else {
+                    throw eachNode.error("xml.each must be a path of elements inside the record, such as c:NtryDtls/c:TxDtls")
+                }
+                xmlFormat.each = path.steps
+            }
+            format = .xml(xmlFormat)
         default:
             throw formatNode.error("format must be csv or xml, not '\(formatName)'")
         }
@@ -117,12 +128,23 @@ public enum MappingLoader {
             }
         }
 
-        let rules = try (top["facts"]?.sequence("facts") ?? []).map { try rule($0) }
+        var rules: [FactRule] = []
+        var skipRules: [SkipRule] = []
+        for entry in try top["facts"]?.sequence("facts") ?? [] {
+            if entry.isMapping, try entry.mapping("a facts entry").contains(where: { $0.key == "skip" }) {
+                skipRules.append(try skipRule(entry))
+            } else {
+                rules.append(try rule(entry))
+            }
+        }
         guard !rules.isEmpty else { throw root.error("missing 'facts': which canonical fact each record becomes") }
         let key = try top["key"].map { try $0.sequence("key").map { try $0.scalar("key") } } ?? ["order_ref"]
 
         // Cross-checks: each kind gets its required fields; every field belongs to a kind or a condition.
-        let conditionFields = Set(rules.compactMap { $0.condition?.field })
+        let conditionFields = Set(rules.compactMap { $0.condition?.field } + skipRules.map(\.condition.field))
+        for r in skipRules where fields[r.condition.field] == nil {
+            throw ConfigError(file: file, line: r.line, message: "skip condition reads field '\(r.condition.field)', which is not bound")
+        }
         for r in rules {
             if Self.dealershipOnlyKinds.contains(r.kind) && !isDealership {
                 throw ConfigError(
@@ -153,7 +175,7 @@ public enum MappingLoader {
         return FeedMapping(
             feed: feed, version: version, description: description, isDealershipSource: isDealership,
             file: file, namePattern: namePattern,
-            contentSignature: signature, format: format, rules: rules, fields: fields, key: key)
+            contentSignature: signature, format: format, rules: rules, skipRules: skipRules, fields: fields, key: key)
     }
 
     static func csvDialect(_ node: YAMLNode?, file: String) throws -> CSVDialect {
@@ -188,6 +210,24 @@ public enum MappingLoader {
         return d
     }
 
+    static func skipRule(_ node: YAMLNode) throws -> SkipRule {
+        let f = try node.fields("a skip entry", allowed: ["skip", "when"])
+        guard let w = f["when"] else { throw node.error("a skip entry needs 'when': which records to skip") }
+        return SkipRule(reason: try f["skip"]!.scalar("skip"), condition: try condition(w), line: node.line)
+    }
+
+    static func condition(_ w: YAMLNode) throws -> FactRule.Condition {
+        let c = try w.fields("when", allowed: ["field", "equals", "not_equals"])
+        guard let field = c["field"] else { throw w.error("when needs 'field'") }
+        let (valuesNode, negate) = c["equals"].map { ($0, false) } ?? (c["not_equals"], true)
+        guard let valuesNode else { throw w.error("when needs 'equals' or 'not_equals'") }
+        let values =
+            valuesNode.node.sequence != nil
+            ? try valuesNode.sequence("values").map { try $0.scalar("value") }
+            : [try valuesNode.scalar("value")]
+        return .init(field: try field.scalar("when.field"), equals: values, negate: negate)
+    }
+
     static func rule(_ node: YAMLNode) throws -> FactRule {
         let f = try node.fields("a facts entry", allowed: ["kind", "when", "set"])
         guard let kindNode = f["kind"] else { throw node.error("a facts entry needs 'kind'") }
@@ -195,18 +235,7 @@ public enum MappingLoader {
         guard let kind = FactKind(rawValue: kindName) else {
             throw kindNode.error("unknown fact kind '\(kindName)' (known: \(FactKind.allCases.map(\.rawValue).joined(separator: ", ")))")
         }
-        var condition: FactRule.Condition?
-        if let w = f["when"] {
-            let c = try w.fields("when", allowed: ["field", "equals", "not_equals"])
-            guard let field = c["field"] else { throw w.error("when needs 'field'") }
-            let (valuesNode, negate) = c["equals"].map { ($0, false) } ?? (c["not_equals"], true)
-            guard let valuesNode else { throw w.error("when needs 'equals' or 'not_equals'") }
-            let values =
-                valuesNode.node.sequence != nil
-                ? try valuesNode.sequence("values").map { try $0.scalar("value") }
-                : [try valuesNode.scalar("value")]
-            condition = .init(field: try field.scalar("when.field"), equals: values, negate: negate)
-        }
+        let condition = try f["when"].map(condition)
         var overrides: [String: String] = [:]
         for e in try f["set"]?.mapping("set") ?? [] {
             guard let spec = kind.schema.spec(e.key), e.key != "order_ref", e.key != "occurred_at" else {
@@ -225,7 +254,7 @@ public enum MappingLoader {
 
     static func binding(
         _ name: String, _ node: YAMLNode, line: Int, format: FeedMapping.Format,
-        namespaces: [String: String]
+        namespaces: [String: [String]]
     ) throws -> FieldBinding {
         let f = try node.fields("field '\(name)'", allowed: bindingKeys)
         var sources: [FieldSource] = []
@@ -253,7 +282,16 @@ public enum MappingLoader {
                 if text.hasPrefix("/") {
                     sources.append(.document(text))
                 } else {
-                    sources.append(.path(try relativePath(text, namespaces, p)))
+                    let path = try relativePath(text, namespaces, p)
+                    // A parent step may not climb above the record: the streaming reader keeps only
+                    // the record's own subtree (with xml.each, the enclosing record is that subtree).
+                    var depth = 0
+                    if case .xml(let x) = format { depth = x.each?.count ?? 0 }
+                    for step in path.steps {
+                        depth += step == .parent ? -1 : 1
+                        if depth < 0 { throw p.error("field '\(name)': path \(text) climbs above the record") }
+                    }
+                    sources.append(.path(path))
                 }
             }
         }
@@ -356,38 +394,42 @@ public enum MappingLoader {
         do { return try Pattern(text) } catch { throw node.error("\(what): not a valid regular expression") }
     }
 
-    static func qname(_ text: String, _ namespaces: [String: String], _ node: YAMLNode) throws -> QName {
+    static func qname(_ text: String, _ namespaces: [String: [String]], _ node: YAMLNode) throws -> QName {
         let parts = text.split(separator: ":", maxSplits: 1).map(String.init)
         if parts.count == 2 {
-            guard let uri = namespaces[parts[0]] else {
+            guard let uris = namespaces[parts[0]] else {
                 throw node.error("namespace prefix '\(parts[0])' is not declared under xml.namespaces")
             }
-            return QName(namespace: uri, local: parts[1])
+            return QName(namespaces: uris, local: parts[1])
         }
         guard !text.isEmpty else { throw node.error("empty step in an XML path") }
         return QName(namespace: nil, local: text)
     }
 
-    static func relativePath(_ text: String, _ namespaces: [String: String], _ node: YAMLNode) throws -> XMLPath {
-        var steps: [QName] = []
+    static func relativePath(_ text: String, _ namespaces: [String: [String]], _ node: YAMLNode) throws -> XMLPath {
+        var steps: [XMLStep] = []
         var attribute: QName?
         let parts = text.split(separator: "/").map(String.init)
         for (i, part) in parts.enumerated() {
             if part == "." { continue }
+            if part == ".." {
+                steps.append(.parent)
+                continue
+            }
             if part.hasPrefix("@") {
                 guard i == parts.count - 1 else { throw node.error("path \(text): an attribute must be the last step") }
                 attribute = try qname(String(part.dropFirst()), namespaces, node)
             } else if part == "text()" {
                 guard i == parts.count - 1 else { throw node.error("path \(text): text() must be the last step") }
             } else {
-                steps.append(try qname(part, namespaces, node))
+                steps.append(.child(try qname(part, namespaces, node)))
             }
         }
         return XMLPath(steps: steps, attribute: attribute, text: text)
     }
 
     /// `/p:Root/p:Child/@attr`: an attribute of an element outside the records.
-    static func documentPath(_ text: String, _ namespaces: [String: String], _ node: YAMLNode) throws -> DocumentAttribute {
+    static func documentPath(_ text: String, _ namespaces: [String: [String]], _ node: YAMLNode) throws -> DocumentAttribute {
         let parts = text.dropFirst().split(separator: "/").map(String.init)
         guard let last = parts.last, last.hasPrefix("@"), parts.count >= 2 else {
             throw node.error("absolute path \(text) must end in an attribute, such as /p:Export/@count")

@@ -4,6 +4,8 @@ import GatewayCore
 public enum RecordOutcome: Sendable {
     case fact(Fact)
     case rejected([Rejection])
+    /// Deliberately not a fact (a debit on a statement of credits), with the mapping's reason.
+    case skipped(String)
 }
 
 /// Which values may appear in messages. Customer and delivery data are personal: a message says
@@ -73,6 +75,7 @@ public struct RecordMapper {
     /// Per rule: the fields its fact kind knows, with their schema entries, in mapping order.
     let ruleFields: [[(index: Int, spec: FieldSpec)]]
     let conditionIndex: [Int?]
+    let skipConditionIndex: [Int?]
     let keyIndex: [Int]
 
     /// - Parameter header: the CSV header row (nil for XML). A column the mapping reads that the
@@ -121,6 +124,7 @@ public struct RecordMapper {
             ordered.enumerated().compactMap { i, b in rule.kind.schema.spec(b.name).map { (i, $0) } }
         }
         conditionIndex = mapping.rules.map { $0.condition.flatMap { index[$0.field] } }
+        skipConditionIndex = mapping.skipRules.map { index[$0.condition.field] }
         keyIndex = mapping.key.compactMap { index[$0] }
     }
 
@@ -133,6 +137,16 @@ public struct RecordMapper {
             return r
         }
 
+        // Skip rules come first: a record they match is counted, not mapped and not rejected.
+        for (i, skip) in mapping.skipRules.enumerated() {
+            guard let ci = skipConditionIndex[i] else { continue }
+            switch value(ci) {
+            case .failure(let f):
+                return .rejected([Rejection(record: record.number, line: record.line, field: skip.condition.field, reason: f.reason)])
+            case .success(let v):
+                if skip.condition.holds(for: v?.string ?? "") { return .skipped(skip.reason) }
+            }
+        }
         // The first rule whose condition holds decides the kind.
         var chosen: Int?
         for (i, rule) in mapping.rules.enumerated() {
@@ -145,7 +159,7 @@ public struct RecordMapper {
             case .success(let fv): v = fv?.string ?? ""
             case .failure(let f): return .rejected([Rejection(record: record.number, line: record.line, field: c.field, reason: f.reason)])
             }
-            if c.equals.contains(v) != c.negate {
+            if c.holds(for: v) {
                 chosen = i
                 break
             }

@@ -11,17 +11,25 @@ public struct XMLFileError: Error, CustomStringConvertible, Sendable, Equatable 
 /// A qualified name as the mapping spells it, resolved to a namespace URI. Compared as bytes
 /// against libxml2's interned names: no String is made for elements the mapping does not use.
 public struct QName: Sendable, Hashable, CustomStringConvertible {
-    public let namespace: String?
+    /// The namespace URIs this name accepts (several when versions of a standard differ only in
+    /// their namespace, as camt.054 .02, .04 and .08 do); empty for no namespace.
+    public let namespaces: [String]
     public let local: String
-    let nsBytes: [CChar]?
+    let nsBytes: [[CChar]]
     let localBytes: [CChar]
 
-    public init(namespace: String?, local: String) {
-        self.namespace = namespace
+    public init(namespaces: [String], local: String) {
+        self.namespaces = namespaces
         self.local = local
-        nsBytes = namespace.map { Array($0.utf8CString) }
+        nsBytes = namespaces.map { Array($0.utf8CString) }
         localBytes = Array(local.utf8CString)
     }
+
+    public init(namespace: String?, local: String) {
+        self.init(namespaces: namespace.map { [$0] } ?? [], local: local)
+    }
+
+    public var namespace: String? { namespaces.first }
 
     func matches(local l: UnsafePointer<xmlChar>?, namespace ns: UnsafePointer<xmlChar>?) -> Bool {
         guard let l else { return false }
@@ -29,26 +37,29 @@ public struct QName: Sendable, Hashable, CustomStringConvertible {
             strcmp($0.baseAddress!, UnsafeRawPointer(l).assumingMemoryBound(to: CChar.self)) == 0
         }
         guard localOK else { return false }
-        switch (nsBytes, ns) {
-        case (nil, nil): return true
-        case (nil, .some(let p)): return p.pointee == 0
-        case (.some, nil): return false
-        case (.some(let want), .some(let p)):
-            return want.withUnsafeBufferPointer { strcmp($0.baseAddress!, UnsafeRawPointer(p).assumingMemoryBound(to: CChar.self)) == 0 }
+        guard let ns, ns.pointee != 0 else { return nsBytes.isEmpty }
+        return nsBytes.contains { want in
+            want.withUnsafeBufferPointer { strcmp($0.baseAddress!, UnsafeRawPointer(ns).assumingMemoryBound(to: CChar.self)) == 0 }
         }
     }
 
-    public var description: String { namespace.map { "{\($0)}\(local)" } ?? local }
+    public var description: String { namespaces.isEmpty ? local : "{\(namespaces.joined(separator: "|"))}\(local)" }
+}
+
+/// One step of a relative path: a child element, or the parent (`..`).
+public enum XMLStep: Sendable, Hashable {
+    case child(QName)
+    case parent
 }
 
 /// A path relative to a record element: element steps, then optionally `@attribute` or `text()`.
 /// `.` is the record itself.
 public struct XMLPath: Sendable, Hashable, CustomStringConvertible {
-    public var steps: [QName]
+    public var steps: [XMLStep]
     public var attribute: QName?
     public let text: String
 
-    public init(steps: [QName], attribute: QName?, text: String) {
+    public init(steps: [XMLStep], attribute: QName?, text: String) {
         self.steps = steps
         self.attribute = attribute
         self.text = text
@@ -67,25 +78,46 @@ public struct XMLRecordView {
 
     /// Text of every node the path selects, in document order.
     public func values(_ path: XMLPath) -> [String] {
+        let nodes = select(path.steps)
+        if nodes.isEmpty { return [] }
+        if let attribute = path.attribute {
+            return nodes.compactMap { Self.attribute(of: $0, attribute) }
+        }
+        return nodes.map { Self.content(of: $0) }
+    }
+
+    /// One view per element the steps select, numbered from `firstNumber`: for feeds whose
+    /// record holds several items (a bank entry with several transactions).
+    func subRecords(_ steps: [XMLStep], firstNumber: Int) -> [XMLRecordView] {
+        select(steps).enumerated().map { i, n in
+            XMLRecordView(number: firstNumber + i, line: Int(xmlGetLineNo(n)), node: n, documentValues: documentValues)
+        }
+    }
+
+    func select(_ steps: [XMLStep]) -> [xmlNodePtr] {
         var nodes: [xmlNodePtr] = [node]
-        for step in path.steps {
+        for step in steps {
             var next: [xmlNodePtr] = []
             for n in nodes {
-                var child = n.pointee.children
-                while let c = child {
-                    if c.pointee.type == XML_ELEMENT_NODE, step.matches(local: c.pointee.name, namespace: c.pointee.ns?.pointee.href) {
-                        next.append(c)
+                switch step {
+                case .parent:
+                    // The record was expanded with its ancestors' earlier children (the reader keeps
+                    // what it has read of the enclosing elements), so an entry's own fields are reachable.
+                    if let p = n.pointee.parent, p.pointee.type == XML_ELEMENT_NODE, !next.contains(p) { next.append(p) }
+                case .child(let name):
+                    var child = n.pointee.children
+                    while let c = child {
+                        if c.pointee.type == XML_ELEMENT_NODE, name.matches(local: c.pointee.name, namespace: c.pointee.ns?.pointee.href) {
+                            next.append(c)
+                        }
+                        child = c.pointee.next
                     }
-                    child = c.pointee.next
                 }
             }
             nodes = next
             if nodes.isEmpty { return [] }
         }
-        if let attribute = path.attribute {
-            return nodes.compactMap { Self.attribute(of: $0, attribute) }
-        }
-        return nodes.map { Self.content(of: $0) }
+        return nodes
     }
 
     public func value(_ path: XMLPath) -> String? { values(path).first }
