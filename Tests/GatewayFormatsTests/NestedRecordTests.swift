@@ -81,3 +81,34 @@ struct NestedRecordTests {
         #expect(MappingLoaderErrorTests().error(unbound)?.message.contains("skip condition reads field 'sense'") == true)
     }
 }
+
+@Suite("Searching several fields for a value")
+struct SearchBindingTests {
+    static func mapping(search: Bool) -> String {
+        """
+        feed: refs
+        source: dealership
+        match: {name: '^r\\.csv$'}
+        format: csv
+        facts: [{kind: sale_cancelled}]
+        fields:
+          order_ref:
+            column: [memo, e2e]
+            transforms: [{extract: '(?i)\\b(S-[0-9]{4}-[0-9]{6})\\b'}, upper]
+            search: \(search)
+          occurred_at: {value: '2026-10-06', transforms: [{datetime: iso8601}]}
+          reason: {column: reason, transforms: [{default: none given}]}
+        """
+    }
+
+    @Test func theFirstSourceThatYieldsAValueWins() throws {
+        let dir = Fixtures.tempDir()
+        try Fixtures.write("memo,e2e,reason\nThanks for the car,E2E-s-2026-000202-33,\nreserva S-2026-000203,,late\n", dir + "/r.csv")
+        let r = try MappingTests.read(dir + "/r.csv", try MappingLoader.parse(Self.mapping(search: true), file: "m.yaml"))
+        #expect(r.facts.map(\.orderRef) == ["S-2026-000202", "S-2026-000203"])
+        #expect(r.facts.map { $0.string("reason") } == ["none given", "late"])  // a default still applies to an empty column
+        let strict = try MappingTests.read(dir + "/r.csv", try MappingLoader.parse(Self.mapping(search: false), file: "m.yaml"))
+        #expect(strict.facts.map(\.orderRef) == ["S-2026-000203"])
+        #expect(strict.rejections.first?.first?.field == "order_ref")
+    }
+}

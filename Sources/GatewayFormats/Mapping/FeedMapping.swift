@@ -94,6 +94,10 @@ public struct FieldBinding: Sendable {
     public let sources: [FieldSource]
     public let transforms: [Transform]
     public let checks: [Check]
+    /// Try each source through the transforms and keep the first that yields a value (a sale
+    /// reference that may be in any of several free-text fields). Without it the first non-empty
+    /// source is used, and a value its transforms refuse is an error.
+    public var search = false
     /// Line of the binding in the mapping file.
     public let line: Int
 }

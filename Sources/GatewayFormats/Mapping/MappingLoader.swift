@@ -250,7 +250,7 @@ public enum MappingLoader {
         return FactRule(kind: kind, condition: condition, overrides: overrides, line: node.line)
     }
 
-    static let bindingKeys: Set<String> = ["column", "path", "value", "transforms", "checks"]
+    static let bindingKeys: Set<String> = ["column", "path", "value", "transforms", "checks", "search"]
 
     static func binding(
         _ name: String, _ node: YAMLNode, line: Int, format: FeedMapping.Format,
@@ -301,7 +301,9 @@ public enum MappingLoader {
         }
         let transforms = try (f["transforms"]?.sequence("transforms") ?? []).map { try transform($0, field: name) }
         let checks = try (f["checks"]?.sequence("checks") ?? []).map { try check($0, field: name) }
-        return FieldBinding(name: name, sources: sources, transforms: transforms, checks: checks, line: line)
+        var b = FieldBinding(name: name, sources: sources, transforms: transforms, checks: checks, line: line)
+        if let n = f["search"] { b.search = try n.bool("search") }
+        return b
     }
 
     /// A transform is a bare name (`trim`) or a one-key mapping (`datetime: {format: …, zone: …}`).

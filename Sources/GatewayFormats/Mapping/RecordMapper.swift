@@ -237,32 +237,57 @@ public struct RecordMapper {
     ) -> Result<FactValue?, FieldFailure> {
         let binding = bindings[index]
         let name = binding.name
-        var raws: [String] = []
+        var v: FactValue?
+        var lastFailure: FieldFailure?
         for s in resolved[index] {
-            guard let r = record.raw(s) else {
+            guard let raws = record.raw(s) else {
                 return .failure(
                     FieldFailure(
                         reason:
                             "its bytes are not valid text in this feed's encoding; if the partner sends Latin-1, set csv.encoding in the mapping"
                     ))
             }
-            raws = r
-            if raws.contains(where: { !$0.isEmpty }) { break }
+            guard raws.contains(where: { !$0.isEmpty }) else { continue }
+            switch transform(raws, binding) {
+            case .success(let value?):
+                v = value
+            case .success(nil):
+                if !binding.search { return .success(nil) }
+                continue
+            case .failure(let f):
+                if !binding.search { return .failure(f) }
+                lastFailure = f
+                continue
+            }
+            break
         }
+        if v == nil, let lastFailure { return .failure(lastFailure) }
+        if v == nil {
+            // Every source empty: the transforms still run, so a default can apply.
+            switch transform([], binding) {
+            case .success(let value): v = value
+            case .failure(let f): return .failure(f)
+            }
+        }
+        for c in binding.checks {
+            if let reason = Transforms.check(c, v, field: name, lookup: lookup) { return .failure(FieldFailure(reason: reason)) }
+        }
+        return .success(v)
+    }
+
+    /// Raw values through the binding's transforms; nil when nothing is left.
+    func transform(_ raws: [String], _ binding: FieldBinding) -> Result<FactValue?, FieldFailure> {
         // One raw value stays text (a list field may still need its split); several make a list.
-        var v: FactValue? = raws.isEmpty ? nil : (raws.count == 1 ? .string(raws[0]) : .list(raws))
+        var v: FactValue? = raws.isEmpty ? nil : raws.count == 1 ? .string(raws[0]) : .list(raws)
         if case .string(let s) = v, s.isEmpty { v = nil }
         for t in binding.transforms {
-            switch Transforms.apply(t, v, field: name) {
+            switch Transforms.apply(t, v, field: binding.name) {
             case .success(let nv): v = nv
             case .failure(let f): return .failure(f)
             }
         }
         if case .string(let s) = v, s.isEmpty { v = nil }
         if case .list(let l) = v, l.isEmpty { v = nil }
-        for c in binding.checks {
-            if let reason = Transforms.check(c, v, field: name, lookup: lookup) { return .failure(FieldFailure(reason: reason)) }
-        }
         return .success(v)
     }
 
