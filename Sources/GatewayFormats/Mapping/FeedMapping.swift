@@ -110,7 +110,9 @@ public enum Transform: Sendable {
     case split(String)
     case map([String: String], otherwise: String?)
     case defaultValue(String)
-    case extract(Pattern)
+    /// The first capture group of the first match (in the first list item that matches);
+    /// `otherwise` is the value when nothing matches, else that is an error.
+    case extract(Pattern, otherwise: String?)
 }
 
 public enum Check: Sendable {

@@ -160,10 +160,11 @@ public enum MappingLoader {
             }
         }
         for (name, b) in fields {
-            let known = rules.contains { $0.kind.schema.spec(name) != nil } || conditionFields.contains(name)
+            let known = rules.contains { $0.kind.schema.spec(name) != nil } || conditionFields.contains(name) || key.contains(name)
             if !known {
                 let kinds = rules.map(\.kind.rawValue).joined(separator: ", ")
-                throw ConfigError(file: file, line: b.line, message: "field '\(name)' is not a field of \(kinds) and no condition reads it")
+                throw ConfigError(
+                    file: file, line: b.line, message: "field '\(name)' is not a field of \(kinds) and no condition or key reads it")
             }
             for case .nationalID(let typeField) in b.checks where fields[typeField] == nil {
                 throw ConfigError(file: file, line: b.line, message: "national_id check reads field '\(typeField)', which is not bound")
@@ -357,7 +358,11 @@ public enum MappingLoader {
                 }
                 return .map(table, otherwise: otherwise)
             case "default": return .defaultValue(try arg.scalar("default"))
-            case "extract": return .extract(try pattern(arg, "extract"))
+            case "extract":
+                if arg.node.scalar != nil { return .extract(try pattern(arg, "extract"), otherwise: nil) }
+                let a = try arg.fields("extract", allowed: ["pattern", "otherwise"])
+                guard let p = a["pattern"] else { throw arg.error("extract needs 'pattern'") }
+                return .extract(try pattern(p, "extract.pattern"), otherwise: try a["otherwise"].map { try $0.scalar("extract.otherwise") })
             default: throw node.error("field '\(field)': unknown transform '\(name)'")
             }
         } catch let e as MappingFieldError {

@@ -72,12 +72,19 @@ enum Transforms {
                 return .success(.list(out))
             default: return .success(v)
             }
-        case .extract(let p):
-            guard case .string(let s) = v else { return .success(v) }
-            guard let c = p.firstCapture(s) else {
-                return .failure(Failure(reason: "value\(Redaction.show(s, field: field)) does not match \(p.text)"))
+        case .extract(let p, let otherwise):
+            let candidates: [String]
+            switch v {
+            case .string(let s): candidates = [s]
+            case .list(let l): candidates = l
+            default: return .success(v)
             }
-            return .success(.string(c))
+            for s in candidates {
+                if let c = p.firstCapture(s) { return .success(.string(c)) }
+            }
+            if let otherwise { return .success(.string(otherwise)) }
+            let shown = candidates.count == 1 ? Redaction.show(candidates[0], field: field) : ""
+            return .failure(Failure(reason: "value\(shown) does not match \(p.text)"))
         }
     }
 

@@ -1,0 +1,67 @@
+import Foundation
+import GatewayTestSupport
+import Testing
+
+@testable import GatewayCore
+@testable import GatewayFormats
+
+@Suite("The camt.054 mapping")
+struct CamtMappingTests {
+    static func read(_ path: String) throws -> (facts: [Fact], skipped: [String], rejections: [[Rejection]]) {
+        var facts: [Fact] = []
+        var skipped: [String] = []
+        var rejections: [[Rejection]] = []
+        try FeedReader.read(path: path, mapping: try MappingTests.shipped("bank-camt054"), fileHash: "h", fileName: "f") {
+            switch $0 {
+            case .fact(let f): facts.append(f)
+            case .skipped(let why): skipped.append(why)
+            case .rejected(let r): rejections.append(r)
+            }
+        }
+        return (facts, skipped, rejections)
+    }
+
+    @Test func theStorysTransfersArePaymentsWithTheirSaleFoundInTheText() throws {
+        let r = try Self.read(Fixtures.story("bank/camt054_20261006.xml"))
+        #expect(r.rejections.isEmpty && r.skipped.isEmpty)
+        #expect(r.facts.map(\.orderRef) == ["S-2026-000202", "S-2026-000203", "VD/2026/000045"])
+        #expect(r.facts.map { $0.int("amount_minor") } == [300_000, 200_000, 200_000])
+        #expect(r.facts.allSatisfy { $0.string("purpose") == "reservation" && $0.string("event") == "captured" })
+        #expect(r.facts.allSatisfy { $0.string("currency") == "EUR" && Timestamp.iso($0.occurredAt) == "2026-10-06T00:00:00Z" })
+        #expect(r.facts[0].id == FactID.make(source: "bank-camt054", kind: .payment, key: ["2026100650070670", "E2E-S-2026-000202-33"]))
+        let anzahlung = try Self.read(Fixtures.story("bank/camt054_20261007.xml")).facts
+        #expect(anzahlung.map(\.orderRef) == ["S-2026-000303"] && anzahlung.first?.string("purpose") == "reservation")
+    }
+
+    @Test func theSameTransfersInVersion02ReadTheSame() throws {
+        let v8 = try String(contentsOfFile: Fixtures.story("bank/camt054_20261006.xml"), encoding: .utf8)
+        let v2 = v8.replacingOccurrences(of: "camt.054.001.08", with: "camt.054.001.02")
+            .replacingOccurrences(of: "<Sts><Cd>BOOK</Cd></Sts>", with: "<Sts>BOOK</Sts>")
+        #expect(v2 != v8)
+        let dir = Fixtures.tempDir()
+        try Fixtures.write(v2, dir + "/camt054_20261006.xml")
+        #expect(try Self.read(dir + "/camt054_20261006.xml").facts == (try Self.read(Fixtures.story("bank/camt054_20261006.xml")).facts))
+    }
+
+    @Test(arguments: ["v2", "v4", "v8"])
+    func publicSamplesOfEachVersionReadWithoutErrors(_ version: String) throws {
+        // genkgo/camt's fixtures: one debit entry with three transactions. Debits are not money received.
+        let r = try Self.read(Fixtures.path("camt/camt054.\(version).xml"))
+        #expect(r.rejections.isEmpty)
+        #expect(r.facts.isEmpty)
+        #expect(r.skipped.count == 3 && r.skipped.allSatisfy { $0.hasPrefix("not a credit") })
+    }
+
+    @Test func aPendingCreditIsNotMoneyYetAndAnUnreadableReferenceIsRejected() throws {
+        let v8 = try String(contentsOfFile: Fixtures.story("bank/camt054_20261007.xml"), encoding: .utf8)
+        let dir = Fixtures.tempDir()
+        try Fixtures.write(v8.replacingOccurrences(of: "<Cd>BOOK</Cd>", with: "<Cd>PDNG</Cd>"), dir + "/camt054_20261007.xml")
+        #expect(try Self.read(dir + "/camt054_20261007.xml").skipped == ["not booked yet (Sts is not BOOK)"])
+        try Fixtures.write(
+            v8.replacingOccurrences(of: "Anzahlung S-2026-000303", with: "Anzahlung Auto Meier")
+                .replacingOccurrences(of: "E2E-S-2026-000303-23", with: "NOTPROVIDED"), dir + "/camt054_20261008.xml")
+        let r = try Self.read(dir + "/camt054_20261008.xml")
+        #expect(r.facts.isEmpty)
+        #expect(r.rejections.first?.first?.field == "order_ref")
+    }
+}
