@@ -107,6 +107,14 @@ public final class SQLiteStore: GatewayStore {
                     CREATE INDEX transfers_run ON transfers(run_id);
                     """)
         }
+        m.registerMigration("v3-feed-sequences") { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE feed_sequences (
+                        feed TEXT NOT NULL, scope TEXT NOT NULL, number INTEGER NOT NULL, file_hash TEXT NOT NULL,
+                        PRIMARY KEY (feed, scope, number));
+                    """)
+        }
         return m
     }
 
@@ -242,6 +250,22 @@ public final class SQLiteStore: GatewayStore {
                 FileSighting(
                     runID: runID, hash: file.hash, name: file.name, feed: file.feed,
                     outcome: .quarantined, detail: reason, at: at))
+        }
+    }
+
+    public func sequenceGaps() throws -> [SequenceGap] {
+        try db.read { db in
+            var seen: [String: (feed: String, scope: String, numbers: [Int])] = [:]
+            for r in try Row.fetchAll(db, sql: "SELECT feed, scope, number FROM feed_sequences ORDER BY feed, scope, number") {
+                let key = "\(r["feed"] as String)\u{1F}\(r["scope"] as String)"
+                seen[key, default: (r["feed"], r["scope"], [])].numbers.append(r["number"])
+            }
+            return seen.values.sorted { ($0.feed, $0.scope) < ($1.feed, $1.scope) }.compactMap { s in
+                guard let first = s.numbers.first, let last = s.numbers.last else { return nil }
+                let have = Set(s.numbers)
+                let missing = (first...last).filter { !have.contains($0) }
+                return missing.isEmpty ? nil : SequenceGap(feed: s.feed, scope: s.scope, missing: missing)
+            }
         }
     }
 
@@ -654,6 +678,12 @@ struct SQLiteFactWriter: FactWriter {
         }
         counts.factsKnown += 1
         return .known
+    }
+
+    mutating func recordSequence(scope: String, number: Int) throws {
+        try db.execute(
+            sql: "INSERT INTO feed_sequences(feed, scope, number, file_hash) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
+            arguments: [file.feed, scope, number, file.hash])
     }
 
     mutating func skip() {

@@ -27,6 +27,8 @@ public protocol GatewayStore: Sendable {
     ) throws -> IngestCounts
     func quarantine(_ file: IncomingFile, runID: String, at: Date, reason: String) throws
     func rejections(fileHash: String) throws -> [Rejection]
+    /// Numbers missing between the lowest and the highest seen, per feed and scope: lost files.
+    func sequenceGaps() throws -> [SequenceGap]
 
     // Facts and projection
     func facts(orderRef: String) throws -> [Fact]
@@ -86,6 +88,12 @@ public struct CredentialsToSave: Sendable {
         self.credential = credential
         self.action = action
     }
+}
+
+public struct SequenceGap: Sendable, Equatable, Codable {
+    public let feed: String
+    public let scope: String
+    public let missing: [Int]
 }
 
 public struct StoredAnomaly: Sendable, Equatable {
@@ -162,6 +170,8 @@ public protocol FactWriter {
     mutating func reject(_ problems: [Rejection]) throws
     /// One record the mapping deliberately does not turn into a fact.
     mutating func skip()
+    /// The file's number in its partner's sequence, committed with the file.
+    mutating func recordSequence(scope: String, number: Int) throws
 }
 
 public enum FactWriteResult: Sendable, Equatable {

@@ -29,7 +29,10 @@ struct MappingTests {
     @Test func theShippedMappingsAreValid() throws {
         let loaded = try MappingLoader.loadDirectory(Fixtures.mappingsDir)
         #expect(loaded.errors.isEmpty, "\(loaded.errors)")
-        #expect(Set(loaded.mappings.map(\.feed)) == ["intranet-sales", "dms-sales-pt", "psp-settlement", "bank-camt054"])
+        #expect(
+            Set(loaded.mappings.map(\.feed)) == [
+                "intranet-sales", "dms-sales-pt", "psp-settlement", "bank-camt054", "factory-vlc1", "factory-zwk2",
+            ])
         #expect(loaded.mappings.filter(\.isDealershipSource).map(\.feed).sorted() == ["dms-sales-pt", "intranet-sales"])
     }
 

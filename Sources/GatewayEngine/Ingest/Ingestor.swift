@@ -59,13 +59,14 @@ struct Ingestor {
         let counts: IngestCounts
         do {
             counts = try store.ingestFile(incoming, runID: runID, at: asOf) { writer in
-                try FeedReader.read(path: file.path, mapping: mapping, fileHash: hash, fileName: file.name) { outcome in
+                let summary = try FeedReader.read(path: file.path, mapping: mapping, fileHash: hash, fileName: file.name) { outcome in
                     switch outcome {
                     case .fact(let fact): _ = try writer.add(fact)
                     case .rejected(let problems): try writer.reject(problems)
                     case .skipped: writer.skip()
                     }
                 }
+                if let seq = summary.sequence { try writer.recordSequence(scope: seq.scope, number: seq.number) }
             }
         } catch let problem as FileProblem {
             logger.notice("file quarantined", metadata: meta.merging(["reason": "\(problem)"]) { $1 })

@@ -68,6 +68,8 @@ public struct DailyReport: Codable, Sendable, Equatable {
     public let actionsByStatus: [String: Int]
     /// SFTP pulls and pushes of the day, with what was refused or failed and why.
     public let transfers: [TransferRecord]
+    /// Numbered partner files that never arrived (a gap in a sequence), per feed and scope.
+    public let lostFiles: [SequenceGap]
 
     static func build(store: any GatewayStore, day: String, asOf: Date) throws -> DailyReport {
         let runs = try store.runs(onDay: day)
@@ -128,6 +130,6 @@ public struct DailyReport: Codable, Sendable, Equatable {
             },
             files: counts, fileList: fileList, recordsAccepted: accepted, recordsRejected: rejected, rejections: rejections,
             ordersByState: byState, orders: orders, anomalies: anomalies, actionsByStatus: actions,
-            transfers: try store.transfers(runIDs: runs.map(\.id)))
+            transfers: try store.transfers(runIDs: runs.map(\.id)), lostFiles: try store.sequenceGaps())
     }
 }

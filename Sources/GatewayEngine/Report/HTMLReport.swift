@@ -79,6 +79,15 @@ enum HTMLReport {
             h += "</table>"
         }
 
+        if !r.lostFiles.isEmpty {
+            h += "<h2 class=bad>Lost files</h2><table><tr><th>feed</th><th>sequence of</th><th>numbers that never arrived</th></tr>"
+            for g in r.lostFiles {
+                h +=
+                    "<tr><td>\(esc(g.feed))</td><td>\(esc(g.scope))</td><td>\(esc(g.missing.map(String.init).joined(separator: ", ")))</td></tr>"
+            }
+            h += "</table>"
+        }
+
         h += "<h2>Rejected records</h2>"
         if r.rejections.isEmpty {
             h += "<p class=\"muted\">None.</p>"

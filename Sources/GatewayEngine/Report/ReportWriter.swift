@@ -24,6 +24,12 @@ enum ReportWriter {
         }
         for x in r.rejections { rows.append(["rejected_record", x.file, String(x.line), x.field ?? "", x.reason]) }
         for a in r.anomalies { rows.append(["anomaly:\(a.code)", a.order, "", "", a.message]) }
+        for g in r.lostFiles {
+            rows.append([
+                "lost_file", "\(g.feed) \(g.scope)", "", "",
+                "files numbered \(g.missing.map(String.init).joined(separator: ", ")) never arrived: ask the partner to send them again",
+            ])
+        }
         for t in r.transfers where t.outcome == .refused || t.outcome == .failed {
             rows.append([
                 "\(t.direction)_\(t.outcome.rawValue)", t.name.map { "\(t.endpoint): \($0)" } ?? t.endpoint, "", "", t.detail ?? "",

@@ -17,6 +17,10 @@ public struct FeedMapping: Sendable {
         public var countPath: String?
         /// Every absolute attribute path the mapping reads (bindings and count), compiled once.
         public var documentAttributes: [String: DocumentAttribute]
+        /// Where a file states its number in the partner's sequence, and what the sequence is per
+        /// (a plant): absolute attribute paths. A number missing between two seen is a lost file.
+        public var sequencePath: String? = nil
+        public var sequenceScopePath: String? = nil
         /// When set, each element these steps select inside a record is a record of its own, and
         /// paths are relative to it (`..` reaches the enclosing record's own fields).
         public var each: [XMLStep]? = nil

@@ -1,6 +1,12 @@
 import Foundation
 import GatewayCore
 
+/// A file's number in a partner's sequence (per scope, such as a plant).
+public struct FileSequence: Sendable, Equatable {
+    public let scope: String
+    public let number: Int
+}
+
 /// Reads one partner file through its mapping, record by record. Record problems become
 /// rejections and the file goes on; a problem with the file itself throws `FileProblem`.
 public enum FeedReader {
@@ -9,6 +15,8 @@ public enum FeedReader {
         public var accepted = 0
         public var rejected = 0
         public var skipped = 0
+        /// The file's place in its partner's numbered sequence, when the mapping declares one.
+        public var sequence: FileSequence? = nil
     }
 
     @discardableResult
@@ -76,6 +84,12 @@ public enum FeedReader {
                 }
             } catch let e as XMLFileError {
                 throw FileProblem(line: e.line, message: e.message)
+            }
+            if let seqPath = xml.sequencePath {
+                guard let n = values[seqPath].flatMap({ Int($0.trimmingCharacters(in: .whitespaces)) }) else {
+                    throw FileProblem(line: 0, message: "the file does not state its sequence number (\(seqPath))")
+                }
+                summary.sequence = FileSequence(scope: xml.sequenceScopePath.flatMap { values[$0] } ?? "", number: n)
             }
             if let countPath = xml.countPath {
                 guard let declared = values[countPath].flatMap({ Int($0.trimmingCharacters(in: .whitespaces)) }) else {

@@ -80,7 +80,7 @@ public enum MappingLoader {
             format = .csv(try csvDialect(top["csv"], file: file))
         case "xml":
             guard let xmlNode = top["xml"] else { throw formatNode.error("format xml needs an 'xml' section (namespaces, record)") }
-            let xml = try xmlNode.fields("xml", allowed: ["namespaces", "record", "each", "count"])
+            let xml = try xmlNode.fields("xml", allowed: ["namespaces", "record", "each", "count", "sequence"])
             for entry in try xml["namespaces"]?.mapping("xml.namespaces") ?? [] {
                 // One URI, or a list: the prefix then matches any of them (versions of one standard).
                 namespaces[entry.key] =
@@ -103,6 +103,18 @@ public enum MappingLoader {
             var xmlFormat = FeedMapping.XMLFormat(
                 namespaces: namespaces, recordPath: steps, recordPathText: recordText, countPath: countPath,
                 documentAttributes: documentAttributes)
+            if let seqNode = xml["sequence"] {
+                let g = try seqNode.fields("xml.sequence", allowed: ["number", "per"])
+                guard let number = g["number"] else { throw seqNode.error("xml.sequence needs 'number', an absolute attribute path") }
+                let text = try number.scalar("xml.sequence.number")
+                xmlFormat.documentAttributes[text] = try documentPath(text, namespaces, number)
+                xmlFormat.sequencePath = text
+                if let per = g["per"] {
+                    let perText = try per.scalar("xml.sequence.per")
+                    xmlFormat.documentAttributes[perText] = try documentPath(perText, namespaces, per)
+                    xmlFormat.sequenceScopePath = perText
+                }
+            }
             if let eachNode = xml["each"] {
                 let path = try relativePath(try eachNode.scalar("xml.each"), namespaces, eachNode)
                 guard !path.steps.isEmpty, path.attribute == nil, !path.steps.contains(.parent) else {
