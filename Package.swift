@@ -34,6 +34,12 @@ let package = Package(
             pkgConfig: "libssh2",
             providers: [.apt(["libssh2-1-dev"])]
         ),
+        // System library: libcurl (HTTPS to partner APIs). Module map + shim only.
+        .systemLibrary(
+            name: "CCurl",
+            pkgConfig: "libcurl",
+            providers: [.apt(["libcurl4-openssl-dev"])]
+        ),
         // Canonical model, facts, lifecycle fold, policies, validators. Pure: no I/O.
         .target(
             name: "GatewayCore",
@@ -49,7 +55,7 @@ let package = Package(
         // SFTP over libssh2, with OpenSSH's known_hosts rules. C stays inside.
         .target(
             name: "GatewayTransport",
-            dependencies: ["CLibSSH2", .product(name: "Crypto", package: "swift-crypto")],
+            dependencies: ["CLibSSH2", "CCurl", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: strict
         ),
         // The store behind a protocol: fact log, file ledger, projection, actions, runs. SQLite first.

@@ -1,0 +1,199 @@
+import Foundation
+
+/// A server a test starts (sshd, a partner simulator). Started with posix_spawn, not
+/// Foundation's Process: on Linux, Process reaps children from one thread with a blocking wait4,
+/// so a long-lived server would stop it from noticing that a short command has exited. Stopped
+/// with every process below it, and killed when the test process exits at the latest.
+public final class ChildProcess: @unchecked Sendable {
+    public let pid: pid_t
+    private var running = true
+
+    /// `arguments[0]` is looked up in PATH. Output goes to `log`; input is /dev/null.
+    public init(_ arguments: [String], log: String) throws {
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 1, log, O_WRONLY | O_CREAT | O_APPEND, 0o644)
+        posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        var argv: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) }
+        argv.append(nil)
+        defer { argv.forEach { free($0) } }
+        var child: pid_t = 0
+        let rc = posix_spawnp(&child, arguments[0], &actions, nil, argv, environ)
+        guard rc == 0 else {
+            throw NSError(
+                domain: "ChildProcess", code: Int(rc),
+                userInfo: [NSLocalizedDescriptionKey: "cannot start \(arguments[0]): \(String(cString: strerror(rc)))"])
+        }
+        pid = child
+        Self.registry.add(child)
+    }
+
+    deinit { stop() }
+
+    /// Whether it is still running (reaps it if it exited).
+    public var isRunning: Bool {
+        guard running else { return false }
+        var status: Int32 = 0
+        if waitpid(pid, &status, WNOHANG) == pid {
+            running = false
+            Self.registry.remove(pid)
+        }
+        return running
+    }
+
+    /// Kills it and everything below it at once, as a crash or a cut cable would.
+    public func stop() {
+        guard running else { return }
+        for process in [pid] + Self.descendants(of: pid) { kill(process, SIGKILL) }
+        var status: Int32 = 0
+        waitpid(pid, &status, 0)
+        running = false
+        Self.registry.remove(pid)
+    }
+
+    /// Waits until something accepts connections on 127.0.0.1:`port`; false if it died or timed out.
+    public func waitForPort(_ port: Int, timeout: TimeInterval = 10) -> Bool {
+        let deadline = Date().addingTimeInterval(timeout)
+        while Date() < deadline {
+            if Self.canConnect(port) { return true }
+            if !isRunning { return false }
+            usleep(20_000)
+        }
+        return false
+    }
+
+    public static func canConnect(_ port: Int) -> Bool {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_port = in_port_t(UInt16(port).bigEndian)
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        return withUnsafePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
+        }
+    }
+
+    public static func freePort() throws -> Int {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        addr.sin_port = 0
+        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) } }
+        _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) } }
+        return Int(UInt16(bigEndian: addr.sin_port))
+    }
+
+    /// Every process below `pid`, from /proc.
+    static func descendants(of pid: pid_t) -> [pid_t] {
+        var parent: [pid_t: pid_t] = [:]
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? [] {
+            guard let p = pid_t(name), let stat = try? String(contentsOfFile: "/proc/\(name)/stat", encoding: .utf8),
+                let close = stat.lastIndex(of: ")")
+            else { continue }
+            let fields = stat[stat.index(after: close)...].split(separator: " ")
+            if fields.count > 1, let pp = pid_t(fields[1]) { parent[p] = pp }
+        }
+        var out: [pid_t] = []
+        var frontier = [pid]
+        while let next = frontier.popLast() {
+            let children = parent.filter { $0.value == next }.map(\.key)
+            out += children
+            frontier += children
+        }
+        return out
+    }
+
+    final class Registry: @unchecked Sendable {
+        private let lock = NSLock()
+        private var pids: Set<pid_t> = []
+        private var hooked = false
+
+        func add(_ pid: pid_t) {
+            lock.lock()
+            defer { lock.unlock() }
+            pids.insert(pid)
+            if !hooked {
+                hooked = true
+                atexit { ChildProcess.registry.killAll() }
+            }
+        }
+
+        func remove(_ pid: pid_t) {
+            lock.lock()
+            pids.remove(pid)
+            lock.unlock()
+        }
+
+        func killAll() {
+            lock.lock()
+            let all = pids
+            lock.unlock()
+            for pid in all {
+                for process in [pid] + ChildProcess.descendants(of: pid) { kill(process, SIGKILL) }
+            }
+        }
+    }
+
+    static let registry = Registry()
+}
+
+/// A throwaway certificate authority and a server certificate for 127.0.0.1 and localhost, made
+/// with the openssl command line, for tests that must verify TLS for real.
+public struct TestCA {
+    public let dir: String
+    public var caCertificate: String { dir + "/ca.pem" }
+    public var serverCertificate: String { dir + "/server.pem" }
+    public var serverKey: String { dir + "/server.key" }
+
+    public init() throws {
+        dir = Fixtures.tempDir("ca")
+        let ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
+        try SSHDServer.run(
+            "/usr/bin/openssl",
+            ["req", "-x509"] + ec + ["-keyout", dir + "/ca.key", "-out", caCertificate, "-days", "2", "-subj", "/CN=caas-test-ca"])
+        try SSHDServer.run(
+            "/usr/bin/openssl", ["req"] + ec + ["-keyout", serverKey, "-out", dir + "/server.csr", "-subj", "/CN=localhost"])
+        try "subjectAltName=IP:127.0.0.1,DNS:localhost\n".write(toFile: dir + "/ext.cnf", atomically: true, encoding: .utf8)
+        try SSHDServer.run(
+            "/usr/bin/openssl",
+            [
+                "x509", "-req", "-in", dir + "/server.csr", "-CA", caCertificate, "-CAkey", dir + "/ca.key", "-CAcreateserial",
+                "-out", serverCertificate, "-days", "2", "-extfile", dir + "/ext.cnf",
+            ])
+    }
+}
+
+/// The factory simulator of Tests/Simulators/factory.py, over TLS with a test CA.
+public final class FactorySimulator: @unchecked Sendable {
+    public let port: Int
+    public let token = "test-factory-token"
+    public let ca: TestCA
+    let process: ChildProcess
+
+    public init(ca: TestCA) throws {
+        self.ca = ca
+        port = try ChildProcess.freePort()
+        let script = Fixtures.repoRoot.appendingPathComponent("Tests/Simulators/factory.py").path
+        let book = Fixtures.story("factory/order-book.csv")
+        process = try ChildProcess(
+            [
+                "python3", script, "--port", String(port), "--token", token, "--order-book", book, "--cert", ca.serverCertificate, "--key",
+                ca.serverKey,
+            ],
+            log: ca.dir + "/factory.log")
+        guard process.waitForPort(port) else {
+            let log = (try? String(contentsOfFile: ca.dir + "/factory.log", encoding: .utf8)) ?? ""
+            throw NSError(domain: "FactorySimulator", code: 1, userInfo: [NSLocalizedDescriptionKey: "the simulator did not start: \(log)"])
+        }
+    }
+
+    public var baseURL: String { "https://127.0.0.1:\(port)" }
+
+    public func stop() { process.stop() }
+}
