@@ -2,6 +2,7 @@ import Foundation
 import GatewayCore
 import GatewayFormats
 import GatewayStore
+import GatewayTransport
 import Logging
 
 /// What one command did, for the terminal, for `--json`, and for the runs table.
@@ -31,8 +32,11 @@ public struct RunSummary: Codable, Sendable {
     public var actionsDone = 0
     public var actionsFailed = 0
     public var actionsSkipped = 0
-    public var notificationsFile: String?
+    /// One notifications file per pass that issued any (actions are taken in batches).
+    public var notificationsFiles: [String] = []
     public var notifications = 0
+    /// Actions that failed this time and will be tried again on a later run.
+    public var actionsRetrying = 0
     public var reportPath: String?
     public var pulled = 0
     /// Remote files seen but not ready yet (growing, no done marker, too young).
@@ -70,6 +74,8 @@ public final class Gateway {
     let lock: RunLock
     let crashPoint: CrashPoint
     let progress: TransferProgress?
+    /// How many actions of a kind one pass takes.
+    let actionBatch: Int
     /// Pause between reconnection attempts (tests make it instant).
     let sleep: @Sendable (TimeInterval) -> Void
 
@@ -77,8 +83,9 @@ public final class Gateway {
     /// and `ConfigError` for a broken mapping.
     public init(
         config: GatewayConfig, logger: Logger, crashPoint: CrashPoint = CrashPoint(), progress: TransferProgress? = nil,
-        sleep: @escaping @Sendable (TimeInterval) -> Void = { Thread.sleep(forTimeInterval: $0) }
+        actionBatch: Int = 10_000, sleep: @escaping @Sendable (TimeInterval) -> Void = { Thread.sleep(forTimeInterval: $0) }
     ) throws {
+        self.actionBatch = actionBatch
         self.config = config
         self.logger = logger
         self.crashPoint = crashPoint
@@ -217,30 +224,47 @@ public final class Gateway {
             s.moves[c.ref, default: RunSummary.Move(from: c.from, to: c.to)].to = c.to
         }
         // Decide: only kinds this gateway can perform are enqueued; the rest wait for their stage.
-        let due = result.views.flatMap(\.dueActions).filter { Self.executable.contains($0.kind) }
+        let due = result.views.flatMap(\.dueActions).filter { executable.contains($0.kind) }
         try store.enqueue(due, at: s.asOf)
     }
 
-    static let executable: Set<DueActionKind> = [.issueCredentials]
+    /// Only kinds this gateway can perform are enqueued; the rest wait for their stage (or, for
+    /// factory orders, for a configured factory).
+    var executable: Set<DueActionKind> { config.factory == nil ? [.issueCredentials] : [.issueCredentials, .placeFactoryOrder] }
 
-    /// Acting changes state (credentials → awaiting reservation), which may make new actions
-    /// due; a few passes settle it.
+    /// Acting changes state (credentials issued, factory order placed), which may make new
+    /// actions due, and actions are taken in batches: passes go on until one does nothing.
     func foldDecideAct(_ s: inout RunSummary, dryRun: Bool) throws {
         try store.expireAllLeases()
-        for _ in 0..<3 {
+        let factoryAction = config.factory.map {
+            FactoryOrderAction(
+                store: store, factory: $0, logger: logger, crashPoint: crashPoint,
+                client: HTTPClient(tls: TLSOptions(caBundle: $0.caBundle)))
+        }
+        for pass in 1...Self.maxPasses {
             try fold(&s)
             let outbox = NotificationOutbox(directory: config.notificationsDir)
             let r = try CredentialsAction(store: store, config: config, outbox: outbox, logger: logger, crashPoint: crashPoint)
-                .run(runID: s.runID, asOf: s.asOf, dryRun: dryRun)
+                .run(runID: s.runID, pass: pass, batch: actionBatch, asOf: s.asOf, dryRun: dryRun)
             s.actionsDone += r.done
             s.actionsFailed += r.failed
             s.actionsSkipped += r.skipped
-            if let f = r.notificationsFile { s.notificationsFile = f }
+            if let f = r.notificationsFile { s.notificationsFiles.append(f) }
             s.notifications += r.notifications
-            if r.done + r.failed + r.skipped == 0 || dryRun { break }
+            var worked = r.done + r.failed + r.skipped
+            if let f = try factoryAction?.run(runID: s.runID, batch: actionBatch, asOf: s.asOf, dryRun: dryRun) {
+                s.actionsDone += f.done
+                s.actionsFailed += f.failed
+                s.actionsSkipped += f.skipped
+                s.actionsRetrying += f.retrying
+                worked += f.done + f.failed + f.skipped
+            }
+            if worked == 0 || dryRun { break }
         }
         if !dryRun { try fold(&s) }
     }
+
+    static let maxPasses = 100
 
     func reportStage(_ s: inout RunSummary) throws {
         let day = Timestamp.day(s.asOf)

@@ -149,7 +149,10 @@ enum RunOutput {
         if s.pushed > 0 { out.append("  pushed: \(s.pushed) file(s)") }
         if s.transfersRefused > 0 { out.append("  transfers refused: \(s.transfersRefused) (see the report)") }
         for (endpoint, why) in s.failedEndpoints.sorted(by: { $0.key < $1.key }) { out.append("  FAILED \(endpoint): \(why)") }
-        if let f = s.notificationsFile { out.append("  notifications: \(s.notifications) in \(f)") }
+        if !s.notificationsFiles.isEmpty {
+            out.append("  notifications: \(s.notifications) in \(s.notificationsFiles.joined(separator: ", "))")
+        }
+        if s.actionsRetrying > 0 { out.append("  actions to retry on a later run: \(s.actionsRetrying)") }
         if let r = s.reportPath { out.append("  report: \(r)") }
         return out
     }

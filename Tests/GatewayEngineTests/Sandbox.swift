@@ -11,6 +11,8 @@ struct Sandbox {
     let root: String
     var config: GatewayConfig
     let logs = LogCapture()
+    /// Actions per pass; small values force a run through several passes.
+    var actionBatch = 10_000
 
     init(_ name: String = #function) throws {
         root = Fixtures.tempDir(name)
@@ -41,7 +43,7 @@ struct Sandbox {
         var logger = Logger(label: "test") { _ in LogCaptureHandler(capture: logs) }
         logger.logLevel = .trace
         // Reconnection back-off is instant in tests: the attempts are what is tested, not the waits.
-        return try Gateway(config: config, logger: logger, crashPoint: CrashPoint(crash), sleep: { _ in })
+        return try Gateway(config: config, logger: logger, crashPoint: CrashPoint(crash), actionBatch: actionBatch, sleep: { _ in })
     }
 
     func run(asOf: String = "2026-10-03T23:00:00Z", crash: (@Sendable (String) throws -> Void)? = nil) throws -> RunSummary {

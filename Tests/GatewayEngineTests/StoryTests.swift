@@ -41,7 +41,8 @@ struct StoryTests {
             #expect(stored.tokenHash == Hex.sha256(token))
             #expect(vars["username"] == (n["to"] as! [String: String])["email"])
         }
-        let noteFile = try #require(s.notificationsFile)
+        #expect(s.notificationsFiles.count == 1)
+        let noteFile = try #require(s.notificationsFiles.first)
         let mode = try FileManager.default.attributesOfItem(atPath: noteFile)[.posixPermissions] as? Int
         #expect(mode == 0o600)
 
@@ -69,6 +70,20 @@ struct StoryTests {
         // Nothing deleted: every input is in the archive, the inbox is empty.
         #expect(box.files(under: box.inbox).isEmpty)
         #expect(box.files(under: box.config.archiveDir).count == inputs)
+    }
+
+    @Test func actionsTakenInSeveralPassesKeepEveryNotification() throws {
+        // A pass takes a batch of actions; each pass writes its own file. (Every pass used to
+        // write the run's one file, so the second pass overwrote the first pass's welcomes.)
+        var box = try Sandbox()
+        box.actionBatch = 5
+        try box.drop(Sandbox.storySales)
+        let s = try box.run()
+        #expect(s.notificationsFiles.count == 3)
+        let notes = try box.notifications()
+        #expect(notes.count == 13)
+        #expect(Set(notes.map { $0["order_ref"] as! String }) == Self.validRefs)
+        #expect(try box.gateway().orders().allSatisfy { $0.state == .awaitingReservation })
     }
 
     @Test func aSecondRunChangesNothingAndSaysSo() throws {

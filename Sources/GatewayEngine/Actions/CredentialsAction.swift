@@ -34,12 +34,13 @@ struct CredentialsAction {
         let notificationKey: String
     }
 
-    func run(runID: String, asOf: Date, dryRun: Bool = false) throws -> Outcome {
+    /// One pass: at most `batch` actions, their notifications in the pass's own file.
+    func run(runID: String, pass: Int, batch: Int, asOf: Date, dryRun: Bool = false) throws -> Outcome {
         var outcome = Outcome()
         let now = Date()
         let claimed = try store.claimActions(
             kinds: [.issueCredentials], runner: runID, now: now,
-            leaseUntil: now.addingTimeInterval(600), limit: 10_000)
+            leaseUntil: now.addingTimeInterval(600), limit: batch)
         var pendingNotes: [Notification] = []
         var toFinish: [(ActionRecord, InFlightResult)] = []
         // Written together after the loop: one commit per pass, not one per order.
@@ -47,7 +48,7 @@ struct CredentialsAction {
         var updates: [ActionRecord] = []
         // Accounts this pass creates, so a second order of the same customer sees the first.
         var createdInPass: [String: CustomerRecord] = [:]
-        let relFile = outbox.relativePath(runID: runID)
+        let relFile = outbox.relativePath(runID: runID, pass: pass)
 
         for var action in claimed {
             let meta: Logger.Metadata = ["order.ref": "\(action.orderRef)", "action": "\(action.key)"]
@@ -136,7 +137,7 @@ struct CredentialsAction {
         try store.saveCredentials(saves)
         try crashPoint.reach("credentials.saved")
         if !pendingNotes.isEmpty {
-            outcome.notificationsFile = try outbox.write(pendingNotes, runID: runID)
+            outcome.notificationsFile = try outbox.write(pendingNotes, runID: runID, pass: pass)
             outcome.notifications = pendingNotes.count
         }
         try crashPoint.reach("credentials.outboxWritten")

@@ -23,6 +23,7 @@ public struct GatewayConfig: Sendable {
     public var sources: [SourceConfig] = []
     public var destinations: [DestinationConfig] = []
     public var retry = RetryPolicy()
+    public var factory: FactoryConfig?
     /// Where the configuration was read from, for messages; nil for the embedded defaults.
     public var file: String?
 
@@ -30,7 +31,7 @@ public struct GatewayConfig: Sendable {
 
     public static let defaultFileName = "caas-gateway.yaml"
 
-    static let topKeys: Set<String> = ["paths", "store", "policies", "customers", "inbox", "sources", "destinations", "retry"]
+    static let topKeys: Set<String> = ["paths", "store", "policies", "customers", "inbox", "sources", "destinations", "retry", "factory"]
 
     /// Loads the file, or the defaults when `path` is nil and no `caas-gateway.yaml` is in the
     /// working directory. Paths come back absolute.
@@ -65,6 +66,7 @@ public struct GatewayConfig: Sendable {
             sources[i].server.key = abs(sources[i].server.key, base)
             sources[i].server.knownHosts = abs(sources[i].server.knownHosts, base)
         }
+        if let ca = factory?.caBundle { factory?.caBundle = abs(ca, base) }
         for i in destinations.indices {
             destinations[i].server.key = abs(destinations[i].server.key, base)
             destinations[i].server.knownHosts = abs(destinations[i].server.knownHosts, base)
@@ -115,6 +117,7 @@ public struct GatewayConfig: Sendable {
         if let n = top["sources"] { c.sources = try TransferConfigParser.sources(n) }
         if let n = top["destinations"] { c.destinations = try TransferConfigParser.destinations(n) }
         if let n = top["retry"] { c.retry = try TransferConfigParser.retry(n) }
+        if let n = top["factory"] { c.factory = try FactoryConfig.parse(n) }
         if let i = top["inbox"] {
             let f = try i.fields("inbox", allowed: ["min_age_seconds"])
             if let v = f["min_age_seconds"] { c.inboxMinAgeSeconds = try v.int("inbox.min_age_seconds") }

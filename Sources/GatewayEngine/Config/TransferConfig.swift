@@ -172,3 +172,42 @@ enum TransferConfigParser {
         return r
     }
 }
+
+/// The factory's order API. Without it, reserved orders wait: no person places factory orders, and
+/// the gateway places none it cannot reach.
+public struct FactoryConfig: Sendable {
+    public var baseURL: String
+    public var token: SecretReference
+    public var caBundle: String?
+    public var timeout: TimeInterval = 30
+    /// Attempts before the action is given up and escalated in the report.
+    public var maxAttempts = 8
+    /// Orders placed at once.
+    public var concurrency = 4
+    /// Back-off after a failed attempt: doubling from this, up to `maxBackoff`, with jitter.
+    public var firstBackoff: TimeInterval = 60
+    public var maxBackoff: TimeInterval = 3600
+
+    static func parse(_ node: YAMLNode) throws -> FactoryConfig {
+        let f = try node.fields(
+            "factory",
+            allowed: [
+                "base_url", "token", "ca_bundle", "timeout_seconds", "max_attempts", "concurrency", "first_backoff_seconds",
+                "max_backoff_seconds",
+            ])
+        guard let url = f["base_url"], let token = f["token"] else { throw node.error("factory needs base_url and token") }
+        let base = try url.scalar("factory.base_url")
+        guard base.hasPrefix("https://") || base.hasPrefix("http://127.0.0.1") || base.hasPrefix("http://localhost") else {
+            throw url.error("factory.base_url must be https:// (plain http only to this machine, for a simulator)")
+        }
+        var c = FactoryConfig(
+            baseURL: base.hasSuffix("/") ? String(base.dropLast()) : base, token: try SecretReference.parse(token, what: "factory.token"))
+        c.caBundle = try f["ca_bundle"].map { try $0.scalar("factory.ca_bundle") }
+        if let v = f["timeout_seconds"] { c.timeout = TimeInterval(try v.int("timeout_seconds")) }
+        if let v = f["max_attempts"] { c.maxAttempts = max(1, try v.int("max_attempts")) }
+        if let v = f["concurrency"] { c.concurrency = min(32, max(1, try v.int("concurrency"))) }
+        if let v = f["first_backoff_seconds"] { c.firstBackoff = TimeInterval(try v.int("first_backoff_seconds")) }
+        if let v = f["max_backoff_seconds"] { c.maxBackoff = TimeInterval(try v.int("max_backoff_seconds")) }
+        return c
+    }
+}
