@@ -114,6 +114,11 @@ final class FactoryOrderTests {
         let actions = try box.gateway().storeForQueries.actions(status: .failed)
         let refused = try #require(actions.first { $0.orderRef == "S-2026-000201" })
         #expect(refused.lastError?.contains("422") == true && refused.lastError?.contains("field options") == true)
+        let csv = try String(contentsOfFile: box.config.reportsDir + "/2026-10-02/report.csv", encoding: .utf8)
+        #expect(
+            csv.contains(
+                "action_failed:place_factory_order,S-2026-000201,,,the factory refused the order (422): unknown option JETPACK (field options)"
+            ))
         #expect(try box.gateway().orders().first { $0.ref == "S-2026-000101" }?.state == .factoryOrdered)
 
         let slow = try self.box(maxAttempts: 2, timeout: 1, backoff: 1)

@@ -70,6 +70,15 @@ public struct DailyReport: Codable, Sendable, Equatable {
     public let transfers: [TransferRecord]
     /// Numbered partner files that never arrived (a gap in a sequence), per feed and scope.
     public let lostFiles: [SequenceGap]
+    /// Actions given up or refused by a partner: a person must look (the partner's words included).
+    public let failedActions: [FailedAction]
+
+    public struct FailedAction: Codable, Sendable, Equatable {
+        public let order: String
+        public let action: String
+        public let attempts: Int
+        public let error: String
+    }
 
     static func build(store: any GatewayStore, day: String, asOf: Date) throws -> DailyReport {
         let runs = try store.runs(onDay: day)
@@ -120,7 +129,15 @@ public struct DailyReport: Codable, Sendable, Equatable {
                     finalPaymentDueAt: v.finalPaymentDueAt.map(Timestamp.iso), anomalies: v.anomalies.count))
         }
         var actions: [String: Int] = [:]
-        for a in try store.actions(status: nil) { actions[a.status.rawValue, default: 0] += 1 }
+        var failed: [FailedAction] = []
+        for a in try store.actions(status: nil) {
+            actions[a.status.rawValue, default: 0] += 1
+            if a.status == .failed {
+                failed.append(
+                    FailedAction(
+                        order: a.orderRef, action: a.kind.rawValue, attempts: a.attempts, error: a.lastError ?? "no reason recorded"))
+            }
+        }
         return DailyReport(
             schema: schema, day: day, asOf: Timestamp.iso(asOf),
             runs: runs.map {
@@ -130,6 +147,6 @@ public struct DailyReport: Codable, Sendable, Equatable {
             },
             files: counts, fileList: fileList, recordsAccepted: accepted, recordsRejected: rejected, rejections: rejections,
             ordersByState: byState, orders: orders, anomalies: anomalies, actionsByStatus: actions,
-            transfers: try store.transfers(runIDs: runs.map(\.id)), lostFiles: try store.sequenceGaps())
+            transfers: try store.transfers(runIDs: runs.map(\.id)), lostFiles: try store.sequenceGaps(), failedActions: failed)
     }
 }

@@ -79,6 +79,16 @@ enum HTMLReport {
             h += "</table>"
         }
 
+        if !r.failedActions.isEmpty {
+            h +=
+                "<h2 class=bad>Actions that need a person</h2><table><tr><th>order</th><th>action</th><th class=num>attempts</th><th>why</th></tr>"
+            for f in r.failedActions {
+                h +=
+                    "<tr><td class=name>\(esc(f.order))</td><td>\(esc(f.action))</td><td class=num>\(f.attempts)</td><td>\(esc(f.error))</td></tr>"
+            }
+            h += "</table>"
+        }
+
         if !r.lostFiles.isEmpty {
             h += "<h2 class=bad>Lost files</h2><table><tr><th>feed</th><th>sequence of</th><th>numbers that never arrived</th></tr>"
             for g in r.lostFiles {

@@ -24,6 +24,9 @@ enum ReportWriter {
         }
         for x in r.rejections { rows.append(["rejected_record", x.file, String(x.line), x.field ?? "", x.reason]) }
         for a in r.anomalies { rows.append(["anomaly:\(a.code)", a.order, "", "", a.message]) }
+        for f in r.failedActions {
+            rows.append(["action_failed:\(f.action)", f.order, "", "", "\(f.error) (after \(f.attempts) attempt(s))"])
+        }
         for g in r.lostFiles {
             rows.append([
                 "lost_file", "\(g.feed) \(g.scope)", "", "",
