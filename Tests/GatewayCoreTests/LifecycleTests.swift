@@ -264,7 +264,7 @@ struct LifecycleTests {
         let v = s.fold(asOfDay: 44.1)
         #expect(v.state == .sinAsignar)
         #expect(v.stateSince == s.at(44))
-        #expect(v.dueActions.map(\.kind) == [.releaseToStock])
+        #expect(v.dueActions.map(\.kind) == [.releaseToStock, .notifyCustomer])  // stock for the dealership; the customer told
         #expect(v.amountDueMinor == 0)
         #expect(v.receivedMinor == 300_000)  // the señal is kept
     }
@@ -406,6 +406,39 @@ struct LifecycleTests {
         var g = SystemRandomNumberGenerator()
         shuffled.facts.shuffle(using: &g)
         #expect(shuffled.fold() == forward)
+    }
+
+    @Test func customerFacingStepsBecomeNoticesAndRecentOnesAreDue() {
+        var s = OrderStory()
+        s.toAvailable(day: 30)
+        s.factory("delayed", day: 25, ["eta": .time(s.at(40))])
+        s.pay(4_299_000, day: 31, purpose: "final")
+        let v = s.fold(asOfDay: 32)
+        #expect(
+            v.notices.map(\.template) == [
+                "order_confirmed", "production_started", "quality_control", "ready_to_ship", "shipped_to_dealership", "delayed",
+                "available_at_dealership", "final_payment_received",
+            ])
+        #expect(v.notices.filter(\.sms).map(\.template) == ["available_at_dealership"])
+        #expect(v.notices.first { $0.template == "delayed" }?.variables["eta"] == "2026-11-10")
+        // Only what happened within the horizon (7 days before day 32) is due: old news is not sent.
+        let due = v.dueActions.filter { $0.kind == .notifyCustomer }.map { $0.detail!.split(separator: ":").first! }
+        #expect(due == ["delayed", "available_at_dealership", "final_payment_received"])
+        #expect(
+            v.dueActions.first { $0.kind == .notifyCustomer }?.idempotencyKey.hasPrefix("notify_customer:S-2026-000101:delayed:f_") == true)
+    }
+
+    @Test func aClosedWindowTellsTheCustomerAndAParkedFactTellsNobody() {
+        var s = OrderStory()
+        s.toAvailable(day: 30)
+        let lost = s.fold(asOfDay: 45)
+        #expect(lost.notices.last?.template == "reservation_lost")
+        #expect(lost.notices.last?.occurredAt == s.at(44))
+        var stale = OrderStory()
+        stale.toFactoryOrdered()
+        stale.factory("quality_control", day: 10)
+        stale.factory("production_started", day: 11)  // out of order: parked
+        #expect(stale.fold(asOfDay: 12).notices.map(\.template) == ["quality_control"])
     }
 
     @Test func everyStateIsReachedByTheseTests() {

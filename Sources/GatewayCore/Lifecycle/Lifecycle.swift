@@ -11,6 +11,12 @@ public enum Lifecycle {
         }
         folder.closeWindow(before: asOf)
         folder.view.dueActions = dueActions(for: folder.view)
+        let horizon = asOf.addingTimeInterval(-Double(policies.noticeHorizonDays) * 86400)
+        if folder.view.state != nil {
+            folder.view.dueActions += folder.view.notices.filter { $0.occurredAt >= horizon }.map {
+                DueAction(kind: .notifyCustomer, orderRef: ref, detail: "\($0.template):\($0.factID)")
+            }
+        }
         return folder.view
     }
 
@@ -55,6 +61,16 @@ struct Folder {
 
     var state: OrderState? { view.state }
 
+    mutating func notice(_ template: String, _ fact: Fact, sms: Bool = false, _ variables: [String: String] = [:]) {
+        view.notices.append(
+            CustomerNotice(template: template, factID: fact.id, occurredAt: fact.occurredAt, sms: sms, variables: variables))
+    }
+
+    static let manufacturingNotice: [String: String] = [
+        "order_confirmed": "order_confirmed", "production_started": "production_started", "quality_control": "quality_control",
+        "ready_for_shipment": "ready_to_ship", "shipped_to_dealership": "shipped_to_dealership",
+    ]
+
     mutating func move(to newState: OrderState, at time: Date) {
         view.state = newState
         view.stateSince = time
@@ -76,6 +92,8 @@ struct Folder {
     mutating func closeWindow(before time: Date) {
         guard state == .awaitingFinalPayment, let due = view.finalPaymentDueAt, time > due else { return }
         move(to: .sinAsignar, at: due)
+        view.notices.append(
+            CustomerNotice(template: "reservation_lost", factID: "window:\(view.ref)", occurredAt: due, sms: false, variables: [:]))
         view.timeline.append(
             TimelineStep(
                 factID: "-", kind: nil, occurredAt: due, stateAfter: .sinAsignar,
@@ -218,6 +236,7 @@ struct Folder {
             case .awaitingFinalPayment:
                 if view.receivedMinor >= view.totalMinor {
                     move(to: .fullyPaid, at: fact.occurredAt)
+                    notice("final_payment_received", fact)
                     step(fact, "final payment received")
                 } else {
                     step(
@@ -253,6 +272,7 @@ struct Folder {
         if code == "delayed" {
             view.eta = fact.time("eta") ?? view.eta
             view.etaRevisions += 1
+            notice("delayed", fact, ["eta": view.eta.map(Timestamp.day) ?? ""])
             return step(fact, "delayed: new estimated completion \(view.eta.map(Timestamp.day) ?? "not given")")
         }
         if let eta = fact.time("eta") { view.eta = eta }
@@ -260,11 +280,26 @@ struct Folder {
         if target.rank < state.rank || state == .sinAsignar {
             return park(fact, .outOfOrder, "factory status \(code) arrived after the order was already \(state.rawValue)")
         }
-        if target == state { return step(fact, "repeated factory status") }
+        if target == state {
+            // Placing the order made it factory_ordered already; the factory's confirmation is
+            // still the customer's news.
+            if code == "order_confirmed" && !view.notices.contains(where: { $0.template == "order_confirmed" }) {
+                notice("order_confirmed", fact, ["eta": view.eta.map(Timestamp.day) ?? ""])
+                return step(fact, "order confirmed by the factory")
+            }
+            return step(fact, "repeated factory status")
+        }
         move(to: target, at: fact.occurredAt)
+        if let template = Self.manufacturingNotice[code] { notice(template, fact, ["eta": view.eta.map(Timestamp.day) ?? ""]) }
         if target == .awaitingFinalPayment {
             let days = policies.finalPaymentWindowDays(country: view.country)
             view.finalPaymentDueAt = fact.occurredAt.addingTimeInterval(Double(days) * 86400)
+            notice(
+                "available_at_dealership", fact, sms: true,
+                [
+                    "dealer_code": view.dealerCode ?? "", "final_payment_due_at": view.finalPaymentDueAt.map(Timestamp.iso) ?? "",
+                    "amount_due": Money.format(max(0, view.totalMinor - view.receivedMinor), view.currency),
+                ])
             if view.receivedMinor >= view.totalMinor {
                 move(to: .fullyPaid, at: fact.occurredAt)
                 return step(fact, "available at the dealership, already paid in full")

@@ -36,17 +36,33 @@ public enum DueActionKind: String, Sendable, Codable, CaseIterable {
     case placeFactoryOrder = "place_factory_order"
     case submitRegistration = "submit_registration"
     case releaseToStock = "release_to_stock"
+    case notifyCustomer = "notify_customer"
 }
 
 public struct DueAction: Sendable, Hashable, Codable {
     public let kind: DueActionKind
     public let orderRef: String
-    public var idempotencyKey: String { "\(kind.rawValue):\(orderRef)" }
+    /// What makes this action one of several of its kind for the order (a notice's template and
+    /// fact): part of the idempotency key.
+    public let detail: String?
+    public var idempotencyKey: String { "\(kind.rawValue):\(orderRef)" + (detail.map { ":" + $0 } ?? "") }
 
-    public init(kind: DueActionKind, orderRef: String) {
+    public init(kind: DueActionKind, orderRef: String, detail: String? = nil) {
         self.kind = kind
         self.orderRef = orderRef
+        self.detail = detail
     }
+}
+
+/// Something the customer is told: a step of their order, the fact that caused it, and what
+/// the message needs. Recorded by the fold; sent by the notify action, once per key.
+public struct CustomerNotice: Sendable, Hashable, Codable {
+    public let template: String
+    public let factID: String
+    public let occurredAt: Date
+    /// SMS as well as e-mail (the vehicle is ready at the dealership).
+    public let sms: Bool
+    public let variables: [String: String]
 }
 
 /// One fact of the order's timeline and the state after it, for `explain`.
@@ -88,6 +104,7 @@ public struct OrderView: Sendable, Hashable, Codable {
     public internal(set) var anomalies: [Anomaly] = []
     public internal(set) var timeline: [TimelineStep] = []
     public internal(set) var dueActions: [DueAction] = []
+    public internal(set) var notices: [CustomerNotice] = []
 
     public init(ref: String) { self.ref = ref }
 

@@ -4,6 +4,9 @@ public struct Policies: Sendable, Equatable {
     public var finalPaymentWindowDays: Int
     /// Per-country overrides of the window, keyed by ISO country code.
     public var finalPaymentWindowDaysByCountry: [String: Int]
+    /// Notices older than this at the as-of time are not sent: a replay of old facts, or a gateway
+    /// started late, does not tell customers yesterday's news as if it were new.
+    public var noticeHorizonDays = 7
 
     public init(finalPaymentWindowDays: Int = 14, finalPaymentWindowDaysByCountry: [String: Int] = [:]) {
         self.finalPaymentWindowDays = finalPaymentWindowDays
