@@ -230,7 +230,9 @@ public final class Gateway {
 
     /// Only kinds this gateway can perform are enqueued; the rest wait for their stage (or, for
     /// factory orders, for a configured factory).
-    var executable: Set<DueActionKind> { config.factory == nil ? [.issueCredentials] : [.issueCredentials, .placeFactoryOrder] }
+    var executable: Set<DueActionKind> {
+        config.factory == nil ? [.issueCredentials, .notifyCustomer] : [.issueCredentials, .notifyCustomer, .placeFactoryOrder]
+    }
 
     /// Acting changes state (credentials issued, factory order placed), which may make new
     /// actions due, and actions are taken in batches: passes go on until one does nothing.
@@ -252,6 +254,13 @@ public final class Gateway {
             if let f = r.notificationsFile { s.notificationsFiles.append(f) }
             s.notifications += r.notifications
             var worked = r.done + r.failed + r.skipped
+            let n = try NotifyAction(store: store, config: config, outbox: outbox, logger: logger, crashPoint: crashPoint)
+                .run(runID: s.runID, pass: pass, batch: actionBatch, asOf: s.asOf, dryRun: dryRun)
+            s.actionsDone += n.done
+            s.actionsSkipped += n.skipped
+            if let f = n.notificationsFile { s.notificationsFiles.append(f) }
+            s.notifications += n.notifications
+            worked += n.done + n.skipped
             if let f = try factoryAction?.run(runID: s.runID, batch: actionBatch, asOf: s.asOf, dryRun: dryRun) {
                 s.actionsDone += f.done
                 s.actionsFailed += f.failed

@@ -48,7 +48,7 @@ struct CredentialsAction {
         var updates: [ActionRecord] = []
         // Accounts this pass creates, so a second order of the same customer sees the first.
         var createdInPass: [String: CustomerRecord] = [:]
-        let relFile = outbox.relativePath(runID: runID, pass: pass)
+        let relFile = outbox.relativePath(runID: runID, pass: pass, stream: "welcome")
 
         for var action in claimed {
             let meta: Logger.Metadata = ["order.ref": "\(action.orderRef)", "action": "\(action.key)"]
@@ -137,7 +137,7 @@ struct CredentialsAction {
         try store.saveCredentials(saves)
         try crashPoint.reach("credentials.saved")
         if !pendingNotes.isEmpty {
-            outcome.notificationsFile = try outbox.write(pendingNotes, runID: runID, pass: pass)
+            outcome.notificationsFile = try outbox.write(pendingNotes, runID: runID, pass: pass, stream: "welcome")
             outcome.notifications = pendingNotes.count
         }
         try crashPoint.reach("credentials.outboxWritten")

@@ -34,20 +34,20 @@ public struct Notification: Sendable, Equatable {
     }
 }
 
-/// `outbox/notifications/<run>-<pass>.ndjson`: one file per pass of a run (a run takes actions in
-/// batches), written atomically, never over another, readable by its owner only because
+/// `outbox/notifications/<run>-<pass>-<stream>.ndjson`: one file per pass of a run and per stream
+/// (welcome, notices), written atomically, never over another, readable by its owner only because
 /// activation links are secrets until used.
 struct NotificationOutbox {
     let directory: String
 
-    func relativePath(runID: String, pass: Int) -> String { "notifications/\(runID)-\(pass).ndjson" }
+    func relativePath(runID: String, pass: Int, stream: String) -> String { "notifications/\(runID)-\(pass)-\(stream).ndjson" }
 
     func path(forRelative rel: String) -> String {
         ((directory as NSString).deletingLastPathComponent as NSString).appendingPathComponent(rel)
     }
 
-    func write(_ notifications: [Notification], runID: String, pass: Int) throws -> String {
-        let path = path(forRelative: relativePath(runID: runID, pass: pass))
+    func write(_ notifications: [Notification], runID: String, pass: Int, stream: String) throws -> String {
+        let path = path(forRelative: relativePath(runID: runID, pass: pass, stream: stream))
         try AtomicFile.write(notifications.map(\.jsonLine).joined(separator: "\n") + "\n", to: path, mode: 0o600)
         return path
     }
