@@ -37,6 +37,8 @@ public struct RunSummary: Codable, Sendable {
     public var notifications = 0
     /// Actions that failed this time and will be tried again on a later run.
     public var actionsRetrying = 0
+    /// Vehicles released to dealership stock, one file per pass that released any.
+    public var stockFiles: [String] = []
     public var reportPath: String?
     public var pulled = 0
     /// Remote files seen but not ready yet (growing, no done marker, too young).
@@ -231,7 +233,8 @@ public final class Gateway {
     /// Only kinds this gateway can perform are enqueued; the rest wait for their stage (or, for
     /// factory orders, for a configured factory).
     var executable: Set<DueActionKind> {
-        config.factory == nil ? [.issueCredentials, .notifyCustomer] : [.issueCredentials, .notifyCustomer, .placeFactoryOrder]
+        let local: Set<DueActionKind> = [.issueCredentials, .notifyCustomer, .releaseToStock]
+        return config.factory == nil ? local : local.union([.placeFactoryOrder])
     }
 
     /// Acting changes state (credentials issued, factory order placed), which may make new
@@ -245,8 +248,8 @@ public final class Gateway {
         }
         for pass in 1...Self.maxPasses {
             try fold(&s)
-            let outbox = NotificationOutbox(directory: config.notificationsDir)
-            let r = try CredentialsAction(store: store, config: config, outbox: outbox, logger: logger, crashPoint: crashPoint)
+            let welcome = OutboxStream(root: config.outbox, folder: "notifications", stream: "welcome")
+            let r = try CredentialsAction(store: store, config: config, outbox: welcome, logger: logger, crashPoint: crashPoint)
                 .run(runID: s.runID, pass: pass, batch: actionBatch, asOf: s.asOf, dryRun: dryRun)
             s.actionsDone += r.done
             s.actionsFailed += r.failed
@@ -254,13 +257,21 @@ public final class Gateway {
             if let f = r.notificationsFile { s.notificationsFiles.append(f) }
             s.notifications += r.notifications
             var worked = r.done + r.failed + r.skipped
-            let n = try NotifyAction(store: store, config: config, outbox: outbox, logger: logger, crashPoint: crashPoint)
+            let notices = OutboxStream(root: config.outbox, folder: "notifications", stream: "notices")
+            let n = try NotifyAction(store: store, config: config, outbox: notices, logger: logger, crashPoint: crashPoint)
                 .run(runID: s.runID, pass: pass, batch: actionBatch, asOf: s.asOf, dryRun: dryRun)
             s.actionsDone += n.done
             s.actionsSkipped += n.skipped
             if let f = n.notificationsFile { s.notificationsFiles.append(f) }
             s.notifications += n.notifications
             worked += n.done + n.skipped
+            let stock = try ReleaseToStockAction(
+                store: store, outbox: OutboxStream(root: config.outbox, folder: "stock", stream: "stock"), logger: logger
+            ).run(runID: s.runID, pass: pass, batch: actionBatch, asOf: s.asOf, dryRun: dryRun)
+            s.actionsDone += stock.done
+            s.actionsSkipped += stock.skipped
+            if let f = stock.file { s.stockFiles.append(f) }
+            worked += stock.done + stock.skipped
             if let f = try factoryAction?.run(runID: s.runID, batch: actionBatch, asOf: s.asOf, dryRun: dryRun) {
                 s.actionsDone += f.done
                 s.actionsFailed += f.failed

@@ -15,7 +15,7 @@ import Logging
 struct CredentialsAction {
     let store: any GatewayStore
     let config: GatewayConfig
-    let outbox: NotificationOutbox
+    let outbox: OutboxStream
     let logger: Logger
     let crashPoint: CrashPoint
 
@@ -48,7 +48,7 @@ struct CredentialsAction {
         var updates: [ActionRecord] = []
         // Accounts this pass creates, so a second order of the same customer sees the first.
         var createdInPass: [String: CustomerRecord] = [:]
-        let relFile = outbox.relativePath(runID: runID, pass: pass, stream: "welcome")
+        let relFile = outbox.relativePath(runID: runID, pass: pass)
 
         for var action in claimed {
             let meta: Logger.Metadata = ["order.ref": "\(action.orderRef)", "action": "\(action.key)"]
@@ -137,7 +137,7 @@ struct CredentialsAction {
         try store.saveCredentials(saves)
         try crashPoint.reach("credentials.saved")
         if !pendingNotes.isEmpty {
-            outcome.notificationsFile = try outbox.write(pendingNotes, runID: runID, pass: pass, stream: "welcome")
+            outcome.notificationsFile = try outbox.write(pendingNotes.map(\.jsonLine), runID: runID, pass: pass)
             outcome.notifications = pendingNotes.count
         }
         try crashPoint.reach("credentials.outboxWritten")

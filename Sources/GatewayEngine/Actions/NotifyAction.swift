@@ -10,7 +10,7 @@ import Logging
 struct NotifyAction {
     let store: any GatewayStore
     let config: GatewayConfig
-    let outbox: NotificationOutbox
+    let outbox: OutboxStream
     let logger: Logger
     let crashPoint: CrashPoint
 
@@ -27,7 +27,7 @@ struct NotifyAction {
         let claimed = try store.claimActions(
             kinds: [.notifyCustomer], runner: runID, now: now, leaseUntil: now.addingTimeInterval(600), limit: batch)
         guard !claimed.isEmpty else { return outcome }
-        let relFile = outbox.relativePath(runID: runID, pass: pass, stream: "notices")
+        let relFile = outbox.relativePath(runID: runID, pass: pass)
         var notes: [Notification] = []
         var inFlight: [ActionRecord] = []
         var finished: [ActionRecord] = []
@@ -73,7 +73,7 @@ struct NotifyAction {
         try store.updateActions(inFlight)
         try crashPoint.reach("notices.inFlight")
         if !notes.isEmpty {
-            outcome.notificationsFile = try outbox.write(notes, runID: runID, pass: pass, stream: "notices")
+            outcome.notificationsFile = try outbox.write(notes.map(\.jsonLine), runID: runID, pass: pass)
             outcome.notifications = notes.count
         }
         try crashPoint.reach("notices.written")

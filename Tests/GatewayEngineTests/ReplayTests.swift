@@ -1,0 +1,103 @@
+import Foundation
+import GatewayTestSupport
+import Testing
+
+@testable import GatewayCore
+@testable import GatewayEngine
+@testable import GatewayStore
+@testable import GatewayTransport
+
+/// The partner story as it happened: each day's files dropped that day, one run per day.
+@Suite("The whole partner story, day by day", .serialized)
+final class ReplayTests {
+    let ca: TestCA
+    let sim: FactorySimulator
+
+    init() throws {
+        ca = try TestCA()
+        sim = try FactorySimulator(ca: ca)
+    }
+
+    deinit { sim.stop() }
+
+    static func filesByDay() -> [String: [String]] {
+        var out: [String: [String]] = [:]
+        for f in FactoryStoryTests.storyFiles(through: "20261120") {
+            let name = (f as NSString).lastPathComponent
+            guard let r = name.range(of: "2026[0-9]{4}", options: .regularExpression) else { continue }
+            out[String(name[r]), default: []].append(f)
+        }
+        return out
+    }
+
+    static var days: [String] {
+        var out: [String] = []
+        var d = Timestamp.parseISO("2026-10-01")!
+        while Timestamp.day(d) <= "2026-11-20" {
+            out.append(Timestamp.day(d))
+            d = d.addingTimeInterval(86400)
+        }
+        return out
+    }
+
+    @Test func theStoryEndsWhereThePartnerRulesSay() throws {
+        var box = try Sandbox()
+        let tokenFile = box.root + "/factory.token"
+        try sim.token.write(toFile: tokenFile, atomically: true, encoding: .utf8)
+        var f = FactoryConfig(baseURL: sim.baseURL, token: .file(tokenFile))
+        f.caBundle = ca.caCertificate
+        f.firstBackoff = 0
+        f.maxBackoff = 0
+        box.config.factory = f
+        let faults = try HTTPClient(tls: TLSOptions(caBundle: ca.caCertificate))
+            .send(HTTPRequest(method: "POST", url: sim.baseURL + "/_sim/faults", body: Data(#"{"fail_every": 2, "status": 500}"#.utf8)))
+        #expect(faults.status == 200)
+        let byDay = Self.filesByDay()
+        for day in Self.days {
+            try box.drop(byDay[day.replacingOccurrences(of: "-", with: "")] ?? [])
+            _ = try box.run(asOf: day + "T23:00:00Z")
+        }
+        let g = try box.gateway()
+        let state = Dictionary(uniqueKeysWithValues: try g.orders().map { ($0.ref, $0.state) })
+        let expected: [String: OrderState] = [
+            "S-2026-000101": .fullyPaid, "S-2026-000102": .fullyPaid, "S-2026-000201": .fullyPaid, "S-2026-000301": .fullyPaid,
+            "S-2026-000401": .fullyPaid, "VD/2026/000046": .fullyPaid,
+            // Declined twice, then the 14-day window closed: dealership stock, señal kept.
+            "S-2026-000103": .sinAsignar,
+            "S-2026-000302": .awaitingFinalPayment,
+            "S-2026-000202": .inProduction, "VD/2026/000045": .inProduction, "S-2026-000203": .qualityControl,
+            // Sold on 2 Nov, no señal yet; and 1,500 of a 2,000 señal.
+            "S-2026-000104": .awaitingReservation, "S-2026-000303": .awaitingReservation,
+        ]
+        #expect(state == expected)
+        #expect(try g.orders().first { $0.ref == "S-2026-000103" }?.receivedMinor == 500_000)
+
+        // Never placed twice, although every other call to the factory failed. (An order whose
+        // placement kept failing until the factory's own confirmation arrived in its status feed
+        // has the factory's id from that feed and no placement fact: placing it was no longer due.)
+        #expect(try g.storeForQueries.actions(status: .failed).isEmpty)  // a 409 would be here
+        for ref in expected.keys where state[ref] != .awaitingReservation {
+            #expect(try g.storeForQueries.facts(orderRef: ref).filter { $0.kind == .factoryOrderPlaced }.count <= 1, "\(ref)")
+            #expect(try g.orders().first { $0.ref == ref }?.factoryOrder?.hasPrefix("FO-") == true, "\(ref)")
+        }
+
+        // What the last report shows.
+        let csv = try String(contentsOfFile: box.config.reportsDir + "/2026-11-20/report.csv", encoding: .utf8)
+        #expect(csv.contains("anomaly:duplicate_payment,S-2026-000203"))
+        #expect(csv.contains("anomaly:unknown_order,S-2026-000999"))
+        #expect(csv.contains("lost_file,factory-vlc1 VLC1,,,files numbered 5 never arrived"))
+
+        // The vehicle released to stock, once, and its customer told.
+        let stock = box.files(under: box.config.outbox + "/stock")
+        #expect(stock.count == 1)
+        let line = try String(contentsOfFile: box.config.outbox + "/stock/" + stock[0], encoding: .utf8)
+        #expect(line.contains(#""order_ref":"S-2026-000103""#) && line.contains(#""vin":"VSCCAE103V3047030""#))
+        let notes = try box.notifications()
+        #expect(notes.contains { $0["template"] as? String == "order_reservation_lost" && $0["order_ref"] as? String == "S-2026-000103" })
+        #expect(
+            notes.contains {
+                $0["template"] as? String == "order_available_at_dealership" && ($0["channels"] as? [String]) == ["email", "sms"]
+            })
+        #expect(Set(notes.map { $0["idempotency_key"] as! String }).count == notes.count)  // nobody told the same thing twice
+    }
+}
