@@ -458,5 +458,6 @@ struct LifecycleTests {
         #expect(chargeback.fold().anomalies.map(\.code) == [.duplicatePayment])
         chargeback.pay(300_000, day: 4, event: "chargeback")
         #expect(chargeback.fold().anomalies.map(\.code) == [.duplicatePayment, .moneyReturned])
+        #expect(chargeback.fold().refunds == 1 && chargeback.fold().chargebacks == 1)
     }
 }

@@ -165,3 +165,17 @@ final class FactoryOrderTests {
         #expect(json.contains(#""order_date":"2026-10-02T12:00:00Z""#))
     }
 }
+
+extension FactoryOrderTests {
+    @Test func aConflictFailsForAPersonAndIsNotRetried() throws {
+        let box = try box()
+        try faults(#"{"fail_every": 1, "status": 409}"#)
+        try box.drop(["intranet/SALES_ES-MAD-01_20261001233000.xml", "psp/settlement_20261002.csv"])
+        _ = try box.run(asOf: "2026-10-02T23:00:00Z")
+        try faults("{}")
+        let failed = try box.gateway().storeForQueries.actions(status: .failed)
+        #expect(failed.count == 2 && failed.allSatisfy { $0.lastError?.contains("(409)") == true && $0.attempts == 1 })
+        _ = try box.run(asOf: "2026-10-02T23:30:00Z")
+        #expect(try simRequests().values.allSatisfy { $0["requests"] as? Int == 1 })  // not sent again
+    }
+}

@@ -86,6 +86,8 @@ final class ReplayTests {
         #expect(csv.contains("anomaly:duplicate_payment,S-2026-000203"))
         #expect(csv.contains("anomaly:unknown_order,S-2026-000999"))
         #expect(csv.contains("lost_file,factory-vlc1 VLC1,,,files numbered 5 never arrived"))
+        #expect(csv.contains("payment:underpaid_reservation,S-2026-000303,,,1500.00 EUR received of a 2000.00 EUR señal"))
+        #expect(csv.contains("payment:declined_card,S-2026-000103,,,\"2 card payment(s) declined"))  // quoted: the cell has a comma
 
         // The vehicle released to stock, once, and its customer told.
         let stock = box.files(under: box.config.outbox + "/stock")

@@ -208,6 +208,7 @@ struct Folder {
             step(fact, "card payment declined (\(fact.string("reason") ?? "no reason")); not final, the customer may try again")
         case "refunded", "chargeback":
             view.receivedMinor -= amount
+            if event == "chargeback" { view.chargebacks += 1 } else { view.refunds += 1 }
             let needed: Int64 =
                 state >= .fullyPaid && state != .sinAsignar
                 ? view.totalMinor

@@ -92,6 +92,8 @@ public struct OrderView: Sendable, Hashable, Codable {
     /// Money captured minus money refunded or charged back.
     public internal(set) var receivedMinor: Int64 = 0
     public internal(set) var refusedPayments: Int = 0
+    public internal(set) var refunds: Int = 0
+    public internal(set) var chargebacks: Int = 0
     public internal(set) var vin: String?
     public internal(set) var factoryOrder: String?
     public internal(set) var plant: String?

@@ -72,6 +72,14 @@ public struct DailyReport: Codable, Sendable, Equatable {
     public let lostFiles: [SequenceGap]
     /// Actions given up or refused by a partner: a person must look (the partner's words included).
     public let failedActions: [FailedAction]
+    /// Money that needs finance's eye: underpaid reservations, declined cards, refunds, chargebacks.
+    public let paymentIssues: [PaymentIssue]
+
+    public struct PaymentIssue: Codable, Sendable, Equatable {
+        public let order: String
+        public let issue: String
+        public let detail: String
+    }
 
     public struct FailedAction: Codable, Sendable, Equatable {
         public let order: String
@@ -128,6 +136,31 @@ public struct DailyReport: Codable, Sendable, Equatable {
                     depositMinor: v.depositMinor, receivedMinor: v.receivedMinor, amountDueMinor: v.amountDueMinor,
                     finalPaymentDueAt: v.finalPaymentDueAt.map(Timestamp.iso), anomalies: v.anomalies.count))
         }
+        var payments: [PaymentIssue] = []
+        for v in views where v.isKnown {
+            if let st = v.state, st == .saleRegistered || st == .awaitingReservation, v.receivedMinor > 0, v.receivedMinor < v.depositMinor
+            {
+                payments.append(
+                    PaymentIssue(
+                        order: v.ref, issue: "underpaid_reservation",
+                        detail:
+                            "\(Money.format(v.receivedMinor, v.currency)) received of a \(Money.format(v.depositMinor, v.currency)) señal; chase the rest"
+                    ))
+            }
+            if v.refusedPayments > 0 {
+                payments.append(
+                    PaymentIssue(
+                        order: v.ref, issue: "declined_card",
+                        detail: "\(v.refusedPayments) card payment(s) declined; not final, the customer may try again"))
+            }
+            if v.refunds > 0 { payments.append(PaymentIssue(order: v.ref, issue: "refund", detail: "\(v.refunds) refund(s) recorded")) }
+            if v.chargebacks > 0 {
+                payments.append(
+                    PaymentIssue(
+                        order: v.ref, issue: "chargeback",
+                        detail: "\(v.chargebacks) chargeback(s): money taken back by the card holder's bank"))
+            }
+        }
         var actions: [String: Int] = [:]
         var failed: [FailedAction] = []
         for a in try store.actions(status: nil) {
@@ -147,6 +180,7 @@ public struct DailyReport: Codable, Sendable, Equatable {
             },
             files: counts, fileList: fileList, recordsAccepted: accepted, recordsRejected: rejected, rejections: rejections,
             ordersByState: byState, orders: orders, anomalies: anomalies, actionsByStatus: actions,
-            transfers: try store.transfers(runIDs: runs.map(\.id)), lostFiles: try store.sequenceGaps(), failedActions: failed)
+            transfers: try store.transfers(runIDs: runs.map(\.id)), lostFiles: try store.sequenceGaps(), failedActions: failed,
+            paymentIssues: payments)
     }
 }

@@ -79,6 +79,14 @@ enum HTMLReport {
             h += "</table>"
         }
 
+        if !r.paymentIssues.isEmpty {
+            h += "<h2>Payments to look at</h2><table><tr><th>order</th><th>what</th><th>detail</th></tr>"
+            for p in r.paymentIssues {
+                h += "<tr><td class=name>\(esc(p.order))</td><td>\(esc(p.issue))</td><td>\(esc(p.detail))</td></tr>"
+            }
+            h += "</table>"
+        }
+
         if !r.failedActions.isEmpty {
             h +=
                 "<h2 class=bad>Actions that need a person</h2><table><tr><th>order</th><th>action</th><th class=num>attempts</th><th>why</th></tr>"

@@ -24,6 +24,7 @@ enum ReportWriter {
         }
         for x in r.rejections { rows.append(["rejected_record", x.file, String(x.line), x.field ?? "", x.reason]) }
         for a in r.anomalies { rows.append(["anomaly:\(a.code)", a.order, "", "", a.message]) }
+        for p in r.paymentIssues { rows.append(["payment:\(p.issue)", p.order, "", "", p.detail]) }
         for f in r.failedActions {
             rows.append(["action_failed:\(f.action)", f.order, "", "", "\(f.error) (after \(f.attempts) attempt(s))"])
         }
