@@ -283,3 +283,24 @@ func expectConfigErrors(
         }
     }
 }
+
+@Suite("Configuration of the factory API")
+struct FactoryConfigTests {
+    @Test func theFactoryBlockParsesWithItsDefaults() throws {
+        let c = try GatewayConfig.parse(
+            "factory: {base_url: 'https://factory.example/api/', token: {file: /run/secrets/factory}, max_attempts: 5}\n", file: "c.yaml")
+        let f = try #require(c.factory)
+        #expect(f.baseURL == "https://factory.example/api" && f.token == .file("/run/secrets/factory"))
+        #expect(f.maxAttempts == 5 && f.concurrency == 4 && f.timeout == 30 && f.firstBackoff == 60)
+        #expect(try GatewayConfig.parse("{}\n", file: "c.yaml").factory == nil)
+    }
+
+    @Test func mistakesAreReportedWithTheirLine() {
+        expectConfigErrors(
+            [
+                ("factory:\n  base_url: http://factory.example\n  token: {env: T}\n", 2, "must be https://"),
+                ("factory:\n  base_url: https://f.example\n  token: abc123\n", 3, "holds a secret inline"),
+                ("factory:\n  base_url: https://f.example\n", 2, "needs base_url and token"),
+            ], secrets: ["abc123"])
+    }
+}
