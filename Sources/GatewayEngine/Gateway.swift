@@ -262,11 +262,12 @@ public final class Gateway {
                 .run(runID: s.runID, pass: pass, batch: actionBatch, asOf: s.asOf, dryRun: dryRun)
             s.actionsDone += n.done
             s.actionsSkipped += n.skipped
-            if let f = n.notificationsFile { s.notificationsFiles.append(f) }
-            s.notifications += n.notifications
+            if let f = n.file { s.notificationsFiles.append(f) }
+            s.notifications += n.lines
             worked += n.done + n.skipped
             let stock = try ReleaseToStockAction(
-                store: store, outbox: OutboxStream(root: config.outbox, folder: "stock", stream: "stock"), logger: logger
+                store: store, outbox: OutboxStream(root: config.outbox, folder: "stock", stream: "stock"), logger: logger,
+                crashPoint: crashPoint
             ).run(runID: s.runID, pass: pass, batch: actionBatch, asOf: s.asOf, dryRun: dryRun)
             s.actionsDone += stock.done
             s.actionsSkipped += stock.skipped

@@ -19,18 +19,9 @@ final class FactoryOrderTests {
 
     deinit { sim.stop() }
 
-    /// `backoff` 0 lets a later pass of the same run retry; 1 s makes the retry wait for the next run.
     func box(maxAttempts: Int = 8, timeout: TimeInterval = 5, backoff: TimeInterval = 0) throws -> Sandbox {
         var box = try Sandbox()
-        let tokenFile = box.root + "/factory.token"
-        try sim.token.write(toFile: tokenFile, atomically: true, encoding: .utf8)
-        var f = FactoryConfig(baseURL: sim.baseURL, token: .file(tokenFile))
-        f.caBundle = ca.caCertificate
-        f.timeout = timeout
-        f.maxAttempts = maxAttempts
-        f.firstBackoff = backoff
-        f.maxBackoff = backoff
-        box.config.factory = f
+        try box.useFactory(sim, maxAttempts: maxAttempts, timeout: timeout, backoff: backoff)
         return box
     }
 

@@ -44,7 +44,7 @@ struct NoticeTests {
         #expect(try box.notifications().count == notes.count)
     }
 
-    @Test(arguments: ["notices.inFlight", "notices.written"])
+    @Test(arguments: ["notify_customer.inFlight", "notify_customer.written"])
     func aCrashWhileTellingConvergesToTheSameMessages(_ point: String) throws {
         let clean = try Sandbox("clean-\(point)")
         _ = try Self.run(clean)

@@ -42,13 +42,7 @@ final class ReplayTests {
 
     @Test func theStoryEndsWhereThePartnerRulesSay() throws {
         var box = try Sandbox()
-        let tokenFile = box.root + "/factory.token"
-        try sim.token.write(toFile: tokenFile, atomically: true, encoding: .utf8)
-        var f = FactoryConfig(baseURL: sim.baseURL, token: .file(tokenFile))
-        f.caBundle = ca.caCertificate
-        f.firstBackoff = 0
-        f.maxBackoff = 0
-        box.config.factory = f
+        try box.useFactory(sim)
         let faults = try HTTPClient(tls: TLSOptions(caBundle: ca.caCertificate))
             .send(HTTPRequest(method: "POST", url: sim.baseURL + "/_sim/faults", body: Data(#"{"fail_every": 2, "status": 500}"#.utf8)))
         #expect(faults.status == 200)

@@ -1,10 +1,11 @@
 import Foundation
 import GatewayCore
-import GatewayEngine
 import GatewayFormats
 import GatewayTestSupport
 import Logging
 import Testing
+
+@testable import GatewayEngine
 
 /// A gateway home of its own: inbox, outbox, var and a copy of the shipped mappings.
 struct Sandbox {
@@ -108,4 +109,20 @@ struct LogCaptureHandler: LogHandler {
 
 enum YAMLNodeHelper {
     static func node(_ text: String) throws -> YAMLNode { try YAMLNode.parse(text, file: "t.yaml") }
+}
+
+extension Sandbox {
+    /// Points the gateway at the factory simulator: its token in a file, its test CA trusted.
+    /// `backoff` 0 lets a later pass of the same run retry; 1 s makes a retry wait for the next run.
+    mutating func useFactory(_ sim: FactorySimulator, maxAttempts: Int = 8, timeout: TimeInterval = 5, backoff: TimeInterval = 0) throws {
+        let tokenFile = root + "/factory.token"
+        try sim.token.write(toFile: tokenFile, atomically: true, encoding: .utf8)
+        var f = FactoryConfig(baseURL: sim.baseURL, token: .file(tokenFile))
+        f.caBundle = sim.ca.caCertificate
+        f.timeout = timeout
+        f.maxAttempts = maxAttempts
+        f.firstBackoff = backoff
+        f.maxBackoff = backoff
+        config.factory = f
+    }
 }
