@@ -14,7 +14,7 @@ public enum Lifecycle {
         let horizon = asOf.addingTimeInterval(-Double(policies.noticeHorizonDays) * 86400)
         if folder.view.state != nil {
             folder.view.dueActions += folder.view.notices.filter { $0.occurredAt >= horizon }.map {
-                DueAction(kind: .notifyCustomer, orderRef: ref, detail: "\($0.template):\($0.factID)")
+                $0.dueAction(orderRef: ref)
             }
         }
         return folder.view

@@ -63,6 +63,11 @@ public struct CustomerNotice: Sendable, Hashable, Codable {
     /// SMS as well as e-mail (the vehicle is ready at the dealership).
     public let sms: Bool
     public let variables: [String: String]
+
+    /// The action that sends this notice; its key is how the notify action finds the notice again.
+    public func dueAction(orderRef: String) -> DueAction {
+        DueAction(kind: .notifyCustomer, orderRef: orderRef, detail: "\(template):\(factID)")
+    }
 }
 
 /// One fact of the order's timeline and the state after it, for `explain`.

@@ -17,9 +17,8 @@ struct NotifyAction {
         try OutboxAction(store: store, outbox: outbox, kind: .notifyCustomer, crashPoint: crashPoint).run(
             runID: runID, pass: pass, batch: batch, dryRun: dryRun
         ) { action in
-            let detail = String(action.key.dropFirst("\(DueActionKind.notifyCustomer.rawValue):\(action.orderRef):".count))
             guard let view = try store.projection(ref: action.orderRef),
-                let notice = view.notices.first(where: { "\($0.template):\($0.factID)" == detail }),
+                let notice = view.notices.first(where: { $0.dueAction(orderRef: action.orderRef).idempotencyKey == action.key }),
                 let sale = try store.facts(orderRef: action.orderRef).first(where: { $0.kind == .saleRegistered }),
                 let email = sale.string("customer.email")?.lowercased()
             else { return nil }
