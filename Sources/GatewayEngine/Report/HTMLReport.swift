@@ -52,94 +52,128 @@ enum HTMLReport {
         h += "<h2>Orders by state</h2>" + stateChart(r)
 
         h += "<h2>Files</h2>"
-        if r.fileList.isEmpty {
-            h += "<p class=\"muted\">No files this day.</p>"
-        } else {
-            h +=
-                "<table><tr><th>file</th><th>feed</th><th>outcome</th><th class=num>records</th><th class=num>accepted</th><th class=num>rejected</th><th>detail</th></tr>"
-            for f in r.fileList {
-                let cls = f.outcome == "ingested" ? "ok" : "bad"
-                h +=
-                    "<tr><td class=name>\(esc(f.name))</td><td class=name>\(esc(f.feed ?? "-"))</td><td class=\(cls)>\(esc(f.outcome))</td>"
-                h += "<td class=num>\(f.records.map(String.init) ?? "")</td><td class=num>\(f.accepted.map(String.init) ?? "")</td>"
-                h += "<td class=num>\(f.rejected.map(String.init) ?? "")</td><td>\(esc(f.detail ?? ""))</td></tr>"
-            }
-            h += "</table>"
-        }
+        h +=
+            r.fileList.isEmpty
+            ? "<p class=\"muted\">No files this day.</p>"
+            : table(
+                [
+                    Cell("file"), Cell("feed"), Cell("outcome"), Cell("records", "num"), Cell("accepted", "num"), Cell("rejected", "num"),
+                    Cell("detail"),
+                ],
+                r.fileList.map { f in
+                    Row([
+                        Cell(f.name, "name"), Cell(f.feed ?? "-", "name"), Cell(f.outcome, f.outcome == "ingested" ? "ok" : "bad"),
+                        Cell(f.records.map(String.init) ?? "", "num"), Cell(f.accepted.map(String.init) ?? "", "num"),
+                        Cell(f.rejected.map(String.init) ?? "", "num"), Cell(f.detail ?? ""),
+                    ])
+                })
 
         if !r.transfers.isEmpty {
-            h +=
-                "<h2>Transfers</h2><table><tr><th>when</th><th>direction</th><th>source or destination</th><th>file</th><th>outcome</th><th class=num>bytes</th><th>detail</th></tr>"
-            for t in r.transfers {
-                let cls = t.outcome == .failed || t.outcome == .refused ? "bad" : t.outcome == .waiting ? "muted" : "ok"
-                h += "<tr><td>\(esc(Timestamp.iso(t.at)))</td><td>\(esc(t.direction))</td><td class=name>\(esc(t.endpoint))</td>"
-                h +=
-                    "<td class=name>\(esc(t.name ?? ""))</td><td class=\(cls)>\(esc(t.outcome.rawValue))</td><td class=num>\(t.bytes)</td><td>\(esc(t.detail ?? ""))</td></tr>"
-            }
-            h += "</table>"
+            h += "<h2>Transfers</h2>"
+            h += table(
+                [
+                    Cell("when"), Cell("direction"), Cell("source or destination"), Cell("file"), Cell("outcome"), Cell("bytes", "num"),
+                    Cell("detail"),
+                ],
+                r.transfers.map { t in
+                    let cls = t.outcome == .failed || t.outcome == .refused ? "bad" : t.outcome == .waiting ? "muted" : "ok"
+                    return Row([
+                        Cell(Timestamp.iso(t.at)), Cell(t.direction), Cell(t.endpoint, "name"), Cell(t.name ?? "", "name"),
+                        Cell(t.outcome.rawValue, cls), Cell(String(t.bytes), "num"), Cell(t.detail ?? ""),
+                    ])
+                })
         }
 
         if !r.paymentIssues.isEmpty {
-            h += "<h2>Payments to look at</h2><table><tr><th>order</th><th>what</th><th>detail</th></tr>"
-            for p in r.paymentIssues {
-                h += "<tr><td class=name>\(esc(p.order))</td><td>\(esc(p.issue))</td><td>\(esc(p.detail))</td></tr>"
-            }
-            h += "</table>"
+            h += "<h2>Payments to look at</h2>"
+            h += table(
+                [Cell("order"), Cell("what"), Cell("detail")],
+                r.paymentIssues.map { Row([Cell($0.order, "name"), Cell($0.issue), Cell($0.detail)]) })
         }
 
         if !r.failedActions.isEmpty {
-            h +=
-                "<h2 class=bad>Actions that need a person</h2><table><tr><th>order</th><th>action</th><th class=num>attempts</th><th>why</th></tr>"
-            for f in r.failedActions {
-                h +=
-                    "<tr><td class=name>\(esc(f.order))</td><td>\(esc(f.action))</td><td class=num>\(f.attempts)</td><td>\(esc(f.error))</td></tr>"
-            }
-            h += "</table>"
+            h += "<h2 class=bad>Actions that need a person</h2>"
+            h += table(
+                [Cell("order"), Cell("action"), Cell("attempts", "num"), Cell("why")],
+                r.failedActions.map { Row([Cell($0.order, "name"), Cell($0.action), Cell(String($0.attempts), "num"), Cell($0.error)]) })
         }
 
         if !r.lostFiles.isEmpty {
-            h += "<h2 class=bad>Lost files</h2><table><tr><th>feed</th><th>sequence of</th><th>numbers that never arrived</th></tr>"
-            for g in r.lostFiles {
-                h +=
-                    "<tr><td>\(esc(g.feed))</td><td>\(esc(g.scope))</td><td>\(esc(g.missing.map(String.init).joined(separator: ", ")))</td></tr>"
-            }
-            h += "</table>"
+            h += "<h2 class=bad>Lost files</h2>"
+            h += table(
+                [Cell("feed"), Cell("sequence of"), Cell("numbers that never arrived")],
+                r.lostFiles.map { Row([Cell($0.feed), Cell($0.scope), Cell($0.missing.map(String.init).joined(separator: ", "))]) })
         }
 
         h += "<h2>Rejected records</h2>"
-        if r.rejections.isEmpty {
-            h += "<p class=\"muted\">None.</p>"
-        } else {
-            h += "<table><tr><th>file</th><th class=num>record</th><th class=num>line</th><th>field</th><th>reason</th></tr>"
-            for x in r.rejections {
-                h +=
-                    "<tr><td class=name>\(esc(x.file))</td><td class=num>\(x.record)</td><td class=num>\(x.line)</td><td>\(esc(x.field ?? "-"))</td><td>\(esc(x.reason))</td></tr>"
-            }
-            h += "</table>"
-        }
+        h +=
+            r.rejections.isEmpty
+            ? "<p class=\"muted\">None.</p>"
+            : table(
+                [Cell("file"), Cell("record", "num"), Cell("line", "num"), Cell("field"), Cell("reason")],
+                r.rejections.map {
+                    Row([
+                        Cell($0.file, "name"), Cell(String($0.record), "num"), Cell(String($0.line), "num"), Cell($0.field ?? "-"),
+                        Cell($0.reason),
+                    ])
+                })
 
         h += "<h2>Anomalies</h2>"
-        if r.anomalies.isEmpty {
-            h += "<p class=\"muted\">None.</p>"
-        } else {
-            h += "<table><tr><th>order</th><th>code</th><th>when</th><th>what</th></tr>"
-            for a in r.anomalies {
-                h += "<tr><td>\(esc(a.order))</td><td>\(esc(a.code))</td><td>\(esc(a.occurredAt))</td><td>\(esc(a.message))</td></tr>"
-            }
-            h += "</table>"
-        }
-
         h +=
-            "<h2>Orders</h2><table><tr><th>order</th><th>dealer</th><th>state</th><th>since</th><th class=num>due</th><th class=num>received</th><th>final payment due</th></tr>"
-        for o in r.orders {
-            h +=
-                "<tr id=\"order-\(esc(o.ref))\"><td>\(esc(o.ref))</td><td>\(esc(o.dealer ?? ""))</td><td>\(esc(o.state))</td><td>\(esc(o.stateSince ?? ""))</td>"
-            h +=
-                "<td class=num>\(esc(Money.format(o.amountDueMinor, o.currency)))</td><td class=num>\(esc(Money.format(o.receivedMinor, o.currency)))</td>"
-            h += "<td>\(esc(o.finalPaymentDueAt ?? ""))</td></tr>"
-        }
-        h += "</table></body></html>\n"
+            r.anomalies.isEmpty
+            ? "<p class=\"muted\">None.</p>"
+            : table(
+                [Cell("order"), Cell("code"), Cell("when"), Cell("what")],
+                r.anomalies.map { Row([Cell($0.order), Cell($0.code), Cell($0.occurredAt), Cell($0.message)]) })
+
+        h += "<h2>Orders</h2>"
+        h += table(
+            [
+                Cell("order"), Cell("dealer"), Cell("state"), Cell("since"), Cell("due", "num"), Cell("received", "num"),
+                Cell("final payment due"),
+            ],
+            r.orders.map { o in
+                Row(
+                    id: "order-\(o.ref)",
+                    [
+                        Cell(o.ref), Cell(o.dealer ?? ""), Cell(o.state), Cell(o.stateSince ?? ""),
+                        Cell(Money.format(o.amountDueMinor, o.currency), "num"), Cell(Money.format(o.receivedMinor, o.currency), "num"),
+                        Cell(o.finalPaymentDueAt ?? ""),
+                    ])
+            })
+        h += "</body></html>\n"
         return h
+    }
+
+    /// A table cell, or a column heading: its text, escaped when written, and its CSS class.
+    struct Cell {
+        let text: String
+        let cls: String?
+        init(_ text: String, _ cls: String? = nil) {
+            self.text = text
+            self.cls = cls
+        }
+    }
+
+    struct Row {
+        let id: String?
+        let cells: [Cell]
+        init(id: String? = nil, _ cells: [Cell]) {
+            self.id = id
+            self.cells = cells
+        }
+    }
+
+    /// One table: a heading row, then a row per item. Every section of the page is one of these.
+    static func table(_ columns: [Cell], _ rows: [Row]) -> String {
+        func cells(_ tag: String, _ cells: [Cell]) -> String {
+            cells.map { c in "<\(tag)\(c.cls.map { " class=\($0)" } ?? "")>\(esc(c.text))</\(tag)>" }.joined()
+        }
+        var h = "<table><tr>" + cells("th", columns) + "</tr>"
+        for row in rows {
+            h += "<tr\(row.id.map { " id=\"\(esc($0))\"" } ?? "")>" + cells("td", row.cells) + "</tr>"
+        }
+        return h + "</table>"
     }
 
     /// Horizontal bars, one per lifecycle state that has orders, in lifecycle order.
