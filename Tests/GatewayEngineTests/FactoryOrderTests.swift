@@ -9,12 +9,10 @@ import Testing
 
 @Suite("Factory orders placed automatically, against the factory simulator", .serialized)
 final class FactoryOrderTests {
-    let ca: TestCA
     let sim: FactorySimulator
 
     init() throws {
-        ca = try TestCA()
-        sim = try FactorySimulator(ca: ca)
+        sim = try FactorySimulator()
     }
 
     deinit { sim.stop() }
@@ -26,13 +24,13 @@ final class FactoryOrderTests {
     }
 
     func faults(_ json: String) throws {
-        let r = try HTTPClient(tls: TLSOptions(caBundle: ca.caCertificate))
+        let r = try HTTPClient(tls: TLSOptions(caBundle: sim.ca.caCertificate))
             .send(HTTPRequest(method: "POST", url: sim.baseURL + "/_sim/faults", body: Data(json.utf8)))
         #expect(r.status == 200)
     }
 
     func simRequests() throws -> [String: [String: Any]] {
-        let r = try HTTPClient(tls: TLSOptions(caBundle: ca.caCertificate)).send(
+        let r = try HTTPClient(tls: TLSOptions(caBundle: sim.ca.caCertificate)).send(
             HTTPRequest(method: "GET", url: sim.baseURL + "/_sim/requests"))
         return try JSONSerialization.jsonObject(with: r.body) as! [String: [String: Any]]
     }

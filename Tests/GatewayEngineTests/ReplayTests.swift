@@ -10,12 +10,10 @@ import Testing
 /// The partner story as it happened: each day's files dropped that day, one run per day.
 @Suite("The whole partner story, day by day", .serialized)
 final class ReplayTests {
-    let ca: TestCA
     let sim: FactorySimulator
 
     init() throws {
-        ca = try TestCA()
-        sim = try FactorySimulator(ca: ca)
+        sim = try FactorySimulator()
     }
 
     deinit { sim.stop() }
@@ -43,7 +41,7 @@ final class ReplayTests {
     @Test func theStoryEndsWhereThePartnerRulesSay() throws {
         var box = try Sandbox()
         try box.useFactory(sim)
-        let faults = try HTTPClient(tls: TLSOptions(caBundle: ca.caCertificate))
+        let faults = try HTTPClient(tls: TLSOptions(caBundle: sim.ca.caCertificate))
             .send(HTTPRequest(method: "POST", url: sim.baseURL + "/_sim/faults", body: Data(#"{"fail_every": 2, "status": 500}"#.utf8)))
         #expect(faults.status == 200)
         let byDay = Self.filesByDay()

@@ -67,18 +67,9 @@ struct XMLReaderTests {
 
     @Test func noConnectionIsOpenedForAnExternalDTDOrEntity() throws {
         // A real listener on loopback: if the parser tried to fetch, a connection would be waiting.
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        #expect(fd >= 0)
+        let (fd, port) = try ChildProcess.loopbackSocket()
         defer { close(fd) }
-        var addr = sockaddr_in()
-        addr.sin_family = sa_family_t(AF_INET)
-        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-        addr.sin_port = 0
-        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) } }
-        listen(fd, 4)
-        _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) } }
-        let port = UInt16(bigEndian: addr.sin_port)
+        #expect(listen(fd, 4) == 0)
         let dir = Fixtures.tempDir()
         let docs = [
             "<?xml version=\"1.0\"?><!DOCTYPE root SYSTEM \"http://127.0.0.1:\(port)/x.dtd\"><root><item/></root>",

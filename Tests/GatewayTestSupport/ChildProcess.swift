@@ -77,8 +77,18 @@ public final class ChildProcess: @unchecked Sendable {
     }
 
     public static func freePort() throws -> Int {
+        let (fd, port) = try loopbackSocket()
+        close(fd)
+        return port
+    }
+
+    /// A TCP socket bound to 127.0.0.1 on a port the kernel chose, and that port. The caller
+    /// closes it.
+    public static func loopbackSocket() throws -> (fd: Int32, port: Int) {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(fd) }
+        guard fd >= 0 else {
+            throw NSError(domain: "ChildProcess", code: Int(errno), userInfo: [NSLocalizedDescriptionKey: "socket() failed"])
+        }
         var addr = sockaddr_in()
         addr.sin_family = sa_family_t(AF_INET)
         addr.sin_addr.s_addr = inet_addr("127.0.0.1")
@@ -86,7 +96,7 @@ public final class ChildProcess: @unchecked Sendable {
         var len = socklen_t(MemoryLayout<sockaddr_in>.size)
         _ = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) } }
         _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) } }
-        return Int(UInt16(bigEndian: addr.sin_port))
+        return (fd, Int(UInt16(bigEndian: addr.sin_port)))
     }
 
     /// Every process below `pid`, from /proc.
@@ -176,8 +186,9 @@ public final class FactorySimulator: @unchecked Sendable {
     public let ca: TestCA
     let process: ChildProcess
 
-    public init(ca: TestCA) throws {
-        self.ca = ca
+    /// Starts the simulator with a test CA of its own, for clients to trust.
+    public init() throws {
+        ca = try TestCA()
         port = try ChildProcess.freePort()
         let script = Fixtures.repoRoot.appendingPathComponent("Tests/Simulators/factory.py").path
         let book = Fixtures.story("factory/order-book.csv")

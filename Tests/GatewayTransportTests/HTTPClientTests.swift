@@ -6,12 +6,10 @@ import Testing
 
 @Suite("HTTPS client against the factory simulator", .serialized)
 final class HTTPClientTests {
-    let ca: TestCA
     let factory: FactorySimulator
 
     init() throws {
-        ca = try TestCA()
-        factory = try FactorySimulator(ca: ca)
+        factory = try FactorySimulator()
     }
 
     deinit { factory.stop() }
@@ -30,7 +28,7 @@ final class HTTPClientTests {
 
     func json(_ r: HTTPResponse) throws -> [String: Any] { try JSONSerialization.jsonObject(with: r.body) as! [String: Any] }
 
-    var client: HTTPClient { HTTPClient(tls: TLSOptions(caBundle: ca.caCertificate)) }
+    var client: HTTPClient { HTTPClient(tls: TLSOptions(caBundle: factory.ca.caCertificate)) }
 
     @Test func theOrderAPIAnswersAsTheContractSays() throws {
         let first = try client.send(order("S-2026-000101"))
