@@ -115,6 +115,20 @@ public final class SQLiteStore: GatewayStore {
                         PRIMARY KEY (feed, scope, number));
                     """)
         }
+        m.registerMigration("v4-registrations") { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE registrations (
+                        order_ref TEXT PRIMARY KEY, country TEXT NOT NULL, generation INTEGER NOT NULL,
+                        submission_id TEXT NOT NULL UNIQUE, phase TEXT NOT NULL, plate TEXT, field TEXT, reason TEXT,
+                        accepted_at INTEGER, updated_at INTEGER NOT NULL);
+                    CREATE TABLE registration_attempts (
+                        seq INTEGER PRIMARY KEY AUTOINCREMENT, order_ref TEXT NOT NULL, submission_id TEXT NOT NULL,
+                        country TEXT NOT NULL, kind TEXT NOT NULL, at INTEGER NOT NULL, http_status INTEGER,
+                        duration_ms INTEGER NOT NULL, outcome TEXT NOT NULL, detail TEXT);
+                    CREATE INDEX registration_attempts_order ON registration_attempts(order_ref);
+                    """)
+        }
         return m
     }
 

@@ -74,6 +74,19 @@ public protocol GatewayStore: Sendable {
     /// lease belongs to a run that died and can be taken over at once.
     func expireAllLeases() throws
     func credential(customerID: String) throws -> CredentialRecord?
+
+    // Registrations
+    func registration(orderRef: String) throws -> RegistrationRecord?
+    func registrations() throws -> [RegistrationRecord]
+    /// Saves registration records and the actions they belong to in one transaction: the durable
+    /// mark that a submission is about to leave, written before it leaves.
+    func saveRegistrations(_ records: [RegistrationRecord], actions: [ActionRecord]) throws
+    /// What a pass of registration requests learnt, in one transaction: the ledger lines, the
+    /// facts, the registration records and the actions.
+    func recordRegistrationOutcomes(
+        records: [RegistrationRecord], attempts: [RegistrationAttempt], facts: [Fact], actions: [ActionRecord], runID: String) throws
+    /// The ledger, oldest first; one order's when `orderRef` is given.
+    func registrationAttempts(orderRef: String?) throws -> [RegistrationAttempt]
 }
 
 /// A customer (new or not), the hash of a fresh activation token (if one was made) and the

@@ -176,7 +176,7 @@ public enum XMLStreamReader {
     /// Counts attempts to load anything external, so tests can prove there were none.
     nonisolated(unsafe) public private(set) static var externalLoadAttempts = 0
 
-    private static let installLoader: Void = {
+    static let installLoader: Void = {
         xmlSetExternalEntityLoader { _, _, _ in
             XMLStreamReader.externalLoadAttempts += 1
             return nil

@@ -1,0 +1,86 @@
+import Foundation
+import GRDB
+import GatewayCore
+
+extension SQLiteStore {
+    public func registration(orderRef: String) throws -> RegistrationRecord? {
+        try db.read { db in
+            try Row.fetchOne(db, sql: "SELECT * FROM registrations WHERE order_ref = ?", arguments: [orderRef]).map(Self.registration)
+        }
+    }
+
+    public func registrations() throws -> [RegistrationRecord] {
+        try db.read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM registrations ORDER BY country, order_ref").map(Self.registration)
+        }
+    }
+
+    public func saveRegistrations(_ records: [RegistrationRecord], actions: [ActionRecord]) throws {
+        try db.write { db in
+            for r in records { try Self.writeRegistration(db, r) }
+            for a in actions { try Self.writeAction(db, a) }
+        }
+    }
+
+    public func recordRegistrationOutcomes(
+        records: [RegistrationRecord], attempts: [RegistrationAttempt], facts: [Fact], actions: [ActionRecord], runID: String
+    ) throws {
+        try db.write { db in
+            for a in attempts {
+                try db.execute(
+                    sql: """
+                        INSERT INTO registration_attempts
+                          (order_ref, submission_id, country, kind, at, http_status, duration_ms, outcome, detail)
+                        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                        """,
+                    arguments: [
+                        a.orderRef, a.submissionID, a.country, a.kind.rawValue, Self.ms(a.at), a.httpStatus, a.durationMillis, a.outcome,
+                        a.detail,
+                    ])
+            }
+            for f in facts where try Self.insertFact(db, f, fileID: nil, runID: runID) {
+                try db.execute(sql: "INSERT OR IGNORE INTO dirty_orders(order_ref) VALUES (?)", arguments: [f.orderRef])
+            }
+            for r in records { try Self.writeRegistration(db, r) }
+            for a in actions { try Self.writeAction(db, a) }
+        }
+    }
+
+    public func registrationAttempts(orderRef: String?) throws -> [RegistrationAttempt] {
+        try db.read { db in
+            let rows =
+                try orderRef.map {
+                    try Row.fetchAll(db, sql: "SELECT * FROM registration_attempts WHERE order_ref = ? ORDER BY seq", arguments: [$0])
+                } ?? Row.fetchAll(db, sql: "SELECT * FROM registration_attempts ORDER BY seq")
+            return rows.map {
+                RegistrationAttempt(
+                    orderRef: $0["order_ref"], submissionID: $0["submission_id"], country: $0["country"],
+                    kind: RegistrationAttempt.Kind(rawValue: $0["kind"]) ?? .submit, at: Self.date($0["at"])!,
+                    httpStatus: $0["http_status"], durationMillis: $0["duration_ms"], outcome: $0["outcome"], detail: $0["detail"])
+            }
+        }
+    }
+
+    static func writeRegistration(_ db: Database, _ r: RegistrationRecord) throws {
+        try db.execute(
+            sql: """
+                INSERT INTO registrations
+                  (order_ref, country, generation, submission_id, phase, plate, field, reason, accepted_at, updated_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                ON CONFLICT(order_ref) DO UPDATE SET country = excluded.country, generation = excluded.generation,
+                  submission_id = excluded.submission_id, phase = excluded.phase, plate = excluded.plate, field = excluded.field,
+                  reason = excluded.reason, accepted_at = excluded.accepted_at, updated_at = excluded.updated_at
+                """,
+            arguments: [
+                r.orderRef, r.country, r.generation, r.submissionID, r.phase.rawValue, r.plate, r.field, r.reason, ms(r.acceptedAt),
+                ms(r.updatedAt),
+            ])
+    }
+
+    static func registration(_ r: Row) -> RegistrationRecord {
+        RegistrationRecord(
+            orderRef: r["order_ref"], country: r["country"], generation: r["generation"], submissionID: r["submission_id"],
+            phase: RegistrationRecord.Phase(rawValue: r["phase"]) ?? .pending, plate: r["plate"], field: r["field"], reason: r["reason"],
+            acceptedAt: date(r["accepted_at"]), updatedAt: date(r["updated_at"])!)
+    }
+}
