@@ -95,7 +95,7 @@ let package = Package(
             swiftSettings: strict
         ),
         // Fixture paths and scratch directories for every test target.
-        .target(name: "GatewayTestSupport", path: "Tests/GatewayTestSupport"),
+        .target(name: "GatewayTestSupport", dependencies: ["GatewayCore"], path: "Tests/GatewayTestSupport"),
         .testTarget(name: "GatewayCoreTests", dependencies: ["GatewayCore", "GatewayTestSupport"]),
         .testTarget(name: "GatewayFormatsTests", dependencies: ["GatewayFormats", "GatewayCore", "GatewayTestSupport"]),
         .testTarget(

@@ -39,6 +39,10 @@ public struct RunSummary: Codable, Sendable {
     public var actionsRetrying = 0
     /// Vehicles released to dealership stock, one file per pass that released any.
     public var stockFiles: [String] = []
+    /// Registration submissions written for manual upload (countries without an endpoint).
+    public var registrationFiles: [String] = []
+    /// Registrations accepted by an asynchronous body and waiting for its decision.
+    public var registrationsWaiting = 0
     public var reportPath: String?
     public var pulled = 0
     /// Remote files seen but not ready yet (growing, no done marker, too young).
@@ -71,6 +75,8 @@ public struct RunSummary: Codable, Sendable {
 public final class Gateway {
     public let config: GatewayConfig
     public let mappings: [FeedMapping]
+    /// Registration mappings by country.
+    public let registrationMappings: [String: RegistrationMapping]
     let store: any GatewayStore
     let logger: Logger
     let lock: RunLock
@@ -100,6 +106,9 @@ public final class Gateway {
         let loaded = try MappingLoader.loadDirectory(config.feedMappingsDir)
         if let first = loaded.errors.first { throw first }
         mappings = loaded.mappings
+        let registration = RegistrationMappingLoader.loadDirectory(config.registrationMappingsDir)
+        if let first = registration.errors.first { throw first }
+        registrationMappings = registration.mappings
         store = try SQLiteStore(path: config.storePath)
     }
 
@@ -233,7 +242,8 @@ public final class Gateway {
     /// Only kinds this gateway can perform are enqueued; the rest wait for their stage (or, for
     /// factory orders, for a configured factory).
     var executable: Set<DueActionKind> {
-        let local: Set<DueActionKind> = [.issueCredentials, .notifyCustomer, .releaseToStock]
+        // Registration always runs: a country without an endpoint is registered in file mode.
+        let local: Set<DueActionKind> = [.issueCredentials, .notifyCustomer, .releaseToStock, .submitRegistration]
         return config.factory == nil ? local : local.union([.placeFactoryOrder])
     }
 
@@ -280,6 +290,16 @@ public final class Gateway {
                 s.actionsRetrying += f.retrying
                 worked += f.done + f.failed + f.skipped
             }
+            let reg = try RegistrationAction(
+                store: store, config: config, mappings: registrationMappings, logger: logger, crashPoint: crashPoint, sleep: sleep
+            ).run(runID: s.runID, batch: actionBatch, asOf: s.asOf, dryRun: dryRun)
+            s.actionsDone += reg.done
+            s.actionsFailed += reg.failed
+            s.actionsSkipped += reg.skipped
+            s.actionsRetrying += reg.retrying
+            s.registrationsWaiting += reg.waiting
+            s.registrationFiles += reg.files
+            worked += reg.done + reg.failed + reg.skipped
             if worked == 0 || dryRun { break }
         }
         if !dryRun { try fold(&s) }

@@ -152,6 +152,10 @@ public final class HTTPClient: @unchecked Sendable {
             CURLE_PEER_FAILED_VERIFICATION.rawValue, CURLE_SSL_CACERT_BADFILE.rawValue, CURLE_SSL_CERTPROBLEM.rawValue,
             CURLE_SSL_CONNECT_ERROR.rawValue,
         ]
+        // A TLS 1.3 server refuses a missing or untrusted client certificate after the handshake:
+        // libcurl reports a receive error, but the peer's TLS alert says what happened.
+        let tlsAlert = (rc == CURLE_RECV_ERROR || rc == CURLE_SEND_ERROR) && detail.contains("SSL") && detail.contains("alert")
+        if tlsAlert { return TransportError(.hostKey, "\(url): TLS refused: \(detail)") }
         if transient.contains(rc.rawValue) { return TransportError(.connection, "\(url): \(detail)") }
         if tls.contains(rc.rawValue) { return TransportError(.hostKey, "\(url): TLS refused: \(detail)") }
         return TransportError(.remote, "\(url): \(detail)")

@@ -18,6 +18,9 @@ struct CaasGateway: ParsableCommand {
               1   failure: the run could not complete (configuration, store, disk)
               64  usage error (unknown option, bad --as-of)
             """,
-        subcommands: [Run.self, Pull.self, Ingest.self, Act.self, Reconcile.self, Push.self, Orders.self, Explain.self, Validate.self]
+        subcommands: [
+            Run.self, Pull.self, Ingest.self, Act.self, Reconcile.self, Push.self, Orders.self, Explain.self, Registrations.self,
+            Resubmit.self, Validate.self,
+        ]
     )
 }

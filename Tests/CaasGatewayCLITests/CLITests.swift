@@ -1,4 +1,5 @@
 import Foundation
+import GatewayCore
 import GatewayEngine
 import GatewayTestSupport
 import Logging
@@ -158,5 +159,33 @@ struct CLITransferTests {
         #expect(lines.first?.hasPrefix("caas-gateway: source down failed: cannot connect to 127.0.0.1:") == true)
         #expect(!r.err.contains("MiB"))  // the progress line is for terminals only
         #expect(FileManager.default.fileExists(atPath: cli.home + "/inbox/dms-sales-pt/VENDAS_PT-LIS-01_20261012.csv"))
+    }
+}
+
+@Suite("Registrations at the command line", .serialized)
+struct RegistrationCLITests {
+    @Test func fileModeThenAnOperatorRecordsThePlate() throws {
+        let cli = try CLI()
+        try FileManager.default.copyItem(atPath: Fixtures.registrationMappingsDir, toPath: cli.home + "/mappings/registration")
+        do {
+            var logger = Logger(label: "test")
+            logger.logLevel = .critical
+            let g = try Gateway(config: try GatewayConfig.load(path: nil, workingDirectory: cli.home), logger: logger)
+            try g.storeForQueries.appendFacts(
+                TestOrders.facts("S-2026-000901", country: "ES", nationalID: "51234567C", idType: "DNI"), runID: "test")
+        }
+        #expect(try cli.run(["run", "--as-of", "2026-11-02T23:00:00Z"]).code == 0)
+        let listed = try cli.run(["registrations", "--country", "ES"])
+        #expect(listed.out.contains("S-2026-000901  ES  ES-S-2026-000901-1  manual"), "\(listed.out)")
+        let bad = try cli.run(["registrations", "record", "S-2026-000901", "1234 ABC"])
+        #expect(bad.code == 1 && bad.err.contains("does not have the ES format"), "\(bad.err)")
+        let good = try cli.run(["registrations", "record", "S-2026-000901", "1234 BCD"])
+        #expect(good.code == 0 && good.out.contains("registered with plate 1234 BCD"), "\(good.out)\(good.err)")
+        let ledger = try cli.run(["registrations", "--state", "registered", "--attempts"])
+        #expect(ledger.out.contains("file") && ledger.out.contains("operator"), "\(ledger.out)")
+        #expect(!ledger.out.contains("51234567C"))
+        let again = try cli.run(["resubmit", "S-2026-000901"])
+        #expect(again.code == 1 && again.err.contains("already registered"))
+        #expect(try cli.run(["registrations", "--state", "bogus"]).code == 64)
     }
 }

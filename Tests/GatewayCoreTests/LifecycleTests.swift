@@ -304,9 +304,11 @@ struct LifecycleTests {
         s.add(.registrationSubmitted, day: 32, ["submission_id": .string("R-1")])
         #expect(s.fold().state == .registering)
         s.add(.registrationRejected, day: 32.5, ["reason": .string("holder id")])
-        #expect(s.fold().state == .registering)
+        // Refused: nothing is pending at the body any more; the order waits for a resubmission.
+        #expect(s.fold().state == .fullyPaid)
         #expect(s.fold().registrationRejection == "holder id")
-        s.add(.registrationSubmitted, day: 33, ["submission_id": .string("R-1")])
+        s.add(.registrationSubmitted, day: 33, ["submission_id": .string("R-2")])
+        #expect(s.fold().state == .registering)
         #expect(s.fold().registrationRejection == nil)
         s.add(.registrationCompleted, day: 34, ["plate": .string("1234 BCD")])
         #expect(s.fold().state == .registered)

@@ -11,12 +11,18 @@ import Testing
 @Suite("The whole partner story, day by day", .serialized)
 final class ReplayTests {
     let sim: FactorySimulator
+    /// The five registration bodies, each with its own contract.
+    let bodies: [RegistrationSimulator]
 
     init() throws {
         sim = try FactorySimulator()
+        bodies = try ["ES", "PT", "FR", "DE", "IT"].map { try RegistrationSimulator(country: $0) }
     }
 
-    deinit { sim.stop() }
+    deinit {
+        sim.stop()
+        for b in bodies { b.stop() }
+    }
 
     static func filesByDay() -> [String: [String]] {
         var out: [String: [String]] = [:]
@@ -41,6 +47,11 @@ final class ReplayTests {
     @Test func theStoryEndsWhereThePartnerRulesSay() throws {
         var box = try Sandbox()
         try box.useFactory(sim)
+        for b in bodies {
+            try box.useRegistration(b)
+            // Every other submission fails: retries must never register an order twice.
+            try SimControl(sim: b).faults(#"{"fail_every": 2, "status": 503}"#)
+        }
         let faults = try HTTPClient(tls: TLSOptions(caBundle: sim.ca.caCertificate))
             .send(HTTPRequest(method: "POST", url: sim.baseURL + "/_sim/faults", body: Data(#"{"fail_every": 2, "status": 500}"#.utf8)))
         #expect(faults.status == 200)
@@ -52,8 +63,9 @@ final class ReplayTests {
         let g = try box.gateway()
         let state = Dictionary(uniqueKeysWithValues: try g.orders().map { ($0.ref, $0.state) })
         let expected: [String: OrderState] = [
-            "S-2026-000101": .fullyPaid, "S-2026-000102": .fullyPaid, "S-2026-000201": .fullyPaid, "S-2026-000301": .fullyPaid,
-            "S-2026-000401": .fullyPaid, "VD/2026/000046": .fullyPaid,
+            // Fully paid, then registered in their countries (ES, FR, IT at once; PT, DE after polling).
+            "S-2026-000101": .registered, "S-2026-000102": .registered, "S-2026-000201": .registered, "S-2026-000301": .registered,
+            "S-2026-000401": .registered, "VD/2026/000046": .registered,
             // Declined twice, then the 14-day window closed: dealership stock, señal kept.
             "S-2026-000103": .sinAsignar,
             "S-2026-000302": .awaitingFinalPayment,
@@ -72,6 +84,20 @@ final class ReplayTests {
             #expect(try g.storeForQueries.facts(orderRef: ref).filter { $0.kind == .factoryOrderPlaced }.count <= 1, "\(ref)")
             #expect(try g.orders().first { $0.ref == ref }?.factoryOrder?.hasPrefix("FO-") == true, "\(ref)")
         }
+
+        // Plates in each country's format, each order registered once.
+        let mappings = g.registrationMappings
+        for v in try g.orders() where v.state == .registered {
+            #expect(mappings[v.country!]!.checkPlate(v.plate ?? "") == nil, "\(v.ref) \(v.plate ?? "no plate")")
+        }
+        for b in bodies {
+            for (id, counts) in try SimControl(sim: b).requests() {
+                let registered = try g.storeForQueries.registrations().filter { $0.submissionID == id && $0.phase == .registered }
+                #expect(registered.count == 1, "\(id)")
+                #expect(counts.submits <= 2, "\(id): \(counts.submits) submissions")  // one failed, one accepted
+            }
+        }
+        #expect(Set(try g.storeForQueries.registrations().map(\.country)) == ["ES", "PT", "FR", "DE", "IT"])
 
         // What the last report shows.
         let csv = try String(contentsOfFile: box.config.reportsDir + "/2026-11-20/report.csv", encoding: .utf8)

@@ -20,6 +20,7 @@ struct Sandbox {
         let fm = FileManager.default
         try fm.createDirectory(atPath: root + "/mappings", withIntermediateDirectories: true)
         try fm.copyItem(atPath: Fixtures.mappingsDir, toPath: root + "/mappings/feeds")
+        try fm.copyItem(atPath: Fixtures.registrationMappingsDir, toPath: root + "/mappings/registration")
         config = try GatewayConfig.load(path: nil, workingDirectory: root)
     }
 
@@ -124,5 +125,41 @@ extension Sandbox {
         f.firstBackoff = backoff
         f.maxBackoff = backoff
         config.factory = f
+    }
+}
+
+extension Sandbox {
+    /// Points one country's registrations at its simulator: the secret in a file, the test CA
+    /// trusted, FR's client certificate presented (unless `withClientCertificate` is false).
+    mutating func useRegistration(
+        _ sim: RegistrationSimulator, timeout: TimeInterval = 5, maxAttempts: Int = 8, withClientCertificate: Bool = true
+    ) throws {
+        var ep = RegistrationConfig.Endpoint(baseURL: sim.baseURL)
+        if let secret = sim.secret {
+            let file = root + "/\(sim.country.lowercased()).secret"
+            try secret.write(toFile: file, atomically: true, encoding: .utf8)
+            ep.secret = .file(file)
+        }
+        ep.caBundle = sim.ca.caCertificate
+        if withClientCertificate, let c = sim.clientCertificate {
+            ep.clientCertificate = c.certificate
+            ep.clientKey = c.key
+        }
+        ep.timeout = timeout
+        config.registration.endpoints[sim.country] = ep
+        config.registration.maxAttempts = maxAttempts
+        // Back-off follows the as-of clock: a failed attempt is tried again on the next day's run.
+        config.registration.firstBackoff = 60
+        config.registration.maxBackoff = 60
+    }
+
+    /// An order of `country` that is fully paid and has its VIN, written as facts straight into the
+    /// store (the feeds that bring them are tested elsewhere).
+    func fullyPaidOrder(
+        _ ref: String, country: String, nationalID: String, idType: String, city: String = "Madrid", finalPayment: Bool = true
+    ) throws {
+        let facts = TestOrders.facts(ref, country: country, nationalID: nationalID, idType: idType, city: city, finalPayment: finalPayment)
+        let g = try gateway()
+        try g.storeForQueries.appendFacts(facts, runID: "test")
     }
 }

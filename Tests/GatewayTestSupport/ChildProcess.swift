@@ -177,6 +177,26 @@ public struct TestCA {
                 "-out", serverCertificate, "-days", "2", "-extfile", dir + "/ext.cnf",
             ])
     }
+
+    /// A client certificate signed by this CA (for APIs that authenticate the caller by TLS).
+    public func clientCertificate(name: String = "caas-gateway") throws -> (certificate: String, key: String) {
+        let cert = dir + "/\(name).pem", key = dir + "/\(name).key"
+        try SSHDServer.run(
+            "/usr/bin/openssl",
+            [
+                "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", key, "-out", dir + "/\(name).csr",
+                "-subj", "/CN=\(name)",
+            ])
+        try "extendedKeyUsage=clientAuth\n".write(toFile: dir + "/client.cnf", atomically: true, encoding: .utf8)
+        try SSHDServer.run(
+            "/usr/bin/openssl",
+            [
+                "x509", "-req", "-in", dir + "/\(name).csr", "-CA", caCertificate, "-CAkey", dir + "/ca.key", "-CAcreateserial", "-out",
+                cert,
+                "-days", "2", "-extfile", dir + "/client.cnf",
+            ])
+        return (cert, key)
+    }
 }
 
 /// The factory simulator of Tests/Simulators/factory.py, over TLS with a test CA.

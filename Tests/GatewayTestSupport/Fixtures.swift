@@ -15,6 +15,7 @@ public enum Fixtures {
 extension Fixtures {
     public static func story(_ rel: String) -> String { repoRoot.appendingPathComponent("samples/partner-story/" + rel).path }
     public static var mappingsDir: String { repoRoot.appendingPathComponent("mappings/feeds").path }
+    public static var registrationMappingsDir: String { repoRoot.appendingPathComponent("mappings/registration").path }
 
     /// A fresh scratch directory under the system's temporary directory, named after the test.
     public static func tempDir(_ name: String = #function) -> String {

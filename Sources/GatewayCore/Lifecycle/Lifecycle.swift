@@ -161,7 +161,8 @@ struct Folder {
                 view.plate = plate
                 view.registrationRejection = nil
                 move(to: .registered, at: fact.occurredAt)
-                step(fact, "registered")
+                notice("registered", fact, ["plate": plate ?? ""])
+                step(fact, "registered: plate \(plate ?? "?")")
             } else if state < .fullyPaid || state == .cancelled || state == .sinAsignar {
                 park(fact, .guardViolation, "registration without full payment")
             } else if view.plate == plate {
@@ -171,8 +172,11 @@ struct Folder {
             }
         case .registrationRejected:
             if state == .fullyPaid || state == .registering {
+                // Back to waiting for a registration: nothing is pending at the body any more.
                 view.registrationRejection = fact.string("reason")
-                step(fact, "registration rejected: \(fact.string("reason") ?? "no reason given")")
+                move(to: .fullyPaid, at: fact.occurredAt)
+                let field = fact.string("field").map { " (\($0))" } ?? ""
+                step(fact, "registration rejected\(field): \(fact.string("reason") ?? "no reason given")")
             } else {
                 park(fact, .outOfOrder, "registration rejection for an order in state \(state.rawValue)")
             }

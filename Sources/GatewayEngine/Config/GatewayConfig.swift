@@ -24,6 +24,8 @@ public struct GatewayConfig: Sendable {
     public var destinations: [DestinationConfig] = []
     public var retry = RetryPolicy()
     public var factory: FactoryConfig?
+    /// Country registration APIs; a country without an endpoint is registered in file mode.
+    public var registration = RegistrationConfig()
     /// Where the configuration was read from, for messages; nil for the embedded defaults.
     public var file: String?
 
@@ -31,7 +33,9 @@ public struct GatewayConfig: Sendable {
 
     public static let defaultFileName = "caas-gateway.yaml"
 
-    static let topKeys: Set<String> = ["paths", "store", "policies", "customers", "inbox", "sources", "destinations", "retry", "factory"]
+    static let topKeys: Set<String> = [
+        "paths", "store", "policies", "customers", "inbox", "sources", "destinations", "retry", "factory", "registration",
+    ]
 
     /// Loads the file, or the defaults when `path` is nil and no `caas-gateway.yaml` is in the
     /// working directory. Paths come back absolute.
@@ -67,6 +71,7 @@ public struct GatewayConfig: Sendable {
             sources[i].server.knownHosts = abs(sources[i].server.knownHosts, base)
         }
         if let ca = factory?.caBundle { factory?.caBundle = abs(ca, base) }
+        registration.resolve { abs($0, base) }
         for i in destinations.indices {
             destinations[i].server.key = abs(destinations[i].server.key, base)
             destinations[i].server.knownHosts = abs(destinations[i].server.knownHosts, base)
@@ -118,6 +123,7 @@ public struct GatewayConfig: Sendable {
         if let n = top["destinations"] { c.destinations = try TransferConfigParser.destinations(n) }
         if let n = top["retry"] { c.retry = try TransferConfigParser.retry(n) }
         if let n = top["factory"] { c.factory = try FactoryConfig.parse(n) }
+        if let n = top["registration"] { c.registration = try RegistrationConfig.parse(n) }
         if let i = top["inbox"] {
             let f = try i.fields("inbox", allowed: ["min_age_seconds"])
             if let v = f["min_age_seconds"] { c.inboxMinAgeSeconds = try v.int("inbox.min_age_seconds") }
@@ -135,6 +141,7 @@ public struct GatewayConfig: Sendable {
     public var quarantineDir: String { (varDir as NSString).appendingPathComponent("quarantine") }
     public var lockFile: String { (varDir as NSString).appendingPathComponent("gateway.lock") }
     public var feedMappingsDir: String { (mappings as NSString).appendingPathComponent("feeds") }
+    public var registrationMappingsDir: String { (mappings as NSString).appendingPathComponent("registration") }
     public var notificationsDir: String { (outbox as NSString).appendingPathComponent("notifications") }
     public var reportsDir: String { (outbox as NSString).appendingPathComponent("reports") }
 }

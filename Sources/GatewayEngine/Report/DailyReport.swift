@@ -74,6 +74,19 @@ public struct DailyReport: Codable, Sendable, Equatable {
     public let failedActions: [FailedAction]
     /// Money that needs finance's eye: underpaid reservations, declined cards, refunds, chargebacks.
     public let paymentIssues: [PaymentIssue]
+    /// Registrations not (yet) registered: waiting for a body's decision or an operator's plate,
+    /// unsure, or rejected with the field and reason.
+    public let registrations: [RegistrationRow]
+
+    public struct RegistrationRow: Codable, Sendable, Equatable {
+        public let order: String
+        public let country: String
+        public let submissionId: String
+        public let phase: String
+        public let field: String?
+        public let reason: String?
+        public let since: String
+    }
 
     public struct PaymentIssue: Codable, Sendable, Equatable {
         public let order: String
@@ -181,6 +194,11 @@ public struct DailyReport: Codable, Sendable, Equatable {
             files: counts, fileList: fileList, recordsAccepted: accepted, recordsRejected: rejected, rejections: rejections,
             ordersByState: byState, orders: orders, anomalies: anomalies, actionsByStatus: actions,
             transfers: try store.transfers(runIDs: runs.map(\.id)), lostFiles: try store.sequenceGaps(), failedActions: failed,
-            paymentIssues: payments)
+            paymentIssues: payments,
+            registrations: try store.registrations().filter { $0.phase != .registered }.map {
+                RegistrationRow(
+                    order: $0.orderRef, country: $0.country, submissionId: $0.submissionID, phase: $0.phase.rawValue, field: $0.field,
+                    reason: $0.reason, since: Timestamp.iso($0.acceptedAt ?? $0.updatedAt))
+            })
     }
 }

@@ -91,6 +91,18 @@ enum HTMLReport {
                 r.paymentIssues.map { Row([Cell($0.order, "name"), Cell($0.issue), Cell($0.detail)]) })
         }
 
+        if !r.registrations.isEmpty {
+            h += "<h2>Registrations not done</h2>"
+            h += table(
+                [Cell("order"), Cell("country"), Cell("submission"), Cell("phase"), Cell("field"), Cell("reason"), Cell("since")],
+                r.registrations.map {
+                    Row([
+                        Cell($0.order, "name"), Cell($0.country), Cell($0.submissionId, "name"),
+                        Cell($0.phase, $0.phase == "rejected" ? "bad" : ""), Cell($0.field ?? ""), Cell($0.reason ?? ""), Cell($0.since),
+                    ])
+                })
+        }
+
         if !r.failedActions.isEmpty {
             h += "<h2 class=bad>Actions that need a person</h2>"
             h += table(

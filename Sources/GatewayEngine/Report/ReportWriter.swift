@@ -28,6 +28,22 @@ enum ReportWriter {
         for f in r.failedActions {
             rows.append(["action_failed:\(f.action)", f.order, "", "", "\(f.error) (after \(f.attempts) attempt(s))"])
         }
+        for g in r.registrations {
+            switch g.phase {
+            case "rejected":
+                rows.append(["registration_rejected", g.order, "", g.field ?? "", "\(g.country): \(g.reason ?? "no reason given")"])
+            case "manual":
+                rows.append([
+                    "registration_waiting_for_plate", g.order, "", "",
+                    "\(g.submissionId) is in outbox/registrations/\(g.country.lowercased())/: upload it, then caas-gateway registrations record \(g.order) PLATE",
+                ])
+            case "sent":
+                rows.append([
+                    "registration_unsure", g.order, "", "", "\(g.submissionId): no answer yet; the body is asked before sending again",
+                ])
+            default: break
+            }
+        }
         for g in r.lostFiles {
             rows.append([
                 "lost_file", "\(g.feed) \(g.scope)", "", "",
