@@ -10,7 +10,7 @@ import Testing
 struct FactoryStoryTests {
     /// Every story file dated on or before `day` (yyyyMMdd), from the feeds that have mappings.
     static func storyFiles(through day: String) -> [String] {
-        ["intranet", "dealer-dms", "psp", "bank", "factory"].flatMap { dir in
+        ["intranet", "dealer-dms", "psp", "bank", "factory", "carrier", "iot"].flatMap { dir in
             ((try? FileManager.default.contentsOfDirectory(atPath: Fixtures.story(dir))) ?? []).sorted().compactMap { name in
                 guard let r = name.range(of: "2026[0-9]{4}", options: .regularExpression) else { return nil }
                 return String(name[r]) <= day ? "\(dir)/\(name)" : nil

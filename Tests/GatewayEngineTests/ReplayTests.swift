@@ -64,8 +64,15 @@ final class ReplayTests {
         let state = Dictionary(uniqueKeysWithValues: try g.orders().map { ($0.ref, $0.state) })
         let expected: [String: OrderState] = [
             // Fully paid, then registered in their countries (ES, FR, IT at once; PT, DE after polling).
-            "S-2026-000101": .registered, "S-2026-000102": .registered, "S-2026-000201": .registered, "S-2026-000301": .registered,
             "S-2026-000401": .registered, "VD/2026/000046": .registered,
+            // Delivered at home on 10 Nov; the first link failed, the second worked.
+            "S-2026-000301": .operational,
+            // Delivered at home on 12 Nov, linked.
+            "S-2026-000101": .operational,
+            // Customer absent on 13 Nov: back to the dealership, collected on 15 Nov, linked.
+            "S-2026-000102": .operational,
+            // Out for delivery on 19 Nov.
+            "S-2026-000201": .inTransit,
             // Declined twice, then the 14-day window closed: dealership stock, señal kept.
             "S-2026-000103": .sinAsignar,
             "S-2026-000302": .awaitingFinalPayment,
@@ -84,6 +91,15 @@ final class ReplayTests {
             #expect(try g.storeForQueries.facts(orderRef: ref).filter { $0.kind == .factoryOrderPlaced }.count <= 1, "\(ref)")
             #expect(try g.orders().first { $0.ref == ref }?.factoryOrder?.hasPrefix("FO-") == true, "\(ref)")
         }
+
+        // The paths as the carrier and IoT files tell them.
+        func path(_ ref: String) throws -> [OrderState] {
+            try g.explain(ref: ref, asOf: Timestamp.parseISO("2026-11-20T23:00:00Z")!)!.view.timeline.compactMap(\.stateAfter)
+                .reduce(into: [OrderState]()) { if $0.last != $1 { $0.append($1) } }
+        }
+        #expect(try path("S-2026-000102").suffix(5) == [.registered, .inTransit, .returnedToDealership, .delivered, .operational])
+        #expect(try path("S-2026-000301").suffix(4) == [.registered, .inTransit, .delivered, .operational])
+        #expect(try g.orders().first { $0.ref == "S-2026-000301" }?.linkFailures == 1)
 
         // Plates in each country's format, each order registered once.
         let mappings = g.registrationMappings
