@@ -254,10 +254,16 @@ final class RegistrationTests {
         try without.useRegistration(fr, withClientCertificate: false)
         try without.fullyPaidOrder("S-2026-000792", country: "FR", nationalID: "X4RTBPFW4", idType: "CNI")
         _ = try without.run(asOf: Self.days[0])
+        // Configured without one, the gateway does not call at all and says what to set.
         let refused = try Self.registrationAction(without, "S-2026-000792")
-        #expect(refused.status == .failed, "\(refused.lastError ?? "")")
-        #expect(refused.lastError?.contains("cannot reach ANTS") == true, "\(refused.lastError ?? "")")
+        #expect(refused.status == .failed)
+        #expect(refused.lastError?.contains("set registration.countries.FR.client_certificate") == true, "\(refused.lastError ?? "")")
         #expect(try SimControl(sim: fr).requests()["FR-S-2026-000792-1"] == nil)
+        // And the body itself refuses a caller without one (TLS 1.3 reports it at the first read or
+        // write, so only "an error" is certain), while the same call with the certificate is answered.
+        let probe = HTTPRequest(method: "GET", url: fr.baseURL + "/siv/v1/immatriculations/FR-NONE-1", timeout: 5)
+        #expect(throws: TransportError.self) { try HTTPClient(tls: TLSOptions(caBundle: fr.ca.caCertificate)).send(probe) }
+        #expect(try SimControl(sim: fr).client.send(probe).status == 404)
 
         let with = try order("FR", ref: "S-2026-000793")
         _ = try with.run(asOf: Self.days[0])

@@ -1,3 +1,4 @@
+import CCurl
 import Foundation
 import GatewayTestSupport
 import Testing
@@ -107,5 +108,16 @@ final class HTTPClientTests {
         } catch let e as TransportError {
             #expect(e.isTransient)
         }
+    }
+}
+
+@Suite("How libcurl failures are classified")
+struct HTTPFailureClassTests {
+    @Test func aPeersTLSAlertIsARefusalNotANetworkBlip() {
+        let alert = HTTPClient.classify(
+            CURLE_RECV_ERROR, url: "https://x", detail: "OpenSSL SSL_read: error:0A00045C:SSL routines::tlsv13 alert certificate required")
+        #expect(alert.kind == .hostKey && !alert.isTransient)
+        let reset = HTTPClient.classify(CURLE_RECV_ERROR, url: "https://x", detail: "Connection reset by peer")
+        #expect(reset.kind == .connection && reset.isTransient)
     }
 }

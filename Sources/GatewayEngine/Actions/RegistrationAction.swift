@@ -112,6 +112,11 @@ struct RegistrationAction {
                 outcome.done += 1
                 continue
             }
+            if let missing = Self.missingCredentials(mapping, endpoint) {
+                settled.finish(&action, .failed, error: missing)
+                outcome.failed += 1
+                continue
+            }
             if dryRun {
                 logger.info(
                     "would submit a registration",
@@ -189,6 +194,18 @@ struct RegistrationAction {
         try store.recordRegistrationOutcomes(
             records: after.records, attempts: after.attempts, facts: after.facts, actions: after.actions, runID: runID)
         return outcome
+    }
+
+    /// A call the body would refuse for want of credentials is not made.
+    static func missingCredentials(_ m: RegistrationMapping, _ ep: RegistrationConfig.Endpoint) -> String? {
+        let key = "registration.countries.\(m.country)"
+        switch m.auth {
+        case .clientCertificate where ep.clientCertificate == nil:
+            return "\(m.authority) authenticates callers by TLS client certificate: set \(key).client_certificate and client_key"
+        case .bearer where ep.secret == nil, .apiKey where ep.secret == nil:
+            return "\(m.authority) needs a token: set \(key).token to {env: …} or {file: …}"
+        default: return nil
+        }
     }
 
     // MARK: Requests
