@@ -39,6 +39,8 @@ public struct RunSummary: Codable, Sendable {
     public var actionsRetrying = 0
     /// Vehicles released to dealership stock, one file per pass that released any.
     public var stockFiles: [String] = []
+    /// Link authorizations for the IoT platform, one file per pass that wrote any.
+    public var linkAuthorizationFiles: [String] = []
     /// Registration submissions written for manual upload (countries without an endpoint).
     public var registrationFiles: [String] = []
     /// Registrations accepted by an asynchronous body and waiting for its decision.
@@ -243,7 +245,7 @@ public final class Gateway {
     /// factory orders, for a configured factory).
     var executable: Set<DueActionKind> {
         // Registration always runs: a country without an endpoint is registered in file mode.
-        let local: Set<DueActionKind> = [.issueCredentials, .notifyCustomer, .releaseToStock, .submitRegistration]
+        let local: Set<DueActionKind> = [.issueCredentials, .notifyCustomer, .releaseToStock, .submitRegistration, .authorizeLink]
         return config.factory == nil ? local : local.union([.placeFactoryOrder])
     }
 
@@ -283,6 +285,14 @@ public final class Gateway {
             s.actionsSkipped += stock.skipped
             if let f = stock.file { s.stockFiles.append(f) }
             worked += stock.done + stock.skipped
+            let link = try LinkAuthorizationAction(
+                store: store, outbox: OutboxStream(root: config.outbox, folder: "iot", stream: "link-authorizations"), logger: logger,
+                crashPoint: crashPoint
+            ).run(runID: s.runID, pass: pass, batch: actionBatch, asOf: s.asOf, dryRun: dryRun)
+            s.actionsDone += link.done
+            s.actionsSkipped += link.skipped
+            if let f = link.file { s.linkAuthorizationFiles.append(f) }
+            worked += link.done + link.skipped
             if let f = try factoryAction?.run(runID: s.runID, batch: actionBatch, asOf: s.asOf, dryRun: dryRun) {
                 s.actionsDone += f.done
                 s.actionsFailed += f.failed

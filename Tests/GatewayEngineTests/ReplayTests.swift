@@ -47,6 +47,7 @@ final class ReplayTests {
     @Test func theStoryEndsWhereThePartnerRulesSay() throws {
         var box = try Sandbox()
         try box.useFactory(sim)
+        box.config.dealerships["ES-MAD-01"] = "Paseo de la Castellana 200, Madrid"
         for b in bodies {
             try box.useRegistration(b)
             // Every other submission fails: retries must never register an order twice.
@@ -100,6 +101,29 @@ final class ReplayTests {
         #expect(try path("S-2026-000102").suffix(5) == [.registered, .inTransit, .returnedToDealership, .delivered, .operational])
         #expect(try path("S-2026-000301").suffix(4) == [.registered, .inTransit, .delivered, .operational])
         #expect(try g.orders().first { $0.ref == "S-2026-000301" }?.linkFailures == 1)
+
+        // At handover the IoT platform is told who may link which vehicle, once per vehicle.
+        let iot = box.files(under: box.config.outbox + "/iot")
+        let links = try iot.flatMap {
+            try String(contentsOfFile: box.config.outbox + "/iot/" + $0, encoding: .utf8).split(separator: "\n").map {
+                try JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any]
+            }
+        }
+        #expect(links.map { $0["order_ref"] as! String }.sorted() == ["S-2026-000101", "S-2026-000102", "S-2026-000301"])
+        #expect(links.first { $0["order_ref"] as? String == "S-2026-000102" }?["vin"] as? String == "VSCCAE100V3047020")
+        #expect(links.allSatisfy { ($0["customer_id"] as? String)?.hasPrefix("C-") == true })
+
+        // The customer hears of each step of the handover; the absent one where to collect the car.
+        let told = try box.notifications().filter { $0["order_ref"] as? String == "S-2026-000102" }.map { $0["template"] as! String }
+        for t in [
+            "order_registered", "order_out_for_delivery", "order_delivery_failed", "order_ready_for_collection", "order_delivered",
+            "order_vehicle_linked",
+        ] {
+            #expect(told.contains(t), "\(t)")
+        }
+        let failed = try box.notifications().first { $0["template"] as? String == "order_delivery_failed" }
+        #expect((failed?["variables"] as? [String: String])?["dealer_address"] == "Paseo de la Castellana 200, Madrid")
+        #expect((failed?["channels"] as? [String]) == ["email", "sms"])
 
         // Plates in each country's format, each order registered once.
         let mappings = g.registrationMappings

@@ -31,7 +31,8 @@ struct MappingTests {
         #expect(loaded.errors.isEmpty, "\(loaded.errors)")
         #expect(
             Set(loaded.mappings.map(\.feed)) == [
-                "intranet-sales", "dms-sales-pt", "psp-settlement", "bank-camt054", "factory-vlc1", "factory-zwk2",
+                "intranet-sales", "dms-sales-pt", "psp-settlement", "bank-camt054", "factory-vlc1", "factory-zwk2", "carrier-trucklog",
+                "iot-links",
             ])
         #expect(loaded.mappings.filter(\.isDealershipSource).map(\.feed).sorted() == ["dms-sales-pt", "intranet-sales"])
     }

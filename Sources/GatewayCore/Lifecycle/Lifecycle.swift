@@ -41,6 +41,7 @@ public enum Lifecycle {
         case .reserved: due.append(.placeFactoryOrder)
         case .fullyPaid: due.append(.submitRegistration)
         case .sinAsignar: due.append(.releaseToStock)
+        case .delivered, .operational: due.append(.authorizeLink)
         default: break
         }
         return due.map { DueAction(kind: $0, orderRef: view.ref) }
@@ -327,22 +328,32 @@ struct Folder {
             let why = state < .fullyPaid || state == .sinAsignar || state == .cancelled ? "not fully paid" : "not registered"
             return park(fact, .guardViolation, "carrier event \(event) for an order \(why) (state \(state.rawValue))")
         }
+        let dealer = ["dealer_code": view.dealerCode ?? ""]
         switch (event, state) {
         case ("pickup_dealership", .registered), ("out_for_delivery", .registered),
             ("out_for_delivery", .returnedToDealership), ("pickup_dealership", .returnedToDealership):
             move(to: .inTransit, at: fact.occurredAt)
+            notice("out_for_delivery", fact)
             step(fact, "out for delivery")
         case ("delivered", .inTransit), ("delivered", .registered):
             move(to: .delivered, at: fact.occurredAt)
+            notice("delivered", fact)
             step(fact, "delivered at home")
         case ("delivery_failed_absent", .inTransit):
             move(to: .returnedToDealership, at: fact.occurredAt)
+            // Where to collect it: the notify action adds the dealership's address.
+            notice("delivery_failed", fact, sms: true, dealer)
             step(fact, "customer absent: vehicle goes back to the dealership")
         case ("returned_to_dealership", .inTransit), ("returned_to_dealership", .returnedToDealership):
+            let first = state == .inTransit
             move(to: .returnedToDealership, at: fact.occurredAt)
+            if first || !view.notices.contains(where: { $0.template == "ready_for_collection" }) {
+                notice("ready_for_collection", fact, dealer)
+            }
             step(fact, "back at the dealership, waiting for collection")
         case ("collected_by_customer", .returnedToDealership), ("collected_by_customer", .registered):
             move(to: .delivered, at: fact.occurredAt)
+            notice("delivered", fact)
             step(fact, "collected by the customer at the dealership")
         case (_, .inTransit) where event == "out_for_delivery" || event == "pickup_dealership":
             step(fact, "repeated transport event")
@@ -356,6 +367,7 @@ struct Folder {
         case "linked":
             if state == .delivered {
                 move(to: .operational, at: fact.occurredAt)
+                notice("vehicle_linked", fact)
                 step(fact, "app linked: vehicle operational")
             } else if state == .operational {
                 step(fact, "app already linked")

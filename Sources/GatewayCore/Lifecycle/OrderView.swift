@@ -37,6 +37,8 @@ public enum DueActionKind: String, Sendable, Codable, CaseIterable {
     case submitRegistration = "submit_registration"
     case releaseToStock = "release_to_stock"
     case notifyCustomer = "notify_customer"
+    /// At handover: the IoT platform is told which customer may link which vehicle.
+    case authorizeLink = "authorize_link"
 }
 
 public struct DueAction: Sendable, Hashable, Codable {

@@ -24,7 +24,10 @@ struct NotifyAction {
             else { return nil }
             var to = ["email": email]
             if notice.sms, let phone = sale.string("customer.phone") { to["sms"] = phone }
-            let variables = notice.variables.merging(
+            var variables = notice.variables
+            // Where to collect the vehicle: the dealership's address, from the configuration.
+            if let code = variables["dealer_code"], let address = config.dealerships[code] { variables["dealer_address"] = address }
+            variables = variables.merging(
                 [
                     "given_name": sale.string("customer.given_name") ?? "", "order_ref": action.orderRef, "plan": sale.string("plan") ?? "",
                     "expediente_url": "\(config.expedienteURL)/\(CredentialsAction.urlComponent(action.orderRef))",

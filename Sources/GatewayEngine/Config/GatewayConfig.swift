@@ -26,6 +26,8 @@ public struct GatewayConfig: Sendable {
     public var factory: FactoryConfig?
     /// Country registration APIs; a country without an endpoint is registered in file mode.
     public var registration = RegistrationConfig()
+    /// Dealership addresses by dealer code, for customer notices (where to collect a vehicle).
+    public var dealerships: [String: String] = [:]
     /// Where the configuration was read from, for messages; nil for the embedded defaults.
     public var file: String?
 
@@ -124,6 +126,11 @@ public struct GatewayConfig: Sendable {
         if let n = top["retry"] { c.retry = try TransferConfigParser.retry(n) }
         if let n = top["factory"] { c.factory = try FactoryConfig.parse(n) }
         if let n = top["registration"] { c.registration = try RegistrationConfig.parse(n) }
+        for e in try top["dealerships"]?.mapping("dealerships") ?? [] {
+            let f = try e.value.fields("dealerships.\(e.key)", allowed: ["address"])
+            guard let a = f["address"] else { throw e.value.error("dealerships.\(e.key) needs an address") }
+            c.dealerships[e.key] = try a.scalar("dealerships.\(e.key).address")
+        }
         if let i = top["inbox"] {
             let f = try i.fields("inbox", allowed: ["min_age_seconds"])
             if let v = f["min_age_seconds"] { c.inboxMinAgeSeconds = try v.int("inbox.min_age_seconds") }
