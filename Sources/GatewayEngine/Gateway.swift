@@ -140,6 +140,7 @@ public final class Gateway {
         } catch {
             try? store.finishRun(
                 id: summary.runID, status: "failed", summaryJSON: "{\"error\":\(JSONText.quoted("\(error)"))}", finishedAt: Date())
+            try? Metrics.write(summary, status: "failed", store: store, varDir: config.varDir)
             throw error
         }
         let encoder = JSONEncoder()
@@ -147,6 +148,10 @@ public final class Gateway {
         let json = String(decoding: (try? encoder.encode(summary)) ?? Data(), as: UTF8.self)
         let status = summary.endpointsFailed ? "endpoint_failed" : summary.needsAttention ? "attention" : "ok"
         try store.finishRun(id: summary.runID, status: status, summaryJSON: json, finishedAt: Date())
+        // Monitoring must not fail the run it describes.
+        do { try Metrics.write(summary, status: status, store: store, varDir: config.varDir) } catch {
+            logger.warning("cannot write the metrics file", metadata: ["error": "\(error)"])
+        }
         return summary
     }
 
