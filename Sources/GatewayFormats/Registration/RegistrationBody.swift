@@ -1,4 +1,5 @@
 import Foundation
+import GatewayCore
 
 /// Request bodies written from dotted paths, and answers read back into dotted paths, in JSON or
 /// XML. Written by hand, not by a serialiser: key order and bytes must not change between
@@ -8,7 +9,7 @@ enum RegistrationBody {
     static func json(_ leaves: [([String], String)]) -> Data {
         func object(_ nodes: [Node]) -> String {
             let members = nodes.map { node in
-                "\"\(escapeJSON(node.name))\":" + (node.text.map { "\"\(escapeJSON($0))\"" } ?? object(node.children))
+                JSONText.quoted(node.name) + ":" + (node.text.map(JSONText.quoted) ?? object(node.children))
             }
             return "{" + members.joined(separator: ",") + "}"
         }
@@ -58,22 +59,6 @@ enum RegistrationBody {
             insert(rest, value, into: &node.children)
             nodes.append(node)
         }
-    }
-
-    static func escapeJSON(_ s: String) -> String {
-        var out = ""
-        for u in s.unicodeScalars {
-            switch u {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case _ where u.value < 0x20: out += String(format: "\\u%04x", u.value)
-            default: out.unicodeScalars.append(u)
-            }
-        }
-        return out
     }
 
     static func escapeXML(_ s: String) -> String {
