@@ -46,9 +46,7 @@ extension Gateway {
         action.updatedAt = Date()
         record.updatedAt = Date()
         settled.attempts.append(
-            RegistrationAttempt(
-                orderRef: orderRef, submissionID: record.submissionID, country: record.country, kind: .operatorEntry, at: Date(),
-                httpStatus: nil, durationMillis: 0, outcome: "registered", detail: "plate \(plate) recorded by an operator"))
+            .note(record, .operatorEntry, outcome: "registered", detail: "plate \(plate) recorded by an operator"))
         try store.recordRegistrationOutcomes(
             records: [record], attempts: settled.attempts, facts: settled.facts, actions: [action], runID: "operator")
         var summary = RunSummary(runID: "operator", command: "registrations record", asOf: asOf)
@@ -90,9 +88,7 @@ extension Gateway {
         try store.recordRegistrationOutcomes(
             records: [record],
             attempts: [
-                RegistrationAttempt(
-                    orderRef: orderRef, submissionID: record.submissionID, country: record.country, kind: .operatorEntry, at: Date(),
-                    httpStatus: nil, durationMillis: 0, outcome: "resubmit", detail: note)
+                .note(record, .operatorEntry, outcome: "resubmit", detail: note)
             ], facts: [], actions: [action], runID: "operator")
         return record
     }

@@ -93,4 +93,11 @@ public struct RegistrationAttempt: Sendable, Equatable {
         self.outcome = outcome
         self.detail = detail
     }
+
+    /// A ledger line for what was decided without a request: a check, a file, an operator's entry.
+    public static func note(_ r: RegistrationRecord, _ kind: Kind, outcome: String, detail: String) -> RegistrationAttempt {
+        RegistrationAttempt(
+            orderRef: r.orderRef, submissionID: r.submissionID, country: r.country, kind: kind, at: Date(), httpStatus: nil,
+            durationMillis: 0, outcome: outcome, detail: detail)
+    }
 }

@@ -23,18 +23,6 @@ struct FactoryOrderAction {
         var skipped = 0
     }
 
-    /// Results filled in by concurrent requests.
-    final class Results: @unchecked Sendable {
-        private let lock = NSLock()
-        private var values: [Int: Result<HTTPResponse, any Error>] = [:]
-        func set(_ i: Int, _ r: Result<HTTPResponse, any Error>) {
-            lock.lock()
-            values[i] = r
-            lock.unlock()
-        }
-        subscript(i: Int) -> Result<HTTPResponse, any Error>? { values[i] }
-    }
-
     func run(runID: String, batch: Int, asOf: Date, dryRun: Bool) throws -> Outcome {
         var outcome = Outcome()
         let now = Date()
@@ -75,17 +63,9 @@ struct FactoryOrderAction {
         try store.updateActions(updates + jobs.map(\.action))
         try crashPoint.reach("factory.inFlight")
 
-        // Bounded concurrency: a few requests at a time, each blocking on its own thread.
-        let results = Results()
         let requests = jobs.map(\.request)
-        var start = 0
-        while start < requests.count {
-            let end = min(start + factory.concurrency, requests.count)
-            let first = start
-            DispatchQueue.concurrentPerform(iterations: end - start) { i in
-                results.set(first + i, Result { try client.send(requests[first + i]) })
-            }
-            start = end
+        let results = BoundedConcurrency.map(count: requests.count, limit: factory.concurrency) { i in
+            Result { try client.send(requests[i]) }
         }
         try crashPoint.reach("factory.sent")
 
@@ -96,7 +76,7 @@ struct FactoryOrderAction {
             action.leaseOwner = nil
             action.leaseUntil = nil
             action.updatedAt = Date()
-            switch results[i]! {
+            switch results[i] {
             case .success(let r) where r.status == 201 || r.status == 200:
                 guard let placed = Self.placed(r.body) else {
                     retry(&action, "the factory answered \(r.status) without an order id", &outcome)
@@ -150,9 +130,8 @@ struct FactoryOrderAction {
             outcome.failed += 1
             return
         }
-        let backoff = min(factory.maxBackoff, factory.firstBackoff * pow(2, Double(action.attempts - 1))) * Double.random(in: 0.5...1.0)
         action.status = .pending
-        action.nextAttemptAt = Date().addingTimeInterval(fixed ?? backoff)
+        action.nextAttemptAt = Date().addingTimeInterval(fixed ?? factory.backoff.jitteredDelay(afterAttempt: action.attempts))
         outcome.retrying += 1
     }
 

@@ -97,7 +97,7 @@ struct RegistrationAction {
             let values = Self.canonicalValues(view: view, sale: sale, vin: vin, submissionID: record.submissionID)
             // The country's holder-id rule is checked here, so a request the body must refuse never leaves.
             if let why = mapping.checkHolderID(values[mapping.holderIDField]) {
-                settled.reject(&action, &record, field: mapping.holderIDField, reason: why, asOf: asOf, kind: .check, httpStatus: nil)
+                settled.reject(&action, &record, field: mapping.holderIDField, reason: why, asOf: asOf, kind: .check)
                 outcome.failed += 1
                 continue
             }
@@ -163,18 +163,17 @@ struct RegistrationAction {
                     outcome.failed += 1
                 }
             case .rejected(let field, let reason):
-                after.reject(&job.action, &job.record, field: field, reason: reason, asOf: asOf, kind: nil, httpStatus: nil)
+                after.reject(&job.action, &job.record, field: field, reason: reason, asOf: asOf, kind: nil)
                 outcome.failed += 1
             case .retry(let why):
                 if failures >= config.registration.maxAttempts {
                     after.finish(&job.action, .failed, error: "gave up after \(failures) attempts: \(why)")
                     outcome.failed += 1
                 } else {
-                    let backoff = min(
-                        config.registration.maxBackoff, config.registration.firstBackoff * pow(2, Double(max(0, failures - 1))))
+                    // `failures` counts this attempt, so it is at least 1.
                     job.action.status = .pending
                     job.action.lastError = why
-                    job.action.nextAttemptAt = asOf.addingTimeInterval(backoff * Double.random(in: 0.5...1.0))
+                    job.action.nextAttemptAt = asOf.addingTimeInterval(config.registration.backoff.jitteredDelay(afterAttempt: failures))
                     outcome.retrying += 1
                 }
             case .failed(let why):
@@ -223,17 +222,10 @@ struct RegistrationAction {
             if let s = ep.secret { secrets[job.record.country] = try s.resolve() }
         }
         let (c, l, k) = (clients, limiters, secrets)
-        let results = Slots<(Resolution, [RegistrationAttempt])>(count: jobs.count)
-        let next = Slots<Int>(count: 1)
-        next[0] = 0
-        DispatchQueue.concurrentPerform(iterations: min(config.registration.concurrency, jobs.count)) { _ in
-            while let i = next.take(below: jobs.count) {
-                let job = jobs[i]
-                let country = job.record.country
-                results[i] = exchange(job, client: c[country]!, limiter: l[country]!, secret: k[country])
-            }
+        return BoundedConcurrency.map(count: jobs.count, limit: config.registration.concurrency) { i in
+            let country = jobs[i].record.country
+            return exchange(jobs[i], client: c[country]!, limiter: l[country]!, secret: k[country])
         }
-        return (0..<jobs.count).map { results[$0]! }
     }
 
     /// The conversation with the body for one submission: ask first when unsure, send when the
@@ -445,7 +437,7 @@ struct Settled {
 
     mutating func reject(
         _ action: inout ActionRecord, _ record: inout RegistrationRecord, field: String?, reason: String, asOf: Date,
-        kind: RegistrationAttempt.Kind?, httpStatus: Int?
+        kind: RegistrationAttempt.Kind?
     ) {
         record.phase = .rejected
         record.field = field
@@ -457,9 +449,7 @@ struct Settled {
         if let kind {
             // Decided here, without a request: the ledger says so.
             attempts.append(
-                RegistrationAttempt(
-                    orderRef: record.orderRef, submissionID: record.submissionID, country: record.country, kind: kind, at: Date(),
-                    httpStatus: httpStatus, durationMillis: 0, outcome: "rejected", detail: reason))
+                .note(record, kind, outcome: "rejected", detail: reason))
             records.append(record)
             finish(&action, .failed, error: "registration refused: \(field.map { "\($0): " } ?? "")\(reason)")
         } else {
@@ -475,9 +465,8 @@ struct Settled {
         record.updatedAt = Date()
         facts.append(fact(.registrationSubmitted, record, ["country": .string(record.country)], asOf: asOf, key: action.key))
         attempts.append(
-            RegistrationAttempt(
-                orderRef: record.orderRef, submissionID: record.submissionID, country: record.country, kind: .file, at: Date(),
-                httpStatus: nil, durationMillis: 0, outcome: "manual",
+            .note(
+                record, .file, outcome: "manual",
                 detail: "written to outbox/registrations/\(record.country.lowercased())/ for manual upload"))
         records.append(record)
         finish(&action, .done, result: "{\"mode\":\"file\"}")
@@ -507,38 +496,5 @@ final class RateLimiter: @unchecked Sendable {
         let delay = slot.timeIntervalSince(now)
         if delay > 0 { sleep(delay) }
         return delay
-    }
-}
-
-/// Results written by concurrent workers, one slot each.
-final class Slots<T>: @unchecked Sendable {
-    private let lock = NSLock()
-    private var values: [T?]
-
-    init(count: Int) { values = Array(repeating: nil, count: count) }
-
-    subscript(i: Int) -> T? {
-        get {
-            lock.lock()
-            defer { lock.unlock() }
-            return values[i]
-        }
-        set {
-            lock.lock()
-            values[i] = newValue
-            lock.unlock()
-        }
-    }
-}
-
-extension Slots where T == Int {
-    /// Hands out 0, 1, 2, ... below `limit`, once each.
-    func take(below limit: Int) -> Int? {
-        lock.lock()
-        defer { lock.unlock() }
-        let i = values[0]!
-        guard i < limit else { return nil }
-        values[0] = i + 1
-        return i
     }
 }

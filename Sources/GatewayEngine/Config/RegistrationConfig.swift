@@ -28,6 +28,9 @@ public struct RegistrationConfig: Sendable {
 
     public init() {}
 
+    /// Back-off between failed attempts, by the policy every retry in the gateway uses.
+    var backoff: RetryPolicy { RetryPolicy(attempts: maxAttempts, firstDelay: firstBackoff, maxDelay: maxBackoff) }
+
     static func parse(_ node: YAMLNode) throws -> RegistrationConfig {
         var c = RegistrationConfig()
         let f = try node.fields(

@@ -68,6 +68,11 @@ public struct RetryPolicy: Sendable {
     public func delay(afterAttempt n: Int) -> TimeInterval {
         min(maxDelay, firstDelay * pow(2, Double(n - 1)))
     }
+
+    /// The delay with jitter (half to all of it), so many waiting actions do not come back at once.
+    public func jitteredDelay(afterAttempt n: Int) -> TimeInterval {
+        delay(afterAttempt: n) * Double.random(in: 0.5...1.0)
+    }
 }
 
 enum TransferConfigParser {
@@ -187,6 +192,9 @@ public struct FactoryConfig: Sendable {
     /// Back-off after a failed attempt: doubling from this, up to `maxBackoff`, with jitter.
     public var firstBackoff: TimeInterval = 60
     public var maxBackoff: TimeInterval = 3600
+
+    /// Back-off between attempts, by the policy every retry in the gateway uses.
+    var backoff: RetryPolicy { RetryPolicy(attempts: maxAttempts, firstDelay: firstBackoff, maxDelay: maxBackoff) }
 
     static func parse(_ node: YAMLNode) throws -> FactoryConfig {
         let f = try node.fields(
