@@ -57,6 +57,22 @@ public struct RunSummary: Codable, Sendable {
 
     public func count(_ o: FileSighting.Outcome) -> Int { files.filter { $0.outcome == o }.count }
 
+    /// Adds one action pass's counts. Returns how many actions it handled: a pass that handled
+    /// none ends the loop (an action waiting for a retry is not handled).
+    mutating func tally(done: Int, failed: Int = 0, skipped: Int, retrying: Int = 0) -> Int {
+        actionsDone += done
+        actionsFailed += failed
+        actionsSkipped += skipped
+        actionsRetrying += retrying
+        return done + failed + skipped
+    }
+
+    /// The same for an outbox action, whose file (if it wrote one) goes to `files`.
+    mutating func tally(_ o: OutboxAction.Outcome, files: WritableKeyPath<RunSummary, [String]>) -> Int {
+        if let f = o.file { self[keyPath: files].append(f) }
+        return tally(done: o.done, skipped: o.skipped)
+    }
+
     /// Quarantined files, rejected records or refused transfers: the run worked, but a person must look.
     public var needsAttention: Bool { count(.quarantined) + count(.unrecognised) > 0 || recordsRejected > 0 || transfersRefused > 0 }
 
@@ -268,53 +284,33 @@ public final class Gateway {
             let welcome = OutboxStream(root: config.outbox, folder: "notifications", stream: "welcome")
             let r = try CredentialsAction(store: store, config: config, outbox: welcome, logger: logger, crashPoint: crashPoint)
                 .run(runID: s.runID, pass: pass, batch: actionBatch, asOf: s.asOf, dryRun: dryRun)
-            s.actionsDone += r.done
-            s.actionsFailed += r.failed
-            s.actionsSkipped += r.skipped
+            var worked = s.tally(done: r.done, failed: r.failed, skipped: r.skipped)
             if let f = r.notificationsFile { s.notificationsFiles.append(f) }
             s.notifications += r.notifications
-            var worked = r.done + r.failed + r.skipped
             let notices = OutboxStream(root: config.outbox, folder: "notifications", stream: "notices")
             let n = try NotifyAction(store: store, config: config, outbox: notices, logger: logger, crashPoint: crashPoint)
                 .run(runID: s.runID, pass: pass, batch: actionBatch, asOf: s.asOf, dryRun: dryRun)
-            s.actionsDone += n.done
-            s.actionsSkipped += n.skipped
-            if let f = n.file { s.notificationsFiles.append(f) }
+            worked += s.tally(n, files: \.notificationsFiles)
             s.notifications += n.lines
-            worked += n.done + n.skipped
             let stock = try ReleaseToStockAction(
                 store: store, outbox: OutboxStream(root: config.outbox, folder: "stock", stream: "stock"), logger: logger,
                 crashPoint: crashPoint
             ).run(runID: s.runID, pass: pass, batch: actionBatch, asOf: s.asOf, dryRun: dryRun)
-            s.actionsDone += stock.done
-            s.actionsSkipped += stock.skipped
-            if let f = stock.file { s.stockFiles.append(f) }
-            worked += stock.done + stock.skipped
+            worked += s.tally(stock, files: \.stockFiles)
             let link = try LinkAuthorizationAction(
                 store: store, outbox: OutboxStream(root: config.outbox, folder: "iot", stream: "link-authorizations"), logger: logger,
                 crashPoint: crashPoint
             ).run(runID: s.runID, pass: pass, batch: actionBatch, asOf: s.asOf, dryRun: dryRun)
-            s.actionsDone += link.done
-            s.actionsSkipped += link.skipped
-            if let f = link.file { s.linkAuthorizationFiles.append(f) }
-            worked += link.done + link.skipped
+            worked += s.tally(link, files: \.linkAuthorizationFiles)
             if let f = try factoryAction?.run(runID: s.runID, batch: actionBatch, asOf: s.asOf, dryRun: dryRun) {
-                s.actionsDone += f.done
-                s.actionsFailed += f.failed
-                s.actionsSkipped += f.skipped
-                s.actionsRetrying += f.retrying
-                worked += f.done + f.failed + f.skipped
+                worked += s.tally(done: f.done, failed: f.failed, skipped: f.skipped, retrying: f.retrying)
             }
             let reg = try RegistrationAction(
                 store: store, config: config, mappings: registrationMappings, logger: logger, crashPoint: crashPoint, sleep: sleep
             ).run(runID: s.runID, batch: actionBatch, asOf: s.asOf, dryRun: dryRun)
-            s.actionsDone += reg.done
-            s.actionsFailed += reg.failed
-            s.actionsSkipped += reg.skipped
-            s.actionsRetrying += reg.retrying
+            worked += s.tally(done: reg.done, failed: reg.failed, skipped: reg.skipped, retrying: reg.retrying)
             s.registrationsWaiting += reg.waiting
             s.registrationFiles += reg.files
-            worked += reg.done + reg.failed + reg.skipped
             if worked == 0 || dryRun { break }
         }
         if !dryRun { try fold(&s) }
