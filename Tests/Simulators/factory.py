@@ -18,8 +18,9 @@ Test switches (never part of the partner's API):
   python3 factory.py --port P --token T --order-book order-book.csv [--cert server.pem --key server.key]
 Stops on SIGTERM. Standard library only.
 """
-import argparse, csv, json, ssl, threading, time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+import argparse, csv, json, threading, time
+
+import simhttp
 
 PLATFORMS = {"BASE-URBAN", "BASE-FAMILY", "BASE-SPORT"}
 OPTIONS = {"HEATED-SEATS", "ADAPTIVE-CRUISE", "PREMIUM-AUDIO", "AUTOPARK", "TOWBAR", "WINTER-PACK"}
@@ -54,27 +55,7 @@ class Factory:
 
 
 def handler(factory):
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
-        def log_message(self, *args):
-            pass
-
-        def reply(self, status, payload=None, headers=()):
-            data = b"" if payload is None else json.dumps(payload).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.send_header("Connection", "close")
-            for k, v in headers:
-                self.send_header(k, v)
-            self.end_headers()
-            self.wfile.write(data)
-
-        def body(self):
-            n = int(self.headers.get("Content-Length") or 0)
-            return self.rfile.read(n) if n else b""
-
+    class Handler(simhttp.Handler):
         def do_GET(self):
             if self.path == "/_sim/requests":
                 with factory.lock:
@@ -83,7 +64,7 @@ def handler(factory):
             self.reply(404, {"error": "not found"})
 
         def do_POST(self):
-            raw = self.body()
+            raw = self.read_body()
             if self.path == "/_sim/faults":
                 factory.faults = json.loads(raw or b"{}")
                 return self.reply(200, factory.faults)
@@ -134,12 +115,7 @@ def main():
     a = ap.parse_args()
     with open(a.order_book, newline="") as f:
         book = {r["order_ref"]: (r["factory_order"], r["plant"], r["estimated_delivery"]) for r in csv.DictReader(f)}
-    server = ThreadingHTTPServer(("127.0.0.1", a.port), handler(Factory(a.token, book)))
-    if a.cert:
-        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        ctx.load_cert_chain(a.cert, a.key)
-        server.socket = ctx.wrap_socket(server.socket, server_side=True)
-    server.serve_forever()
+    simhttp.serve(handler(Factory(a.token, book)), a.port, a.cert, a.key)
 
 
 if __name__ == "__main__":

@@ -24,9 +24,10 @@ Test switches (never part of a partner's API):
   python3 registration.py --country CC --port P [--token T | --api-key K] --cert C --key K [--client-ca CA]
 Stops on SIGTERM. Standard library only.
 """
-import argparse, json, re, ssl, threading, time
+import argparse, json, re, threading, time
 import xml.etree.ElementTree as ET
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import simhttp
 
 CONTRACTS = {
     "ES": {"submit": "/v2/matriculaciones", "format": "json", "mode": "sync", "id": "expediente", "holder": "titular.nif",
@@ -207,28 +208,13 @@ class Body:
 
 
 def handler(body):
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
-        def log_message(self, *args):
-            pass
-
+    class Handler(simhttp.Handler):
         def reply(self, status, payload=None, headers=()):
+            """JSON (None fields left out) or, for a ("xml", bytes) payload, XML."""
             kind, content = payload if isinstance(payload, tuple) else ("json", payload)
-            data = b"" if content is None else (content if isinstance(content, bytes) else json.dumps(
-                {k: v for k, v in content.items() if v is not None}).encode())
-            self.send_response(status)
-            self.send_header("Content-Type", "application/xml" if kind == "xml" else "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.send_header("Connection", "close")
-            for k, v in headers:
-                self.send_header(k, v)
-            self.end_headers()
-            self.wfile.write(data)
-
-        def read_body(self):
-            n = int(self.headers.get("Content-Length") or 0)
-            return self.rfile.read(n) if n else b""
+            if kind == "xml":
+                return self.send(status, content, "application/xml", headers)
+            simhttp.Handler.reply(self, status, None if content is None else {k: v for k, v in content.items() if v is not None}, headers)
 
         def authorised(self):
             if body.token:
@@ -338,15 +324,7 @@ def main():
     ap.add_argument("--key", required=True)
     ap.add_argument("--client-ca", help="require a client certificate signed by this CA (FR)")
     a = ap.parse_args()
-    server = ThreadingHTTPServer(("127.0.0.1", a.port), handler(Body(a.country.upper(), a.token, a.api_key)))
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    ctx.load_cert_chain(a.cert, a.key)
-    if a.client_ca:
-        ctx.verify_mode = ssl.CERT_REQUIRED
-        ctx.load_verify_locations(a.client_ca)
-    server.socket = ctx.wrap_socket(server.socket, server_side=True)
-    server.serve_forever()
-
+    simhttp.serve(handler(Body(a.country.upper(), a.token, a.api_key)), a.port, a.cert, a.key, a.client_ca)
 
 if __name__ == "__main__":
     main()

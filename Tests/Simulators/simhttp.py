@@ -1,0 +1,42 @@
+"""What the partner simulators share: a quiet HTTP/1.1 handler that answers and closes, and
+serving it on 127.0.0.1 over TLS (optionally demanding a client certificate). Standard library only."""
+import json, ssl
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args):
+        pass
+
+    def send(self, status, data, content_type, headers=()):
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(data)))
+        self.send_header("Connection", "close")
+        for k, v in headers:
+            self.send_header(k, v)
+        self.end_headers()
+        self.wfile.write(data)
+
+    def reply(self, status, payload=None, headers=()):
+        """A JSON answer (or an empty one)."""
+        self.send(status, b"" if payload is None else json.dumps(payload).encode(), "application/json", headers)
+
+    def read_body(self):
+        n = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(n) if n else b""
+
+
+def serve(handler, port, cert=None, key=None, client_ca=None):
+    """Serves until SIGTERM; TLS when a certificate is given, a client certificate when a CA is."""
+    server = ThreadingHTTPServer(("127.0.0.1", port), handler)
+    if cert:
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(cert, key)
+        if client_ca:
+            ctx.verify_mode = ssl.CERT_REQUIRED
+            ctx.load_verify_locations(client_ca)
+        server.socket = ctx.wrap_socket(server.socket, server_side=True)
+    server.serve_forever()
