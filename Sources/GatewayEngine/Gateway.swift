@@ -46,6 +46,8 @@ public struct RunSummary: Codable, Sendable {
     /// Registrations accepted by an asynchronous body and waiting for its decision.
     public var registrationsWaiting = 0
     public var reportPath: String?
+    /// Open exceptions by rule, when this run wrote a report.
+    public var exceptionsByRule: [String: Int]?
     public var pulled = 0
     /// Remote files seen but not ready yet (growing, no done marker, too young).
     public var pullWaiting = 0
@@ -179,7 +181,7 @@ public final class Gateway {
             if !dryRun { try pullStage(&s) }
             try ingestStage(&s)
             try foldDecideAct(&s, dryRun: dryRun)
-            try reportStage(&s)
+            try reportStage(&s, dryRun: dryRun)
             // Last, so the report just written is delivered too. Its own deliveries appear in the
             // next run's report (rewriting it now would make every run push it again).
             if !dryRun { try pushStage(&s) }
@@ -318,9 +320,13 @@ public final class Gateway {
 
     static let maxPasses = 100
 
-    func reportStage(_ s: inout RunSummary) throws {
+    /// A dry run writes the report of what is, but does not remember its exceptions: the next
+    /// real run still says what is new.
+    func reportStage(_ s: inout RunSummary, dryRun: Bool = false) throws {
         let day = Timestamp.day(s.asOf)
-        let report = try DailyReport.build(store: store, day: day, asOf: s.asOf)
+        let report = try DailyReport.build(
+            store: store, day: day, asOf: s.asOf, runID: s.runID, rules: config.reconciliation, track: !dryRun)
+        s.exceptionsByRule = report.exceptions.reduce(into: [:]) { $0[$1.rule, default: 0] += 1 }
         s.reportPath = try ReportWriter.write(report, to: (config.reportsDir as NSString).appendingPathComponent(day))
     }
 

@@ -129,6 +129,18 @@ public final class SQLiteStore: GatewayStore {
                     CREATE INDEX registration_attempts_order ON registration_attempts(order_ref);
                     """)
         }
+        m.registerMigration("v5-exceptions") { db in
+            // Open and resolved reconciliation exceptions, so a report can say what is new
+            // since the previous run and what was resolved.
+            try db.execute(
+                sql: """
+                    CREATE TABLE exceptions (
+                        key TEXT PRIMARY KEY, rule TEXT NOT NULL, owner TEXT NOT NULL, subject TEXT NOT NULL,
+                        first_seen_at INTEGER NOT NULL, first_seen_run TEXT NOT NULL, resolved_at INTEGER, resolved_run TEXT,
+                        dismissed_note TEXT);
+                    CREATE INDEX exceptions_open ON exceptions(resolved_at);
+                    """)
+        }
         return m
     }
 

@@ -87,6 +87,21 @@ public protocol GatewayStore: Sendable {
         records: [RegistrationRecord], attempts: [RegistrationAttempt], facts: [Fact], actions: [ActionRecord], runID: String) throws
     /// The ledger, oldest first; one order's when `orderRef` is given.
     func registrationAttempts(orderRef: String?) throws -> [RegistrationAttempt]
+
+    // Reconciliation
+    /// Exceptions seen open by the last tracked run.
+    func openExceptions() throws -> [TrackedException]
+    /// Exceptions that opened (or reopened) and that were resolved, in one transaction.
+    func recordExceptions(opened: [TrackedException], resolved: [TrackedException]) throws
+    /// Keys an operator dismissed: never opened again.
+    func dismissedExceptionKeys() throws -> Set<String>
+    /// An operator closes an open exception nothing in the data can resolve; false when no open
+    /// exception has the key.
+    func dismissException(key: String, note: String, at: Date) throws -> Bool
+    /// Quarantined files not resent since, and ingested files with rejected records.
+    func fileProblems() throws -> [ProblemFile]
+    /// When each feed's ingested files arrived, by the as-of time of the run that took them, oldest first.
+    func feedArrivals() throws -> [String: [Date]]
 }
 
 /// A customer (new or not), the hash of a fresh activation token (if one was made) and the

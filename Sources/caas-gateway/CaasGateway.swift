@@ -20,7 +20,7 @@ struct CaasGateway: ParsableCommand {
             """,
         subcommands: [
             Run.self, Pull.self, Ingest.self, Act.self, Reconcile.self, Push.self, Orders.self, Explain.self, Registrations.self,
-            Resubmit.self, Validate.self,
+            Resubmit.self, Exceptions.self, Validate.self,
         ]
     )
 }

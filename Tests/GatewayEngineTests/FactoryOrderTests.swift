@@ -104,9 +104,10 @@ final class FactoryOrderTests {
         let refused = try #require(actions.first { $0.orderRef == "S-2026-000201" })
         #expect(refused.lastError?.contains("422") == true && refused.lastError?.contains("field options") == true)
         let csv = try String(contentsOfFile: box.config.reportsDir + "/2026-10-02/report.csv", encoding: .utf8)
+        #expect(csv.contains("integration,action_failed,S-2026-000201,S-2026-000201,"))
         #expect(
             csv.contains(
-                "action_failed:place_factory_order,S-2026-000201,,,the factory refused the order (422): unknown option JETPACK (field options)"
+                "place_factory_order gave up after 2 attempt(s): the factory refused the order (422): unknown option JETPACK (field options)"
             ))
         #expect(try box.gateway().orders().first { $0.ref == "S-2026-000101" }?.state == .factoryOrdered)
 

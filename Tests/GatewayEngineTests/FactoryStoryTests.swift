@@ -34,8 +34,9 @@ struct FactoryStoryTests {
         #expect(views.first { $0.ref == "S-2026-000999" }?.anomalies.map(\.code) == [.unknownOrder])
         #expect(try box.gateway().storeForQueries.sequenceGaps() == [SequenceGap(feed: "factory-vlc1", scope: "VLC1", missing: [5])])
         let report = try String(contentsOfFile: box.config.reportsDir + "/2026-10-20/report.csv", encoding: .utf8)
-        #expect(report.contains("lost_file,factory-vlc1 VLC1,,,files numbered 5 never arrived"))
-        #expect(report.contains("anomaly:unknown_order,S-2026-000999"))
+        #expect(report.contains("integration,file_lost,,factory-vlc1 VLC1,"))
+        #expect(report.contains("files numbered 5 never arrived"))
+        #expect(report.contains("integration,unknown_order,S-2026-000999,"))
     }
 
     @Test func aLateFileFillsItsGapAndAShortTrailerIsQuarantinedWhole() throws {

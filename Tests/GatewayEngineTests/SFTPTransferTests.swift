@@ -193,7 +193,7 @@ final class SFTPTransferTests {
         #expect(why.contains("has CHANGED") && why.contains("SHA256:"))
         #expect(box.files(under: box.config.archiveDir) == ["intranet-sales/2026/10/SALES_DE-MUC-01_20261001233000.xml"])
         let report = try String(contentsOfFile: box.config.reportsDir + "/2026-10-03/report.csv", encoding: .utf8)
-        #expect(report.contains("pull_failed,bank"))
+        #expect(report.contains("integration,pull_failed,,bank"))
     }
 
     @Test func remoteNamesThatCouldEscapeOrHideAreRefused() throws {

@@ -59,7 +59,7 @@ struct StoryTests {
             #expect(FileManager.default.fileExists(atPath: dir + "/" + f), "\(f)")
         }
         let report = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/report.json"))) as! [String: Any]
-        #expect(report["schema"] as? String == "caas-gateway/report/v1")
+        #expect(report["schema"] as? String == "caas-gateway/report/v2")
         #expect((report["orders_by_state"] as? [String: Int]) == ["awaiting_reservation": 13])
         let rejections = report["rejections"] as! [[String: Any]]
         #expect(rejections.count == 1)

@@ -28,6 +28,8 @@ public struct GatewayConfig: Sendable {
     public var registration = RegistrationConfig()
     /// Dealership addresses by dealer code, for customer notices (where to collect a vehicle).
     public var dealerships: [String: String] = [:]
+    /// When a waiting order or a quiet feed becomes an exception in the report.
+    public var reconciliation = ReconciliationConfig()
     /// Where the configuration was read from, for messages; nil for the embedded defaults.
     public var file: String?
 
@@ -37,6 +39,7 @@ public struct GatewayConfig: Sendable {
 
     static let topKeys: Set<String> = [
         "paths", "store", "policies", "customers", "inbox", "sources", "destinations", "retry", "factory", "registration",
+        "dealerships", "reconciliation",
     ]
 
     /// Loads the file, or the defaults when `path` is nil and no `caas-gateway.yaml` is in the
@@ -126,6 +129,7 @@ public struct GatewayConfig: Sendable {
         if let n = top["retry"] { c.retry = try TransferConfigParser.retry(n) }
         if let n = top["factory"] { c.factory = try FactoryConfig.parse(n) }
         if let n = top["registration"] { c.registration = try RegistrationConfig.parse(n) }
+        if let n = top["reconciliation"] { c.reconciliation = try ReconciliationConfig.parse(n) }
         for e in try top["dealerships"]?.mapping("dealerships") ?? [] {
             let f = try e.value.fields("dealerships.\(e.key)", allowed: ["address"])
             guard let a = f["address"] else { throw e.value.error("dealerships.\(e.key) needs an address") }

@@ -2,10 +2,11 @@ import Foundation
 import GatewayCore
 import GatewayStore
 
-/// The day's report (schema `caas-gateway/report/v1`): every run whose as-of time falls on the
-/// day, what they saw and did, and the state of every order now. Documented in the README.
+/// The day's report (schema `caas-gateway/report/v2`): every run whose as-of time falls on the
+/// day, what they saw and did, the state of every order now, and the exceptions the
+/// reconciliation rules found, each with its owner. Documented in docs/report-schema.md.
 public struct DailyReport: Codable, Sendable, Equatable {
-    public static let schema = "caas-gateway/report/v1"
+    public static let schema = "caas-gateway/report/v2"
 
     public struct Run: Codable, Sendable, Equatable {
         public let id, command, status: String
@@ -38,6 +39,18 @@ public struct DailyReport: Codable, Sendable, Equatable {
         public let totalMinor, depositMinor, receivedMinor, amountDueMinor: Int64
         public let finalPaymentDueAt: String?
         public let anomalies: Int
+        public let plate: String?
+        public let factoryOrder: String?
+        /// Every fact of the order and the state after it; the page's order links lead here.
+        public let timeline: [TimelineRow]
+    }
+
+    public struct TimelineRow: Codable, Sendable, Equatable {
+        public let at: String
+        /// The fact's kind, or `policy` for a step time caused (the final-payment window closing).
+        public let event: String
+        public let stateAfter: String?
+        public let note: String?
     }
 
     public struct AnomalyRow: Codable, Sendable, Equatable {
@@ -70,10 +83,17 @@ public struct DailyReport: Codable, Sendable, Equatable {
     public let transfers: [TransferRecord]
     /// Numbered partner files that never arrived (a gap in a sequence), per feed and scope.
     public let lostFiles: [SequenceGap]
-    /// Actions given up or refused by a partner: a person must look (the partner's words included).
-    public let failedActions: [FailedAction]
-    /// Money that needs finance's eye: underpaid reservations, declined cards, refunds, chargebacks.
-    public let paymentIssues: [PaymentIssue]
+    /// What a person must act on, found by the reconciliation rules: oldest first within each owner.
+    public let exceptions: [ReconciliationException]
+    /// Open exceptions by owner.
+    public let exceptionsByOwner: [String: Int]
+    /// Exceptions open after the previous run that are not any more.
+    public let resolvedExceptions: [ResolvedException]
+
+    public struct ResolvedException: Codable, Sendable, Equatable {
+        public let key, rule, owner, subject: String
+        public let firstSeenAt: String
+    }
     /// Registrations not (yet) registered: waiting for a body's decision or an operator's plate,
     /// unsure, or rejected with the field and reason.
     public let registrations: [RegistrationRow]
@@ -88,26 +108,17 @@ public struct DailyReport: Codable, Sendable, Equatable {
         public let since: String
     }
 
-    public struct PaymentIssue: Codable, Sendable, Equatable {
-        public let order: String
-        public let issue: String
-        public let detail: String
-    }
-
-    public struct FailedAction: Codable, Sendable, Equatable {
-        public let order: String
-        public let action: String
-        public let attempts: Int
-        public let error: String
-    }
-
-    static func build(store: any GatewayStore, day: String, asOf: Date) throws -> DailyReport {
+    /// `track` remembers the exceptions for the next run's new/resolved; a dry run does not.
+    static func build(
+        store: any GatewayStore, day: String, asOf: Date, runID: String, rules: ReconciliationConfig, track: Bool
+    ) throws -> DailyReport {
         let runs = try store.runs(onDay: day)
         let sightings = try store.sightings(runIDs: runs.map(\.id))
         var counts = Counts()
         var fileList: [FileRow] = []
         var rejections: [RejectionRow] = []
         var accepted = 0, rejected = 0
+        var input = Reconciliation.Input()
         for s in sightings {
             counts.seen += 1
             var c: IngestCounts?
@@ -147,43 +158,29 @@ public struct DailyReport: Codable, Sendable, Equatable {
                     ref: v.ref, dealer: v.dealerCode, country: v.country, state: state.rawValue,
                     stateSince: v.stateSince.map(Timestamp.iso), currency: v.currency, totalMinor: v.totalMinor,
                     depositMinor: v.depositMinor, receivedMinor: v.receivedMinor, amountDueMinor: v.amountDueMinor,
-                    finalPaymentDueAt: v.finalPaymentDueAt.map(Timestamp.iso), anomalies: v.anomalies.count))
-        }
-        var payments: [PaymentIssue] = []
-        for v in views where v.isKnown {
-            if let st = v.state, st == .saleRegistered || st == .awaitingReservation, v.receivedMinor > 0, v.receivedMinor < v.depositMinor
-            {
-                payments.append(
-                    PaymentIssue(
-                        order: v.ref, issue: "underpaid_reservation",
-                        detail:
-                            "\(Money.format(v.receivedMinor, v.currency)) received of a \(Money.format(v.depositMinor, v.currency)) señal; chase the rest"
-                    ))
-            }
-            if v.refusedPayments > 0 {
-                payments.append(
-                    PaymentIssue(
-                        order: v.ref, issue: "declined_card",
-                        detail: "\(v.refusedPayments) card payment(s) declined; not final, the customer may try again"))
-            }
-            if v.refunds > 0 { payments.append(PaymentIssue(order: v.ref, issue: "refund", detail: "\(v.refunds) refund(s) recorded")) }
-            if v.chargebacks > 0 {
-                payments.append(
-                    PaymentIssue(
-                        order: v.ref, issue: "chargeback",
-                        detail: "\(v.chargebacks) chargeback(s): money taken back by the card holder's bank"))
-            }
+                    finalPaymentDueAt: v.finalPaymentDueAt.map(Timestamp.iso), anomalies: v.anomalies.count, plate: v.plate,
+                    factoryOrder: v.factoryOrder,
+                    timeline: v.timeline.map {
+                        TimelineRow(
+                            at: Timestamp.iso($0.occurredAt), event: $0.kind?.rawValue ?? "policy", stateAfter: $0.stateAfter?.rawValue,
+                            note: $0.note)
+                    }))
         }
         var actions: [String: Int] = [:]
-        var failed: [FailedAction] = []
         for a in try store.actions(status: nil) {
             actions[a.status.rawValue, default: 0] += 1
-            if a.status == .failed {
-                failed.append(
-                    FailedAction(
-                        order: a.orderRef, action: a.kind.rawValue, attempts: a.attempts, error: a.lastError ?? "no reason recorded"))
-            }
+            if a.status == .failed { input.failedActions.append(a) }
         }
+        let transfers = try store.transfers(runIDs: runs.map(\.id))
+        let registrations = try store.registrations()
+        input.views = views
+        input.registrations = registrations
+        input.lostFiles = try store.sequenceGaps()
+        input.failedTransfers = transfers.filter { $0.outcome == .refused || $0.outcome == .failed }
+        input.feedArrivals = try store.feedArrivals()
+        input.fileProblems = try store.fileProblems()
+        let (open, resolved) = try Reconciliation.track(
+            Reconciliation.evaluate(input, config: rules, asOf: asOf), store: store, runID: runID, at: asOf, persist: track)
         return DailyReport(
             schema: schema, day: day, asOf: Timestamp.iso(asOf),
             runs: runs.map {
@@ -193,9 +190,13 @@ public struct DailyReport: Codable, Sendable, Equatable {
             },
             files: counts, fileList: fileList, recordsAccepted: accepted, recordsRejected: rejected, rejections: rejections,
             ordersByState: byState, orders: orders, anomalies: anomalies, actionsByStatus: actions,
-            transfers: try store.transfers(runIDs: runs.map(\.id)), lostFiles: try store.sequenceGaps(), failedActions: failed,
-            paymentIssues: payments,
-            registrations: try store.registrations().filter { $0.phase != .registered }.map {
+            transfers: transfers, lostFiles: input.lostFiles, exceptions: open,
+            exceptionsByOwner: open.reduce(into: [:]) { $0[$1.owner.rawValue, default: 0] += 1 },
+            resolvedExceptions: resolved.map {
+                ResolvedException(
+                    key: $0.key, rule: $0.rule, owner: $0.owner, subject: $0.subject, firstSeenAt: Timestamp.iso($0.firstSeenAt))
+            },
+            registrations: registrations.filter { $0.phase != .registered }.map {
                 RegistrationRow(
                     order: $0.orderRef, country: $0.country, submissionId: $0.submissionID, phase: $0.phase.rawValue, field: $0.field,
                     reason: $0.reason, since: Timestamp.iso($0.acceptedAt ?? $0.updatedAt))

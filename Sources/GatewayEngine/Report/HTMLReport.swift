@@ -1,8 +1,8 @@
 import Foundation
 import GatewayCore
 
-/// The page operations read in the morning: self-contained (inline CSS and SVG, no scripts or
-/// external assets), so it opens offline and from a mail attachment.
+/// The page operations read in the morning: self-contained (inline CSS, SVG charts and one small
+/// script that sorts tables; no external assets), so it opens offline and from a mail attachment.
 enum HTMLReport {
     static func esc(_ s: String) -> String {
         var o = ""
@@ -20,17 +20,49 @@ enum HTMLReport {
         return o
     }
 
+    /// The page's one script: click a column heading to sort the table by it. Everything is
+    /// readable without it.
+    static let sortScript = """
+        document.querySelectorAll('table.sortable th').forEach(function (th, i) {
+          th.addEventListener('click', function () {
+            var table = th.closest('table'), rows = Array.from(table.querySelectorAll('tr')).slice(1);
+            var down = th.dataset.dir !== 'asc'; th.dataset.dir = down ? 'asc' : 'desc';
+            function key(tr) { var c = tr.children[i]; return c.dataset.sort !== undefined ? c.dataset.sort : c.textContent; }
+            rows.sort(function (a, b) {
+              var x = key(a), y = key(b), nx = parseFloat(x), ny = parseFloat(y);
+              var d = (!isNaN(nx) && !isNaN(ny)) ? nx - ny : x.localeCompare(y);
+              return down ? d : -d;
+            });
+            rows.forEach(function (tr) { table.appendChild(tr); });
+          });
+        });
+        """
+
+    /// `#timeline-…` target of an order reference: letters, digits and dashes only.
+    static func anchor(_ ref: String) -> String {
+        "timeline-" + String(ref.map { $0.isLetter || $0.isNumber ? $0 : "-" })
+    }
+
+    static func orderLink(_ ref: String) -> String { "<a href=\"#\(anchor(ref))\">\(esc(ref))</a>" }
+
+    static let ownerColours: [ExceptionOwner: String] = [
+        .dealership: "#d08a2c", .finance: "#3b8a4a", .logistics: "#4a7bd0", .integration: "#9a4ac0",
+    ]
+
     static func render(_ r: DailyReport) -> String {
         var h = """
             <!DOCTYPE html>
             <html lang="en"><head><meta charset="utf-8"><title>caas-gateway report \(esc(r.day))</title>
             <style>
             body{font:14px/1.4 system-ui,sans-serif;margin:2em;color:#222}
-            h1{font-size:1.4em} h2{font-size:1.1em;margin-top:1.6em;border-bottom:1px solid #ccc}
+            h1{font-size:1.4em} h2{font-size:1.1em;margin-top:1.6em;border-bottom:1px solid #ccc} h3{font-size:1em;margin:1.2em 0 .3em}
             table{border-collapse:collapse;margin:.5em 0} td,th{border:1px solid #ddd;padding:3px 8px;text-align:left;vertical-align:top}
-            th{background:#f3f3f3} .num{text-align:right} .name{white-space:nowrap} .bad{color:#a00} .ok{color:#070} .muted{color:#777}
+            th{background:#f3f3f3} table.sortable th{cursor:pointer} table.sortable th:after{content:" \\2195";color:#999}
+            .num{text-align:right} .name{white-space:nowrap} .bad{color:#a00} .ok{color:#070} .muted{color:#777}
+            .new{background:#fff3c4;font-weight:bold;padding:0 4px;border-radius:3px}
             .tiles{display:flex;gap:1em;flex-wrap:wrap} .tile{border:1px solid #ddd;border-radius:6px;padding:.6em 1em;min-width:8em}
-            .tile b{display:block;font-size:1.6em}
+            .tile b{display:block;font-size:1.6em} .charts{display:flex;gap:2em;flex-wrap:wrap;align-items:flex-start}
+            .timeline{margin-bottom:1em} .timeline:target{outline:2px solid #4a7bd0}
             </style></head><body>
             <h1>caas-gateway: report for \(esc(r.day))</h1>
             <p class="muted">As of \(esc(r.asOf)); \(r.runs.count) run(s) this day. Schema \(esc(r.schema)).</p>
@@ -41,15 +73,67 @@ enum HTMLReport {
         }
         tile("files seen", r.files.seen)
         tile("ingested", r.files.ingested)
-        tile("duplicates", r.files.duplicate)
         tile("quarantined", r.files.quarantined + r.files.unrecognised, bad: true)
         tile("records accepted", r.recordsAccepted)
         tile("records rejected", r.recordsRejected, bad: true)
         tile("orders", r.orders.count)
-        tile("anomalies", r.anomalies.count, bad: true)
+        tile("open exceptions", r.exceptions.count, bad: true)
+        tile("new since last run", r.exceptions.filter(\.isNew).count, bad: true)
+        tile("resolved since last run", r.resolvedExceptions.count)
         h += "</div>"
 
-        h += "<h2>Orders by state</h2>" + stateChart(r)
+        h += "<h2>Runs</h2>"
+        h += table(
+            [Cell("run"), Cell("command"), Cell("status"), Cell("as of"), Cell("started"), Cell("finished")],
+            r.runs.map {
+                Row([
+                    Cell($0.id, "name"), Cell($0.command), Cell($0.status, $0.status == "ok" ? "ok" : $0.status == "running" ? "" : "bad"),
+                    Cell($0.asOf), Cell($0.startedAt), Cell($0.finishedAt ?? "running"),
+                ])
+            })
+
+        h += "<h2>Orders</h2><div class=\"charts\">"
+        h += "<figure><figcaption>Lifecycle funnel: orders that reached each stage</figcaption>" + funnelChart(r) + "</figure>"
+        h += "<figure><figcaption>Open orders by days in their current state</figcaption>" + orderAgeingChart(r) + "</figure>"
+        h += "</div>"
+
+        h += "<h2>Exceptions by owner</h2>"
+        h += "<figure><figcaption>Open exceptions by age and owner</figcaption>" + exceptionAgeingChart(r) + "</figure>"
+        if r.exceptions.isEmpty { h += "<p class=\"ok\">Nothing needs a person.</p>" }
+        for owner in ExceptionOwner.allCases {
+            let mine = r.exceptions.filter { $0.owner == owner }
+            guard !mine.isEmpty else { continue }
+            h += "<h3 id=\"owner-\(owner.rawValue)\">\(esc(owner.rawValue)) (\(mine.count))</h3>"
+            h += table(
+                [Cell("age (days)", "num"), Cell("rule"), Cell("order"), Cell("subject"), Cell("what"), Cell("what to do"), Cell("since")],
+                mine.map { e in
+                    Row([
+                        Cell(String(e.ageDays), "num", sort: String(e.ageDays)),
+                        Cell(e.rule, "name", html: esc(e.rule) + (e.isNew ? " <span class=\"new\">new</span>" : "")),
+                        Cell(e.order ?? "", "name", html: e.order.map(orderLink) ?? ""), Cell(e.order == e.subject ? "" : e.subject),
+                        Cell(e.detail), Cell(e.todo), Cell(e.since, "name"),
+                    ])
+                }, sortable: true)
+        }
+        if !r.resolvedExceptions.isEmpty {
+            h += "<h3>Resolved since the previous run</h3>"
+            h += table(
+                [Cell("owner"), Cell("rule"), Cell("subject"), Cell("open since")],
+                r.resolvedExceptions.map { Row([Cell($0.owner), Cell($0.rule), Cell($0.subject, "name"), Cell($0.firstSeenAt)]) },
+                sortable: true)
+        }
+
+        if !r.registrations.isEmpty {
+            h += "<h2>Registrations not done</h2>"
+            h += table(
+                [Cell("order"), Cell("country"), Cell("submission"), Cell("phase"), Cell("field"), Cell("reason"), Cell("since")],
+                r.registrations.map {
+                    Row([
+                        Cell($0.order, "name", html: orderLink($0.order)), Cell($0.country), Cell($0.submissionId, "name"),
+                        Cell($0.phase, $0.phase == "rejected" ? "bad" : ""), Cell($0.field ?? ""), Cell($0.reason ?? ""), Cell($0.since),
+                    ])
+                }, sortable: true)
+        }
 
         h += "<h2>Files</h2>"
         h +=
@@ -66,7 +150,7 @@ enum HTMLReport {
                         Cell(f.records.map(String.init) ?? "", "num"), Cell(f.accepted.map(String.init) ?? "", "num"),
                         Cell(f.rejected.map(String.init) ?? "", "num"), Cell(f.detail ?? ""),
                     ])
-                })
+                }, sortable: true)
 
         if !r.transfers.isEmpty {
             h += "<h2>Transfers</h2>"
@@ -81,40 +165,7 @@ enum HTMLReport {
                         Cell(Timestamp.iso(t.at)), Cell(t.direction), Cell(t.endpoint, "name"), Cell(t.name ?? "", "name"),
                         Cell(t.outcome.rawValue, cls), Cell(String(t.bytes), "num"), Cell(t.detail ?? ""),
                     ])
-                })
-        }
-
-        if !r.paymentIssues.isEmpty {
-            h += "<h2>Payments to look at</h2>"
-            h += table(
-                [Cell("order"), Cell("what"), Cell("detail")],
-                r.paymentIssues.map { Row([Cell($0.order, "name"), Cell($0.issue), Cell($0.detail)]) })
-        }
-
-        if !r.registrations.isEmpty {
-            h += "<h2>Registrations not done</h2>"
-            h += table(
-                [Cell("order"), Cell("country"), Cell("submission"), Cell("phase"), Cell("field"), Cell("reason"), Cell("since")],
-                r.registrations.map {
-                    Row([
-                        Cell($0.order, "name"), Cell($0.country), Cell($0.submissionId, "name"),
-                        Cell($0.phase, $0.phase == "rejected" ? "bad" : ""), Cell($0.field ?? ""), Cell($0.reason ?? ""), Cell($0.since),
-                    ])
-                })
-        }
-
-        if !r.failedActions.isEmpty {
-            h += "<h2 class=bad>Actions that need a person</h2>"
-            h += table(
-                [Cell("order"), Cell("action"), Cell("attempts", "num"), Cell("why")],
-                r.failedActions.map { Row([Cell($0.order, "name"), Cell($0.action), Cell(String($0.attempts), "num"), Cell($0.error)]) })
-        }
-
-        if !r.lostFiles.isEmpty {
-            h += "<h2 class=bad>Lost files</h2>"
-            h += table(
-                [Cell("feed"), Cell("sequence of"), Cell("numbers that never arrived")],
-                r.lostFiles.map { Row([Cell($0.feed), Cell($0.scope), Cell($0.missing.map(String.init).joined(separator: ", "))]) })
+                }, sortable: true)
         }
 
         h += "<h2>Rejected records</h2>"
@@ -128,32 +179,31 @@ enum HTMLReport {
                         Cell($0.file, "name"), Cell(String($0.record), "num"), Cell(String($0.line), "num"), Cell($0.field ?? "-"),
                         Cell($0.reason),
                     ])
-                })
+                }, sortable: true)
 
-        h += "<h2>Anomalies</h2>"
-        h +=
-            r.anomalies.isEmpty
-            ? "<p class=\"muted\">None.</p>"
-            : table(
-                [Cell("order"), Cell("code"), Cell("when"), Cell("what")],
-                r.anomalies.map { Row([Cell($0.order), Cell($0.code), Cell($0.occurredAt), Cell($0.message)]) })
-
-        h += "<h2>Orders</h2>"
+        h += "<h2>All orders</h2>"
         h += table(
             [
-                Cell("order"), Cell("dealer"), Cell("state"), Cell("since"), Cell("due", "num"), Cell("received", "num"),
+                Cell("order"), Cell("dealer"), Cell("state"), Cell("since"), Cell("plate"), Cell("due", "num"), Cell("received", "num"),
                 Cell("final payment due"),
             ],
             r.orders.map { o in
-                Row(
-                    id: "order-\(o.ref)",
-                    [
-                        Cell(o.ref), Cell(o.dealer ?? ""), Cell(o.state), Cell(o.stateSince ?? ""),
-                        Cell(Money.format(o.amountDueMinor, o.currency), "num"), Cell(Money.format(o.receivedMinor, o.currency), "num"),
-                        Cell(o.finalPaymentDueAt ?? ""),
-                    ])
-            })
-        h += "</body></html>\n"
+                Row([
+                    Cell(o.ref, "name", html: orderLink(o.ref)), Cell(o.dealer ?? ""), Cell(o.state), Cell(o.stateSince ?? ""),
+                    Cell(o.plate ?? "", "name"), Cell(Money.format(o.amountDueMinor, o.currency), "num", sort: String(o.amountDueMinor)),
+                    Cell(Money.format(o.receivedMinor, o.currency), "num", sort: String(o.receivedMinor)), Cell(o.finalPaymentDueAt ?? ""),
+                ])
+            }, sortable: true)
+
+        h += "<h2>Timelines</h2>"
+        for o in r.orders {
+            h += "<section class=\"timeline\" id=\"\(anchor(o.ref))\"><h3>\(esc(o.ref)): \(esc(o.state))</h3>"
+            h += table(
+                [Cell("when"), Cell("event"), Cell("state after"), Cell("note")],
+                o.timeline.map { Row([Cell($0.at, "name"), Cell($0.event), Cell($0.stateAfter ?? "-"), Cell($0.note ?? "")]) })
+            h += "</section>"
+        }
+        h += "<script>\n\(sortScript)</script>\n</body></html>\n"
         return h
     }
 
@@ -161,50 +211,110 @@ enum HTMLReport {
     struct Cell {
         let text: String
         let cls: String?
-        init(_ text: String, _ cls: String? = nil) {
+        /// The value to sort by, when the text does not sort right (amounts with currencies).
+        let sort: String?
+        /// Markup built by this file from escaped parts (a link), written instead of the text.
+        let html: String?
+        init(_ text: String, _ cls: String? = nil, sort: String? = nil, html: String? = nil) {
             self.text = text
             self.cls = cls
+            self.sort = sort
+            self.html = html
         }
     }
 
     struct Row {
-        let id: String?
         let cells: [Cell]
-        init(id: String? = nil, _ cells: [Cell]) {
-            self.id = id
-            self.cells = cells
-        }
+        init(_ cells: [Cell]) { self.cells = cells }
     }
 
     /// One table: a heading row, then a row per item. Every section of the page is one of these.
-    static func table(_ columns: [Cell], _ rows: [Row]) -> String {
+    static func table(_ columns: [Cell], _ rows: [Row], sortable: Bool = false) -> String {
         func cells(_ tag: String, _ cells: [Cell]) -> String {
-            cells.map { c in "<\(tag)\(c.cls.map { " class=\($0)" } ?? "")>\(esc(c.text))</\(tag)>" }.joined()
+            cells.map { c in
+                let attributes = (c.cls.map { " class=\($0)" } ?? "") + (c.sort.map { " data-sort=\"\(esc($0))\"" } ?? "")
+                return "<\(tag)\(attributes)>\(c.html ?? esc(c.text))</\(tag)>"
+            }.joined()
         }
-        var h = "<table><tr>" + cells("th", columns) + "</tr>"
+        var h = "<table\(sortable ? " class=\"sortable\"" : "")><tr>" + cells("th", columns) + "</tr>"
         for row in rows {
-            h += "<tr\(row.id.map { " id=\"\(esc($0))\"" } ?? "")>" + cells("td", row.cells) + "</tr>"
+            h += "<tr>" + cells("td", row.cells) + "</tr>"
         }
         return h + "</table>"
     }
 
-    /// Horizontal bars, one per lifecycle state that has orders, in lifecycle order.
-    static func stateChart(_ r: DailyReport) -> String {
-        let states = (OrderState.mainLine + [.sinAsignar, .returnedToDealership, .cancelled]).filter {
-            (r.ordersByState[$0.rawValue] ?? 0) > 0
-        }
-        guard let maxCount = states.map({ r.ordersByState[$0.rawValue]! }).max() else { return "<p class=\"muted\">No orders yet.</p>" }
-        let rowH = 22, labelW = 190, barW = 360
+    /// Horizontal bars: a label, a bar and its count per row, or several coloured segments.
+    static func barChart(
+        _ label: String, rows: [(label: String, segments: [(value: Int, colour: String)])], legend: [(String, String)] = []
+    ) -> String {
+        let total = rows.map { $0.segments.reduce(0) { $0 + $1.value } }
+        guard let maxCount = total.max(), maxCount > 0 else { return "<p class=\"muted\">Nothing to show.</p>" }
+        let rowH = 22, labelW = 170, barW = 300, legendH = legend.isEmpty ? 0 : 24
         var s =
-            "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(labelW + barW + 60)\" height=\"\(states.count * rowH + 10)\" role=\"img\" aria-label=\"orders by state\">"
-        for (i, st) in states.enumerated() {
-            let n = r.ordersByState[st.rawValue]!
-            let w = max(2, barW * n / maxCount)
+            "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(labelW + barW + 50)\" height=\"\(rows.count * rowH + 10 + legendH)\" role=\"img\" aria-label=\"\(esc(label))\">"
+        for (i, row) in rows.enumerated() {
             let y = i * rowH + 5
-            s += "<text x=\"\(labelW - 6)\" y=\"\(y + 15)\" text-anchor=\"end\" font-size=\"13\">\(esc(st.rawValue))</text>"
-            s += "<rect x=\"\(labelW)\" y=\"\(y + 3)\" width=\"\(w)\" height=\"\(rowH - 6)\" fill=\"#4a7bd0\"/>"
-            s += "<text x=\"\(labelW + w + 6)\" y=\"\(y + 15)\" font-size=\"13\">\(n)</text>"
+            s += "<text x=\"\(labelW - 6)\" y=\"\(y + 15)\" text-anchor=\"end\" font-size=\"13\">\(esc(row.label))</text>"
+            var x = labelW
+            for seg in row.segments where seg.value > 0 {
+                let w = max(2, barW * seg.value / maxCount)
+                s +=
+                    "<rect x=\"\(x)\" y=\"\(y + 3)\" width=\"\(w)\" height=\"\(rowH - 6)\" fill=\"\(seg.colour)\"><title>\(seg.value)</title></rect>"
+                x += w
+            }
+            s += "<text x=\"\(x + 6)\" y=\"\(y + 15)\" font-size=\"13\">\(total[i])</text>"
+        }
+        var x = labelW
+        for (name, colour) in legend {
+            let y = rows.count * rowH + 12
+            s += "<rect x=\"\(x)\" y=\"\(y)\" width=\"12\" height=\"12\" fill=\"\(colour)\"/>"
+            s += "<text x=\"\(x + 16)\" y=\"\(y + 11)\" font-size=\"12\">\(esc(name))</text>"
+            x += 16 + 8 * name.count + 14
         }
         return s + "</svg>"
+    }
+
+    /// How many orders reached each stage of the main line. A branch counts as having reached
+    /// the stage it left from (stock: the final-payment wait; a returned vehicle: transit).
+    static func funnelChart(_ r: DailyReport) -> String {
+        let ranks = r.orders.compactMap { OrderState(rawValue: $0.state) }.filter { $0 != .cancelled }.map(\.rank)
+        return barChart(
+            "lifecycle funnel",
+            rows: OrderState.mainLine.map { stage in
+                (stage.rawValue, [(ranks.filter { $0 >= stage.rank }.count, "#4a7bd0")])
+            })
+    }
+
+    static let ageBuckets: [(label: String, upTo: Int)] = [
+        ("0-1 days", 1), ("2-3 days", 3), ("4-7 days", 7), ("8-14 days", 14), ("15-30 days", 30), ("over 30 days", Int.max),
+    ]
+
+    static func bucket(_ days: Int) -> Int { ageBuckets.firstIndex { days <= $0.upTo }! }
+
+    /// Orders still moving (not operational, cancelled or stock), by days in their current state.
+    static func orderAgeingChart(_ r: DailyReport) -> String {
+        let asOf = Timestamp.parseISO(r.asOf)
+        var counts = Array(repeating: 0, count: ageBuckets.count)
+        for o in r.orders {
+            guard let st = OrderState(rawValue: o.state), !st.isTerminal, let since = o.stateSince.flatMap(Timestamp.parseISO),
+                let asOf
+            else { continue }
+            counts[bucket(max(0, Int(asOf.timeIntervalSince(since) / 86400)))] += 1
+        }
+        return barChart("open orders by days in state", rows: ageBuckets.indices.map { (ageBuckets[$0].label, [(counts[$0], "#6a9ad8")]) })
+    }
+
+    /// Open exceptions by age, each bar split by owner.
+    static func exceptionAgeingChart(_ r: DailyReport) -> String {
+        barChart(
+            "open exceptions by age and owner",
+            rows: ageBuckets.indices.map { b in
+                (
+                    ageBuckets[b].label,
+                    ExceptionOwner.allCases.map { owner in
+                        (r.exceptions.filter { $0.owner == owner && bucket($0.ageDays) == b }.count, ownerColours[owner]!)
+                    }
+                )
+            }, legend: ExceptionOwner.allCases.map { ($0.rawValue, ownerColours[$0]!) })
     }
 }

@@ -40,10 +40,9 @@ enum Metrics {
         metric(
             "actions", "Every action the gateway keeps, by status.", "gauge",
             ActionStatus.allCases.map { ("status=\"\($0.rawValue)\"", String(byStatus[$0.rawValue] ?? 0)) })
-        var exceptions: [String: Int] = [:]
-        for a in try store.anomalies() { exceptions["anomaly:" + a.anomaly.code.rawValue, default: 0] += 1 }
-        for r in try store.registrations() where r.phase == .rejected { exceptions["registration_rejected", default: 0] += 1 }
-        for g in try store.sequenceGaps() { exceptions["lost_file", default: 0] += g.missing.count }
+        // A run without a report (pull, ingest) shows what the last report left open.
+        let exceptions =
+            try s.exceptionsByRule ?? store.openExceptions().reduce(into: [String: Int]()) { $0[$1.rule, default: 0] += 1 }
         metric(
             "exceptions", "Open exceptions, by rule.", "gauge",
             exceptions.sorted { $0.key < $1.key }.map { ("rule=\"\($0.key)\"", String($0.value)) })

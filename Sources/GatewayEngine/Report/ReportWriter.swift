@@ -1,7 +1,7 @@
 import Foundation
 import GatewayCore
 
-/// Writes `outbox/reports/<day>/report.{json,csv,html}` and `orders.csv`, each atomically.
+/// Writes `outbox/reports/<day>/report.{json,csv,html}`, `orders.csv` and `rejections.csv`, each atomically.
 enum ReportWriter {
     static func write(_ report: DailyReport, to dir: String) throws -> String {
         let encoder = JSONEncoder()
@@ -10,51 +10,27 @@ enum ReportWriter {
         try AtomicFile.write(try encoder.encode(report), to: dir + "/report.json")
         try AtomicFile.write(exceptionsCSV(report), to: dir + "/report.csv")
         try AtomicFile.write(ordersCSV(report), to: dir + "/orders.csv")
+        try AtomicFile.write(rejectionsCSV(report), to: dir + "/rejections.csv")
         let html = dir + "/report.html"
         try AtomicFile.write(HTMLReport.render(report), to: html)
         return html
     }
 
-    /// One row per thing a person must look at: quarantined and duplicate files, rejected
-    /// records, order anomalies.
+    /// One row per exception, in the page's order: owner, then oldest first.
     static func exceptionsCSV(_ r: DailyReport) -> String {
-        var rows: [[String]] = [["type", "subject", "line", "field", "reason"]]
-        for f in r.fileList where f.outcome != "ingested" {
-            rows.append([f.outcome == "duplicate" ? "duplicate_file" : "quarantined_file", f.name, "", "", f.detail ?? ""])
-        }
-        for x in r.rejections { rows.append(["rejected_record", x.file, String(x.line), x.field ?? "", x.reason]) }
-        for a in r.anomalies { rows.append(["anomaly:\(a.code)", a.order, "", "", a.message]) }
-        for p in r.paymentIssues { rows.append(["payment:\(p.issue)", p.order, "", "", p.detail]) }
-        for f in r.failedActions {
-            rows.append(["action_failed:\(f.action)", f.order, "", "", "\(f.error) (after \(f.attempts) attempt(s))"])
-        }
-        for g in r.registrations {
-            switch g.phase {
-            case "rejected":
-                rows.append(["registration_rejected", g.order, "", g.field ?? "", "\(g.country): \(g.reason ?? "no reason given")"])
-            case "manual":
-                rows.append([
-                    "registration_waiting_for_plate", g.order, "", "",
-                    "\(g.submissionId) is in outbox/registrations/\(g.country.lowercased())/: upload it, then caas-gateway registrations record \(g.order) PLATE",
-                ])
-            case "sent":
-                rows.append([
-                    "registration_unsure", g.order, "", "", "\(g.submissionId): no answer yet; the body is asked before sending again",
-                ])
-            default: break
-            }
-        }
-        for g in r.lostFiles {
+        var rows: [[String]] = [["owner", "rule", "order", "subject", "age_days", "since", "new", "detail", "what_to_do"]]
+        for e in r.exceptions {
             rows.append([
-                "lost_file", "\(g.feed) \(g.scope)", "", "",
-                "files numbered \(g.missing.map(String.init).joined(separator: ", ")) never arrived: ask the partner to send them again",
+                e.owner.rawValue, e.rule, e.order ?? "", e.subject, String(e.ageDays), e.since, e.isNew ? "yes" : "no", e.detail, e.todo,
             ])
         }
-        for t in r.transfers where t.outcome == .refused || t.outcome == .failed {
-            rows.append([
-                "\(t.direction)_\(t.outcome.rawValue)", t.name.map { "\(t.endpoint): \($0)" } ?? t.endpoint, "", "", t.detail ?? "",
-            ])
-        }
+        return CSVText.render(rows)
+    }
+
+    /// Every rejected record of the day's files, for whoever corrects them with the partner.
+    static func rejectionsCSV(_ r: DailyReport) -> String {
+        var rows: [[String]] = [["file", "record", "line", "field", "reason"]]
+        for x in r.rejections { rows.append([x.file, String(x.record), String(x.line), x.field ?? "", x.reason]) }
         return CSVText.render(rows)
     }
 

@@ -1,0 +1,95 @@
+import Foundation
+import GRDB
+import GatewayCore
+
+extension SQLiteStore {
+    public func openExceptions() throws -> [TrackedException] {
+        try db.read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM exceptions WHERE resolved_at IS NULL ORDER BY key").map(Self.exception)
+        }
+    }
+
+    public func dismissedExceptionKeys() throws -> Set<String> {
+        try db.read { db in Set(try String.fetchAll(db, sql: "SELECT key FROM exceptions WHERE dismissed_note IS NOT NULL")) }
+    }
+
+    public func dismissException(key: String, note: String, at: Date) throws -> Bool {
+        try db.write { db in
+            try db.execute(
+                sql:
+                    "UPDATE exceptions SET resolved_at = ?, resolved_run = 'dismissed', dismissed_note = ? WHERE key = ? AND resolved_at IS NULL",
+                arguments: [Self.ms(at), note, key])
+            return db.changesCount > 0
+        }
+    }
+
+    public func fileProblems() throws -> [ProblemFile] {
+        try db.read { db in
+            // A quarantined file whose name was later taken in whole is dealt with: the partner resent it.
+            let rows = try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT f.name, f.feed, f.hash, f.status, f.reason, r.as_of,
+                      (SELECT COUNT(*) FROM rejections x WHERE x.file_hash = f.hash) AS rejected
+                    FROM files f JOIN runs r ON r.id = f.run_id
+                    WHERE (f.status = 'quarantined' AND NOT EXISTS (
+                             SELECT 1 FROM files g WHERE g.name = f.name AND g.status = 'ingested' AND g.at > f.at))
+                       OR (f.status = 'ingested' AND EXISTS (SELECT 1 FROM rejections x WHERE x.file_hash = f.hash))
+                    ORDER BY r.as_of, f.name
+                    """)
+            return try rows.map { r in
+                let hash: String = r["hash"]
+                let first = try Row.fetchOne(
+                    db, sql: "SELECT * FROM rejections WHERE file_hash = ? ORDER BY record_no, rowid LIMIT 1", arguments: [hash])
+                return ProblemFile(
+                    name: r["name"], feed: r["feed"], hash: hash, arrivedAt: Self.date(r["as_of"])!,
+                    quarantineReason: r["status"] == "quarantined" ? (r["reason"] ?? "quarantined") : nil, rejected: r["rejected"],
+                    firstRejection: first.map {
+                        Rejection(record: $0["record_no"], line: $0["line"], field: $0["field"], reason: $0["reason"])
+                    })
+            }
+        }
+    }
+
+    public func recordExceptions(opened: [TrackedException], resolved: [TrackedException]) throws {
+        try db.write { db in
+            // A key that was resolved once and comes back is opened again, as new.
+            for e in opened {
+                try db.execute(
+                    sql: """
+                        INSERT INTO exceptions(key, rule, owner, subject, first_seen_at, first_seen_run, resolved_at, resolved_run)
+                        VALUES (?, ?, ?, ?, ?, ?, NULL, NULL)
+                        ON CONFLICT(key) DO UPDATE SET rule = excluded.rule, owner = excluded.owner, subject = excluded.subject,
+                          first_seen_at = excluded.first_seen_at, first_seen_run = excluded.first_seen_run,
+                          resolved_at = NULL, resolved_run = NULL
+                        """,
+                    arguments: [e.key, e.rule, e.owner, e.subject, Self.ms(e.firstSeenAt), e.firstSeenRun])
+            }
+            for e in resolved {
+                try db.execute(
+                    sql: "UPDATE exceptions SET resolved_at = ?, resolved_run = ? WHERE key = ?",
+                    arguments: [Self.ms(e.resolvedAt), e.resolvedRun, e.key])
+            }
+        }
+    }
+
+    public func feedArrivals() throws -> [String: [Date]] {
+        try db.read { db in
+            var out: [String: [Date]] = [:]
+            let rows = try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT f.feed AS feed, r.as_of AS as_of FROM files f JOIN runs r ON r.id = f.run_id
+                    WHERE f.status = 'ingested' ORDER BY r.as_of
+                    """)
+            for r in rows { out[r["feed"], default: []].append(Self.date(r["as_of"])!) }
+            return out
+        }
+    }
+
+    static func exception(_ r: Row) -> TrackedException {
+        TrackedException(
+            key: r["key"], rule: r["rule"], owner: r["owner"], subject: r["subject"], firstSeenAt: date(r["first_seen_at"])!,
+            firstSeenRun: r["first_seen_run"], resolvedAt: date(r["resolved_at"]), resolvedRun: r["resolved_run"])
+    }
+}
