@@ -53,6 +53,22 @@ public final class ChildProcess: @unchecked Sendable {
         Self.registry.remove(pid)
     }
 
+    /// Waits for a short command to end; its exit status, or nil (and killed) after `timeout`.
+    public func waitForExit(timeout: TimeInterval) -> Int32? {
+        let deadline = Date().addingTimeInterval(timeout)
+        while Date() < deadline {
+            var status: Int32 = 0
+            if waitpid(pid, &status, WNOHANG) == pid {
+                running = false
+                Self.registry.remove(pid)
+                return (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
+            }
+            usleep(20_000)
+        }
+        stop()
+        return nil
+    }
+
     /// Waits until something accepts connections on 127.0.0.1:`port`; false if it died or timed out.
     public func waitForPort(_ port: Int, timeout: TimeInterval = 10) -> Bool {
         let deadline = Date().addingTimeInterval(timeout)

@@ -23,8 +23,9 @@ enum HTMLReport {
     /// The page's one script: click a column heading to sort the table by it. Everything is
     /// readable without it.
     static let sortScript = """
-        document.querySelectorAll('table.sortable th').forEach(function (th, i) {
+        document.querySelectorAll('table.sortable th').forEach(function (th) {
           th.addEventListener('click', function () {
+            var i = Array.prototype.indexOf.call(th.parentNode.children, th);
             var table = th.closest('table'), rows = Array.from(table.querySelectorAll('tr')).slice(1);
             var down = th.dataset.dir !== 'asc'; th.dataset.dir = down ? 'asc' : 'desc';
             function key(tr) { var c = tr.children[i]; return c.dataset.sort !== undefined ? c.dataset.sort : c.textContent; }
@@ -250,8 +251,10 @@ enum HTMLReport {
         let total = rows.map { $0.segments.reduce(0) { $0 + $1.value } }
         guard let maxCount = total.max(), maxCount > 0 else { return "<p class=\"muted\">Nothing to show.</p>" }
         let rowH = 22, labelW = 170, barW = 300, legendH = legend.isEmpty ? 0 : 24
+        // Legend entries side by side under the bars; about 8 px per character at 12 px.
+        let legendX = legend.reduce(into: [labelW]) { xs, entry in xs.append(xs.last! + 16 + 8 * entry.0.count + 14) }
         var s =
-            "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(labelW + barW + 50)\" height=\"\(rows.count * rowH + 10 + legendH)\" role=\"img\" aria-label=\"\(esc(label))\">"
+            "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(max(labelW + barW + 50, legendX.last!))\" height=\"\(rows.count * rowH + 10 + legendH)\" role=\"img\" aria-label=\"\(esc(label))\">"
         for (i, row) in rows.enumerated() {
             let y = i * rowH + 5
             s += "<text x=\"\(labelW - 6)\" y=\"\(y + 15)\" text-anchor=\"end\" font-size=\"13\">\(esc(row.label))</text>"
@@ -264,12 +267,10 @@ enum HTMLReport {
             }
             s += "<text x=\"\(x + 6)\" y=\"\(y + 15)\" font-size=\"13\">\(total[i])</text>"
         }
-        var x = labelW
-        for (name, colour) in legend {
+        for ((name, colour), x) in zip(legend, legendX) {
             let y = rows.count * rowH + 12
             s += "<rect x=\"\(x)\" y=\"\(y)\" width=\"12\" height=\"12\" fill=\"\(colour)\"/>"
             s += "<text x=\"\(x + 16)\" y=\"\(y + 11)\" font-size=\"12\">\(esc(name))</text>"
-            x += 16 + 8 * name.count + 14
         }
         return s + "</svg>"
     }

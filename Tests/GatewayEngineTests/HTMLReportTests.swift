@@ -1,0 +1,129 @@
+import Foundation
+import GatewayTestSupport
+import Testing
+
+@testable import GatewayCore
+@testable import GatewayEngine
+
+/// The morning page as a person sees it: rendered by headless Chromium (Debian's package), with a
+/// probe script that measures what is on screen, clicks a column heading and follows an order
+/// link. The screenshot is kept in `.build/test-output/` (and attached to the test).
+@Suite("The HTML report in a real browser", .serialized)
+struct HTMLReportTests {
+    /// Eleven days of the story without a factory: exceptions for every owner but logistics.
+    static func storyReport() throws -> (box: Sandbox, html: String) {
+        let box = try Sandbox()
+        let byDay = ReplayTests.filesByDay()
+        for day in ReplayTests.days.prefix(11) {
+            try box.drop(byDay[day.replacingOccurrences(of: "-", with: "")] ?? [])
+            _ = try box.run(asOf: day + "T23:00:00Z")
+        }
+        return (box, box.config.reportsDir + "/2026-10-11/report.html")
+    }
+
+    /// Runs headless Chromium; its standard output and error, or nil when it did not finish.
+    static func chromium(_ args: [String], in dir: String) throws -> String? {
+        let log = dir + "/chromium.log"
+        let p = try ChildProcess(
+            [
+                "chromium", "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--user-data-dir=\(dir)/profile",
+                "--hide-scrollbars",
+            ] + args, log: log)
+        guard p.waitForExit(timeout: 90) == 0 else { return nil }
+        return try String(contentsOfFile: log, encoding: .utf8)
+    }
+
+    /// Measures the page after its script ran and writes the findings into the page itself, where
+    /// `--dump-dom` shows them.
+    static let probe = """
+        <script>
+        (function () {
+          var out = {};
+          var svgs = Array.from(document.querySelectorAll('svg'));
+          out.charts = svgs.map(function (s) { var b = s.getBoundingClientRect();
+            return {label: s.getAttribute('aria-label'), width: Math.round(b.width), height: Math.round(b.height),
+                    bars: s.querySelectorAll('rect').length}; });
+          out.owners = Array.from(document.querySelectorAll('h3[id^=owner-]')).filter(function (h) { return h.offsetHeight > 0; })
+            .map(function (h) { return h.textContent; });
+          var table = Array.from(document.querySelectorAll('h3[id^=owner-] + table'))
+            .sort(function (a, b) { return b.rows.length - a.rows.length; })[0];
+          function ages() { return Array.from(table.querySelectorAll('tr')).slice(1).map(function (tr) { return +tr.children[0].textContent; }); }
+          var th = table.querySelector('th');
+          th.click(); out.ascending = ages(); th.click(); out.descending = ages();
+          var links = Array.from(document.querySelectorAll('a[href^="#timeline-"]'));
+          out.links = links.length;
+          out.brokenLinks = links.filter(function (a) { return !document.getElementById(a.getAttribute('href').slice(1)); }).length;
+          links[0].click();
+          var target = document.querySelector(':target');
+          out.followed = target ? target.querySelector('h3').textContent : null;
+          out.externalRequests = performance.getEntriesByType('resource').length;
+          out.text = document.body.innerText.slice(0, 400);
+          var pre = document.createElement('pre'); pre.id = 'probe'; pre.textContent = JSON.stringify(out);
+          document.body.appendChild(pre);
+        })();
+        </script>
+        """
+
+    @Test func thePageShowsItsChartsExceptionsByOwnerAndTimelines() throws {
+        let (box, html) = try Self.storyReport()
+        let page = try String(contentsOfFile: html, encoding: .utf8)
+        // Self-contained: nothing to fetch, so it opens offline and from a mail attachment.
+        for outside in ["src=\"http", "href=\"http", "url(", "@import", "<link"] { #expect(!page.contains(outside), "\(outside)") }
+
+        let dir = Fixtures.tempDir(#function)
+        let probed = dir + "/probed.html"
+        try page.replacingOccurrences(of: "</body>", with: Self.probe + "</body>").write(toFile: probed, atomically: true, encoding: .utf8)
+        let dom = try #require(try Self.chromium(["--dump-dom", "file://" + probed], in: dir), "chromium did not finish")
+        let json = try #require(
+            dom.range(of: "<pre id=\"probe\">").flatMap { start in
+                dom.range(of: "</pre>", range: start.upperBound..<dom.endIndex).map { String(dom[start.upperBound..<$0.lowerBound]) }
+            })
+        let seen = try JSONSerialization.jsonObject(with: Data(json.replacingOccurrences(of: "&quot;", with: "\"").utf8)) as! [String: Any]
+
+        let charts = seen["charts"] as! [[String: Any]]
+        #expect(
+            charts.map { $0["label"] as! String } == [
+                "lifecycle funnel", "open orders by days in state", "open exceptions by age and owner",
+            ])
+        for c in charts {
+            #expect((c["width"] as! Int) > 300 && (c["height"] as! Int) > 100, "\(c)")
+            #expect((c["bars"] as! Int) > 0, "\(c)")
+        }
+        // Exceptions grouped by owner, each heading on screen with its count.
+        let owners = seen["owners"] as! [String]
+        #expect(owners.map { $0.split(separator: " ")[0] } == ["dealership", "finance", "integration"])
+        // A click on "age (days)" sorts the largest group, a second click reverses it.
+        let up = seen["ascending"] as! [Int], down = seen["descending"] as! [Int]
+        #expect(up == up.sorted() && down == up.sorted(by: >) && Set(up).count > 1, "\(up) \(down)")
+        // Every order reference leads to its timeline.
+        #expect((seen["links"] as! Int) > 13)
+        #expect(seen["brokenLinks"] as? Int == 0)
+        #expect((seen["followed"] as? String)?.hasPrefix("S-2026-") == true || (seen["followed"] as? String)?.hasPrefix("VD/") == true)
+        #expect(seen["externalRequests"] as? Int == 0)
+        #expect((seen["text"] as! String).contains("caas-gateway: report for 2026-10-11"))
+
+        // The screenshot, kept for a person to look at.
+        let outDir = Fixtures.repoRoot.appendingPathComponent(".build/test-output").path
+        try FileManager.default.createDirectory(atPath: outDir, withIntermediateDirectories: true)
+        let shot = outDir + "/report-2026-10-11.png"
+        try? FileManager.default.removeItem(atPath: shot)
+        _ = try #require(
+            try Self.chromium(["--window-size=1280,2000", "--screenshot=\(shot)", "file://" + html], in: dir), "no screenshot")
+        let png = try Data(contentsOf: URL(fileURLWithPath: shot))
+        #expect(png.starts(with: [0x89, 0x50, 0x4E, 0x47]))
+        #expect(png.count > 40_000, "a blank page compresses to a few kilobytes")
+        Attachment.record(png, named: "report-2026-10-11.png")
+        _ = box
+    }
+
+    /// Cells a spreadsheet would run as a formula are neutralised; amounts stay numbers.
+    @Test func csvCellsASpreadsheetWouldRunAreNeutralised() {
+        #expect(CSVText.cell("=HYPERLINK(\"http://x\")") == "\"'=HYPERLINK(\"\"http://x\"\")\"")
+        #expect(CSVText.cell("+34 600") == "'+34 600")
+        #expect(CSVText.cell("-1+2") == "'-1+2")
+        #expect(CSVText.cell("@SUM(A1)") == "'@SUM(A1)")
+        #expect(CSVText.cell("\tx") == "'\tx")
+        #expect(CSVText.cell("-150.00") == "-150.00")
+        #expect(CSVText.cell("S-2026-000101") == "S-2026-000101")
+    }
+}
