@@ -253,8 +253,12 @@ public final class Gateway {
         }
     }
 
+    /// Expedientes are written in a dry run too: the facts they show were taken in for real (a dry
+    /// run ingests), and a projection saved without its expediente would never write it later.
     func fold(_ s: inout RunSummary) throws {
-        let result = try FoldStage(store: store, policies: config.policies, logger: logger).fold(asOf: s.asOf)
+        let result = try FoldStage(
+            store: store, policies: config.policies, logger: logger, expedientes: ExpedienteWriter(dir: config.expedientesDir)
+        ).fold(asOf: s.asOf)
         s.ordersFolded += result.views.count
         for c in result.changes {
             s.moves[c.ref, default: RunSummary.Move(from: c.from, to: c.to)].to = c.to

@@ -178,6 +178,32 @@ final class ReplayTests {
         #expect(try report("2026-11-16").resolvedExceptions.map(\.key).contains("final_payment_due_soon:S-2026-000103"))
         #expect(try new("2026-11-16").contains("dealership released_to_stock S-2026-000103"))
 
+        // The expediente of the absent customer's order: the whole purchase, and nothing personal.
+        let expediente =
+            try JSONSerialization.jsonObject(
+                with: Data(contentsOf: URL(fileURLWithPath: box.config.outbox + "/expedientes/S-2026-000102.json"))) as! [String: Any]
+        #expect(expediente["state"] as? String == "operational")
+        let sale = expediente["sale"] as! [String: Any]
+        #expect(sale["plan"] as? String != nil && sale["options"] as? [String] != nil && sale["dealer_code"] as? String == "ES-MAD-01")
+        let paidFor = (expediente["payments"] as! [String: Any])["history"] as! [[String: Any]]
+        #expect(paidFor.compactMap { $0["purpose"] as? String }.contains("reservation") && paidFor.count >= 2)
+        let factory = expediente["factory"] as! [String: Any]
+        #expect((factory["order"] as? String)?.hasPrefix("FO-") == true && factory["vin"] as? String == "VSCCAE100V3047020")
+        #expect(((factory["history"] as! [[String: Any]]).compactMap { $0["eta"] as? String }).count >= 1)
+        #expect((expediente["registration"] as! [String: Any])["plate"] as? String != nil)
+        let delivery = (expediente["delivery"] as! [String: Any])["events"] as! [[String: Any]]
+        #expect(
+            delivery.compactMap { $0["event"] as? String }.filter {
+                ["delivery_failed_absent", "returned_to_dealership", "collected_by_customer"].contains($0)
+            } == ["delivery_failed_absent", "returned_to_dealership", "collected_by_customer"])
+        #expect((expediente["app_link"] as! [String: Any])["status"] as? String == "linked")
+        let text = try String(contentsOfFile: box.config.outbox + "/expedientes/S-2026-000102.json", encoding: .utf8)
+        for fact in try g.storeForQueries.facts(orderRef: "S-2026-000102") where fact.kind == .saleRegistered {
+            for field in ["customer.email", "customer.national_id", "customer.family_name", "customer.phone"] {
+                if let value = fact.string(field) { #expect(!text.contains(value), "\(field) in the expediente") }
+            }
+        }
+
         // The vehicle released to stock, once, and its customer told.
         let stock = box.files(under: box.config.outbox + "/stock")
         #expect(stock.count == 1)

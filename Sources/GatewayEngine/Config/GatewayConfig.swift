@@ -155,6 +155,7 @@ public struct GatewayConfig: Sendable {
     public var registrationMappingsDir: String { (mappings as NSString).appendingPathComponent("registration") }
     public var notificationsDir: String { (outbox as NSString).appendingPathComponent("notifications") }
     public var reportsDir: String { (outbox as NSString).appendingPathComponent("reports") }
+    public var expedientesDir: String { (outbox as NSString).appendingPathComponent("expedientes") }
 }
 
 /// A secret is never written in the configuration: it is `{env: NAME}` or `{file: /path}`.

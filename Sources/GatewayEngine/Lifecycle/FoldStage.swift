@@ -9,6 +9,9 @@ struct FoldStage {
     let store: any GatewayStore
     let policies: Policies
     let logger: Logger
+    /// Rewrites the expediente of each folded order. Written before the projection is saved: a
+    /// crash in between leaves the order to fold, so the rerun writes it again.
+    var expedientes: ExpedienteWriter? = nil
 
     struct Change: Sendable, Codable, Equatable {
         let ref: String
@@ -25,7 +28,9 @@ struct FoldStage {
             var batch: [OrderView] = []
             for ref in chunk {
                 let before = try store.projection(ref: ref)?.state
-                let view = Lifecycle.fold(ref: ref, facts: try store.facts(orderRef: ref), policies: policies, asOf: asOf)
+                let facts = try store.facts(orderRef: ref)
+                let view = Lifecycle.fold(ref: ref, facts: facts, policies: policies, asOf: asOf)
+                try expedientes?.write(view, facts: facts)
                 if before != view.state {
                     changes.append(Change(ref: ref, from: before, to: view.state))
                     logger.debug(
