@@ -46,6 +46,8 @@ public struct RunSummary: Codable, Sendable {
     /// Registrations accepted by an asynchronous body and waiting for its decision.
     public var registrationsWaiting = 0
     public var reportPath: String?
+    /// A dry run: the actions a real run would take now, by idempotency key (kind:order[:detail]).
+    public var wouldDo: [String]?
     /// Open exceptions by rule, when this run wrote a report.
     public var exceptionsByRule: [String: Int]?
     public var pulled = 0
@@ -319,7 +321,12 @@ public final class Gateway {
             s.registrationFiles += reg.files
             if worked == 0 || dryRun { break }
         }
-        if !dryRun { try fold(&s) }
+        if dryRun {
+            // Nothing was claimed: what is pending and due is what a real run would do now.
+            s.wouldDo = try store.actions(status: .pending).filter { ($0.nextAttemptAt ?? .distantPast) <= s.asOf }.map(\.key).sorted()
+        } else {
+            try fold(&s)
+        }
     }
 
     static let maxPasses = 100

@@ -5,7 +5,11 @@ import GatewayEngine
 
 struct Explain: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Show an order's facts in time order, where each came from, and the state after each.")
+        abstract: "Show an order's facts in time order, where each came from, and the state after each.",
+        discussion: """
+            Then what is still to happen: actions pending or in flight (with when the next attempt is \
+            due), the registration ledger, and the exceptions a person must act on for this order.
+            """)
 
     @OptionGroup var global: GlobalOptions
     @Argument(help: "The sale reference, such as S-2026-000101.") var order: String
@@ -27,6 +31,16 @@ struct Explain: ParsableCommand {
         let anomalies: [Anomaly]
         let dueActions: [String]
         let actions: [[String: String]]
+        /// Actions not done yet: pending (with when the next attempt is due) or in flight.
+        let pendingActions: [[String: String]]
+        let registration: [Attempt]
+        let exceptions: [ReconciliationException]
+    }
+
+    struct Attempt: Encodable {
+        let at, submissionId, kind, outcome: String
+        let httpStatus: Int?
+        let detail: String?
     }
 
     func run() throws {
@@ -43,13 +57,21 @@ struct Explain: ParsableCommand {
         let actions = e.actions.map { a in
             ["key": a.key, "status": a.status.rawValue, "attempts": String(a.attempts)].merging(
                 a.lastError.map { ["last_error": $0] } ?? [:]
-            ) { $1 }
+            ) { $1 }.merging(a.nextAttemptAt.map { ["next_attempt_at": Timestamp.iso($0)] } ?? [:]) { $1 }
         }
+        let pending = zip(e.actions, actions).filter { $0.0.status == .pending || $0.0.status == .inFlight }.map(\.1)
+        let ledger = try gateway.registrationLedger(orderRef: order).map {
+            Attempt(
+                at: Timestamp.iso($0.at), submissionId: $0.submissionID, kind: $0.kind.rawValue, outcome: $0.outcome,
+                httpStatus: $0.httpStatus, detail: $0.detail)
+        }
+        let exceptions = try gateway.exceptions(asOf: global.asOfDate).filter { $0.order == order }
         if json {
             return try Output.json(
                 Explanation(
                     order: order, state: e.view.state?.rawValue, timeline: steps, anomalies: e.view.anomalies,
-                    dueActions: e.view.dueActions.map(\.kind.rawValue), actions: actions))
+                    dueActions: e.view.dueActions.map(\.kind.rawValue), actions: actions, pendingActions: pending, registration: ledger,
+                    exceptions: exceptions))
         }
         Output.line("order \(order): \(e.view.state?.rawValue ?? "unknown (no sale registered)")")
         for s in steps {
@@ -60,6 +82,16 @@ struct Explain: ParsableCommand {
         for a in actions {
             Output.line(
                 "  action \(a["key"]!): \(a["status"]!) after \(a["attempts"]!) attempt(s)" + (a["last_error"].map { " (\($0))" } ?? ""))
+        }
+        for a in pending {
+            Output.line("  pending: \(a["key"]!)" + (a["next_attempt_at"].map { ", next attempt at \($0)" } ?? ", on the next run"))
+        }
+        for l in ledger {
+            Output.line(
+                "  registration \(l.submissionId): \(l.at)  \(l.kind)  \(l.httpStatus.map(String.init) ?? "-")  \(l.outcome)")
+        }
+        for x in exceptions {
+            Output.line("  exception for \(x.owner.rawValue): \(x.rule), \(x.ageDays) day(s): \(x.detail); to do: \(x.todo)")
         }
     }
 }

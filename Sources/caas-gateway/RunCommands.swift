@@ -153,6 +153,10 @@ enum RunOutput {
             out.append("  notifications: \(s.notifications) in \(s.notificationsFiles.joined(separator: ", "))")
         }
         if s.actionsRetrying > 0 { out.append("  actions to retry on a later run: \(s.actionsRetrying)") }
+        if let would = s.wouldDo {
+            out.append("  dry run: nothing was sent; a real run would now do \(would.count) action(s)")
+            for key in would { out.append("    would do \(key)") }
+        }
         if let r = s.reportPath { out.append("  report: \(r)") }
         return out
     }

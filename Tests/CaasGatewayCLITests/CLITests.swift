@@ -56,7 +56,7 @@ struct CLITests {
         #expect(r.code == 0)
         for text in [
             "EXIT CODES", "0   success", "2   success, but input", "3   another run holds the lock", "1   failure",
-            "run", "ingest", "act", "reconcile", "orders", "explain", "validate",
+            "run", "ingest", "act", "reconcile", "orders", "explain", "validate", "exceptions", "registrations", "resubmit",
         ] {
             #expect(r.out.contains(text), "\(text)")
         }
@@ -136,6 +136,61 @@ struct CLITests {
     }
 }
 
+@Suite("Looking before sending: --dry-run, explain and exceptions", .serialized)
+struct DryRunExplainCLITests {
+    /// A dry run prints what a real run would do and sends none of it; explain then shows the
+    /// same action as pending; the real run does it.
+    @Test func aDryRunShowsWhatWouldBeSentAndSendsNothing() throws {
+        let cli = try CLI()
+        try cli.drop(["intranet/SALES_FR-LYO-01_20261001233000.xml"])
+        let dry = try cli.run(["run", "--as-of", "2026-10-01T23:00:00Z", "--dry-run", "--summary"])
+        #expect(dry.code == 0, "\(dry.err)")
+        #expect(dry.out.contains("dry run: nothing was sent; a real run would now do 1 action(s)"), "\(dry.out)")
+        #expect(dry.out.contains("would do issue_credentials:S-2026-000201"))
+        #expect(!FileManager.default.fileExists(atPath: cli.home + "/outbox/notifications"))
+
+        let explained = try cli.run(["explain", "S-2026-000201", "--as-of", "2026-10-01T23:00:00Z"])
+        #expect(explained.out.contains("pending: issue_credentials:S-2026-000201"), "\(explained.out)")
+
+        let act = try cli.run(["act", "--as-of", "2026-10-01T23:30:00Z", "--dry-run", "--json"])
+        let summary = try JSONSerialization.jsonObject(with: Data(act.out.utf8)) as! [String: Any]
+        #expect(summary["would_do"] as? [String] == ["issue_credentials:S-2026-000201"])
+        #expect(!FileManager.default.fileExists(atPath: cli.home + "/outbox/notifications"))
+
+        #expect(try cli.run(["run", "--as-of", "2026-10-01T23:45:00Z"]).code == 0)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: cli.home + "/outbox/notifications").count == 1)
+        let after = try cli.run(["explain", "S-2026-000201", "--json", "--as-of", "2026-10-01T23:45:00Z"])
+        let doc = try JSONSerialization.jsonObject(with: Data(after.out.utf8)) as! [String: Any]
+        #expect((doc["pending_actions"] as? [Any])?.isEmpty == true)
+        #expect((doc["actions"] as? [[String: String]])?.first?["status"] == "done")
+    }
+
+    /// Days later the unpaid reservation is the dealership's exception: explain shows it with the
+    /// order, `exceptions` lists it, and an operator can dismiss it with a note.
+    @Test func exceptionsAreListedExplainedAndDismissed() throws {
+        let cli = try CLI()
+        try cli.drop(["intranet/SALES_FR-LYO-01_20261001233000.xml"])
+        #expect(try cli.run(["run", "--as-of", "2026-10-01T23:00:00Z"]).code == 0)
+        #expect(try cli.run(["run", "--as-of", "2026-10-06T23:00:00Z"]).code == 0)
+        let explained = try cli.run(["explain", "S-2026-000201", "--as-of", "2026-10-06T23:00:00Z"])
+        #expect(explained.out.contains("exception for dealership: reservation_unpaid, 5 day(s)"), "\(explained.out)")
+
+        let listed = try cli.run(["exceptions", "--owner", "dealership", "--json", "--as-of", "2026-10-06T23:00:00Z"])
+        let open = try JSONSerialization.jsonObject(with: Data(listed.out.utf8)) as! [[String: Any]]
+        #expect(open.map { $0["key"] as? String } == ["reservation_unpaid:S-2026-000201"])
+        #expect(try cli.run(["exceptions", "--owner", "nobody"]).code == 64)
+
+        let noNote = try cli.run(["exceptions", "dismiss", "reservation_unpaid:S-2026-000201", "--note", " "])
+        #expect(noNote.code == 1 && noNote.err.contains("say why"))
+        #expect(try cli.run(["exceptions", "dismiss", "no_such:key", "--note", "x"]).code == 1)
+        let dismissed = try cli.run([
+            "exceptions", "dismiss", "reservation_unpaid:S-2026-000201", "--note", "customer paid in cash at the desk",
+        ])
+        #expect(dismissed.code == 0, "\(dismissed.err)")
+        #expect(try cli.run(["exceptions", "--as-of", "2026-10-07T23:00:00Z"]).out.contains("nothing needs a person"))
+    }
+}
+
 @Suite("The command line with SFTP sources", .serialized)
 struct CLITransferTests {
     @Test func aFailedSourceIsExitFourWithItsReasonAndNoProgressLineUnderCron() throws {
@@ -181,6 +236,11 @@ struct RegistrationCLITests {
         #expect(bad.code == 1 && bad.err.contains("does not have the ES format"), "\(bad.err)")
         let good = try cli.run(["registrations", "record", "S-2026-000901", "1234 BCD"])
         #expect(good.code == 0 && good.out.contains("registered with plate 1234 BCD"), "\(good.out)\(good.err)")
+        // explain tells the same story under the order's timeline, without the holder's id.
+        let explained = try cli.run(["explain", "S-2026-000901", "--json"])
+        let registration = (try JSONSerialization.jsonObject(with: Data(explained.out.utf8)) as! [String: Any])["registration"]
+        #expect((registration as? [[String: Any]])?.map { $0["kind"] as? String }.contains("file") == true, "\(explained.out)")
+        #expect(!explained.out.contains("51234567C"))
         let ledger = try cli.run(["registrations", "--state", "registered", "--attempts"])
         #expect(ledger.out.contains("file") && ledger.out.contains("operator"), "\(ledger.out)")
         #expect(!ledger.out.contains("51234567C"))
