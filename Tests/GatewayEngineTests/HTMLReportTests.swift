@@ -10,15 +10,16 @@ import Testing
 /// link. The screenshot is kept in `.build/test-output/` (and attached to the test).
 @Suite("The HTML report in a real browser", .serialized)
 struct HTMLReportTests {
-    /// Eleven days of the story without a factory: exceptions for every owner but logistics.
+    /// Twelve days of the story without a factory: exceptions for every owner but logistics, and
+    /// an event for an order no sale introduced (no timeline to link to).
     static func storyReport() throws -> (box: Sandbox, html: String) {
         let box = try Sandbox()
         let byDay = ReplayTests.filesByDay()
-        for day in ReplayTests.days.prefix(11) {
+        for day in ReplayTests.days.prefix(12) {
             try box.drop(byDay[day.replacingOccurrences(of: "-", with: "")] ?? [])
             _ = try box.run(asOf: day + "T23:00:00Z")
         }
-        return (box, box.config.reportsDir + "/2026-10-11/report.html")
+        return (box, box.config.reportsDir + "/2026-10-12/report.html")
     }
 
     /// Runs headless Chromium; its standard output and error, or nil when it did not finish.
@@ -100,19 +101,19 @@ struct HTMLReportTests {
         #expect(seen["brokenLinks"] as? Int == 0)
         #expect((seen["followed"] as? String)?.hasPrefix("S-2026-") == true || (seen["followed"] as? String)?.hasPrefix("VD/") == true)
         #expect(seen["externalRequests"] as? Int == 0)
-        #expect((seen["text"] as! String).contains("caas-gateway: report for 2026-10-11"))
+        #expect((seen["text"] as! String).contains("caas-gateway: report for 2026-10-12"))
 
         // The screenshot, kept for a person to look at.
         let outDir = Fixtures.repoRoot.appendingPathComponent(".build/test-output").path
         try FileManager.default.createDirectory(atPath: outDir, withIntermediateDirectories: true)
-        let shot = outDir + "/report-2026-10-11.png"
+        let shot = outDir + "/report-2026-10-12.png"
         try? FileManager.default.removeItem(atPath: shot)
         _ = try #require(
             try Self.chromium(["--window-size=1280,2000", "--screenshot=\(shot)", "file://" + html], in: dir), "no screenshot")
         let png = try Data(contentsOf: URL(fileURLWithPath: shot))
         #expect(png.starts(with: [0x89, 0x50, 0x4E, 0x47]))
         #expect(png.count > 40_000, "a blank page compresses to a few kilobytes")
-        Attachment.record(png, named: "report-2026-10-11.png")
+        Attachment.record(png, named: "report-2026-10-12.png")
         _ = box
     }
 

@@ -168,6 +168,10 @@ final class ReplayTests {
                 "logistics factory_silent S-2026-000202", "logistics factory_silent S-2026-000203",
                 "logistics factory_silent VD/2026/000045",
             ])
+        for owner in ExceptionOwner.allCases {
+            let ages = final.exceptions.filter { $0.owner == owner }.map(\.ageDays)
+            #expect(ages == ages.sorted(by: >), "\(owner): oldest first")
+        }
         // What happened and was dealt with on the way: new on its day, resolved when it was.
         func new(_ day: String) throws -> Set<String> {
             Set(try report(day).exceptions.filter(\.isNew).map { "\($0.owner.rawValue) \($0.rule) \($0.subject)" })

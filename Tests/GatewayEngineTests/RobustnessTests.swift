@@ -160,6 +160,24 @@ struct ConfigTests {
         #expect(c.activationTTLHours == 48)
     }
 
+    /// A secret file is found where every other relative path is: next to the configuration,
+    /// whatever the working directory of cron is.
+    @Test func secretFilesAreRelativeToTheConfiguration() throws {
+        let dir = Fixtures.tempDir()
+        try Fixtures.write(
+            """
+            factory: {base_url: "https://factory.example/api", token: {file: secrets/factory}}
+            registration:
+              countries:
+                PT: {base_url: "https://imt.example", api_key: {file: secrets/pt}}
+                ES: {base_url: "https://dgt.example", token: {env: DGT_TOKEN}}
+            """, dir + "/caas-gateway.yaml")
+        let c = try GatewayConfig.load(path: dir + "/caas-gateway.yaml", workingDirectory: "/somewhere/else")
+        #expect(c.factory?.token == .file(dir + "/secrets/factory"))
+        #expect(c.registration.endpoints["PT"]?.secret == .file(dir + "/secrets/pt"))
+        #expect(c.registration.endpoints["ES"]?.secret == .env("DGT_TOKEN"))
+    }
+
     @Test func mistakesAreReportedWithTheirLine() {
         let cases: [(String, Int, String)] = [
             ("paths:\n  inbx: x\n", 2, "unknown key 'inbx'"),

@@ -74,12 +74,15 @@ public struct GatewayConfig: Sendable {
         for i in sources.indices {
             sources[i].server.key = abs(sources[i].server.key, base)
             sources[i].server.knownHosts = abs(sources[i].server.knownHosts, base)
+            sources[i].server.passphrase = sources[i].server.passphrase?.resolvingFile { abs($0, base) }
         }
         if let ca = factory?.caBundle { factory?.caBundle = abs(ca, base) }
+        if let token = factory?.token { factory?.token = token.resolvingFile { abs($0, base) } }
         registration.resolve { abs($0, base) }
         for i in destinations.indices {
             destinations[i].server.key = abs(destinations[i].server.key, base)
             destinations[i].server.knownHosts = abs(destinations[i].server.knownHosts, base)
+            destinations[i].server.passphrase = destinations[i].server.passphrase?.resolvingFile { abs($0, base) }
         }
     }
 
@@ -187,6 +190,13 @@ public enum SecretReference: Sendable, Equatable {
         if let e = f["env"], f["file"] == nil { return .env(try e.scalar("\(what).env")) }
         if let p = f["file"], f["env"] == nil { return .file(try p.scalar("\(what).file")) }
         throw node.error("\(what) must be {env: VARIABLE} or {file: /path}")
+    }
+
+    /// A `{file: ...}` path made absolute the way every other path of the configuration is:
+    /// relative to the configuration file's directory.
+    func resolvingFile(_ abs: (String) -> String) -> SecretReference {
+        if case .file(let path) = self { return .file(abs(path)) }
+        return self
     }
 
     /// The secret's value; errors name the variable or file, never the value.

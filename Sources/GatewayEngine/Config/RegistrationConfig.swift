@@ -74,6 +74,7 @@ public struct RegistrationConfig: Sendable {
             r.caBundle = e.caBundle.map(abs)
             r.clientCertificate = e.clientCertificate.map(abs)
             r.clientKey = e.clientKey.map(abs)
+            r.secret = e.secret?.resolvingFile(abs)
             return r
         }
     }

@@ -44,13 +44,16 @@ enum HTMLReport {
         "timeline-" + String(ref.map { $0.isLetter || $0.isNumber ? $0 : "-" })
     }
 
-    static func orderLink(_ ref: String) -> String { "<a href=\"#\(anchor(ref))\">\(esc(ref))</a>" }
-
     static let ownerColours: [ExceptionOwner: String] = [
         .dealership: "#d08a2c", .finance: "#3b8a4a", .logistics: "#4a7bd0", .integration: "#9a4ac0",
     ]
 
     static func render(_ r: DailyReport) -> String {
+        // An order reference links to its timeline; one no sale introduced has none to link to.
+        let known = Set(r.orders.map(\.ref))
+        func orderLink(_ ref: String) -> String {
+            known.contains(ref) ? "<a href=\"#\(anchor(ref))\">\(esc(ref))</a>" : esc(ref)
+        }
         var h = """
             <!DOCTYPE html>
             <html lang="en"><head><meta charset="utf-8"><title>caas-gateway report \(esc(r.day))</title>

@@ -55,6 +55,11 @@ public enum Reconciliation {
     /// dealership corrects it.
     static let salesFeeds: Set<String> = ["intranet-sales", "dms-sales-pt"]
 
+    /// The page's order: by owner, oldest first, then by key.
+    static func ordered(_ list: [ReconciliationException]) -> [ReconciliationException] {
+        list.sorted { ($0.owner.rawValue, -$0.ageDays, $0.key) < ($1.owner.rawValue, -$1.ageDays, $1.key) }
+    }
+
     /// Exceptions as they are found, with their age at the as-of time.
     struct Findings {
         let asOf: Date
@@ -127,7 +132,7 @@ public enum Reconciliation {
                 "nothing since \(Timestamp.day(last)); it usually sends at least every \(limit) day(s)",
                 todo: "check the SFTP source and ask the partner whether files are being sent")
         }
-        return f.list.sorted { ($0.owner.rawValue, -$0.ageDays, $0.key) < ($1.owner.rawValue, -$1.ageDays, $1.key) }
+        return ordered(f.list)
     }
 
     static func orderRules(_ v: OrderView, _ c: ReconciliationConfig, into f: inout Findings) {
@@ -301,6 +306,6 @@ public enum Reconciliation {
             return r
         }
         if persist { try store.recordExceptions(opened: opened, resolved: resolved) }
-        return (open, resolved)
+        return (ordered(open), resolved)
     }
 }
