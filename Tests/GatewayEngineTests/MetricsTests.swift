@@ -23,6 +23,8 @@ struct MetricsTests {
         #expect(m.contains(#"caas_gateway_run_files{outcome="duplicate"} 1"#))
         #expect(m.contains(#"caas_gateway_run_records{outcome="rejected"} 1"#))
         #expect(m.contains(#"caas_gateway_actions{status="done"}"#))
+        // Open exceptions by rule, as the report found them: the rejected sale is the dealership's.
+        #expect(m.contains(#"caas_gateway_exceptions{rule="sale_rejected"} 1"#))
         for line in m.split(separator: "\n") where !line.hasPrefix("#") {
             #expect(line.range(of: #"^caas_gateway_[a-z_]+(\{[^}]*\})? [0-9.]+$"#, options: .regularExpression) != nil, "\(line)")
         }
