@@ -50,12 +50,9 @@ struct Exceptions: ParsableCommand {
         @Option(help: "Why it is closed (required): what was done, by whom.") var note: String
 
         func run() throws {
-            do {
+            try Output.operatorCommand {
                 try global.openGateway().dismissException(key: key, note: note, asOf: global.asOfDate)
                 Output.line("dismissed \(key)")
-            } catch let e as OperatorError {
-                Output.error(e.description)
-                throw ExitCode(ExitCodes.failure)
             }
         }
     }

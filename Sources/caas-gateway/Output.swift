@@ -1,4 +1,6 @@
+import ArgumentParser
 import Foundation
+import GatewayEngine
 
 /// Terminal output: informative on a terminal, silent under cron unless something needs a person.
 enum Output {
@@ -17,6 +19,17 @@ enum Output {
 
     static func error(_ s: String) {
         FileHandle.standardError.write(Data(("caas-gateway: " + s + "\n").utf8))
+    }
+
+    /// Runs what an operator asked for. A refusal (`OperatorError`: no such order, a plate in the
+    /// wrong format) is said on standard error and exits 1; anything else propagates.
+    static func operatorCommand(_ body: () throws -> Void) throws {
+        do {
+            try body()
+        } catch let e as OperatorError {
+            error(e.description)
+            throw ExitCode(ExitCodes.failure)
+        }
     }
 
     static func json<T: Encodable>(_ value: T) throws {

@@ -85,12 +85,9 @@ struct Registrations: ParsableCommand {
 
         func run() throws {
             let gateway = try global.openGateway()
-            do {
+            try Output.operatorCommand {
                 let v = try gateway.recordPlate(orderRef: order, plate: plate, asOf: global.asOfDate)
                 Output.line("\(order): \(v.state?.rawValue ?? "?") with plate \(v.plate ?? "?")")
-            } catch let e as OperatorError {
-                Output.error(e.description)
-                throw ExitCode(ExitCodes.failure)
             }
         }
     }
@@ -110,12 +107,9 @@ struct Resubmit: ParsableCommand {
 
     func run() throws {
         let gateway = try global.openGateway()
-        do {
+        try Output.operatorCommand {
             let r = try gateway.resubmit(orderRef: order, asOf: global.asOfDate)
             Output.line("\(order): registration \(r.submissionID) will be sent on the next run")
-        } catch let e as OperatorError {
-            Output.error(e.description)
-            throw ExitCode(ExitCodes.failure)
         }
     }
 }
