@@ -49,10 +49,7 @@ public struct GatewayConfig: Sendable {
         var base = workingDirectory
         let candidate = path ?? (workingDirectory as NSString).appendingPathComponent(defaultFileName)
         if path != nil || FileManager.default.fileExists(atPath: candidate) {
-            guard let data = FileManager.default.contents(atPath: candidate), let text = String(data: data, encoding: .utf8) else {
-                throw ConfigError(file: candidate, line: 0, message: "cannot read the configuration file")
-            }
-            config = try parse(text, file: candidate)
+            config = try parse(YAMLFiles.text(candidate, what: "the configuration file"), file: candidate)
             config.file = candidate
             base = ((candidate as NSString).deletingLastPathComponent as NSString).standardizingPath
             if base.isEmpty { base = workingDirectory }

@@ -6,20 +6,7 @@ import GatewayCore
 /// mapping produces gets all its required canonical fields.
 public enum MappingLoader {
     public static func loadDirectory(_ dir: String) throws -> (mappings: [FeedMapping], errors: [ConfigError]) {
-        let fm = FileManager.default
-        guard let names = try? fm.contentsOfDirectory(atPath: dir) else { return ([], []) }
-        var mappings: [FeedMapping] = []
-        var errors: [ConfigError] = []
-        for name in names.sorted() where name.hasSuffix(".yaml") || name.hasSuffix(".yml") {
-            let path = (dir as NSString).appendingPathComponent(name)
-            do {
-                mappings.append(try load(path: path))
-            } catch let e as ConfigError {
-                errors.append(e)
-            } catch {
-                errors.append(ConfigError(file: path, line: 0, message: "\(error)"))
-            }
-        }
+        var (mappings, errors) = YAMLFiles.loadEach(in: dir) { try load(path: $0) }
         var seen: [String: String] = [:]
         for m in mappings {
             if let other = seen[m.feed] {
@@ -31,10 +18,7 @@ public enum MappingLoader {
     }
 
     public static func load(path: String) throws -> FeedMapping {
-        guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8) else {
-            throw ConfigError(file: path, line: 0, message: "cannot read the mapping file (is it UTF-8?)")
-        }
-        return try parse(text, file: path)
+        try parse(YAMLFiles.text(path, what: "the mapping file"), file: path)
     }
 
     static let topKeys: Set<String> = [

@@ -5,32 +5,20 @@ import GatewayCore
 public enum RegistrationMappingLoader {
     /// Mappings by country code. A broken file is an error; the other countries still load.
     public static func loadDirectory(_ dir: String) -> (mappings: [String: RegistrationMapping], errors: [ConfigError]) {
-        guard let names = try? FileManager.default.contentsOfDirectory(atPath: dir) else { return ([:], []) }
+        var (loaded, errors) = YAMLFiles.loadEach(in: dir) { try load(path: $0) }
         var out: [String: RegistrationMapping] = [:]
-        var errors: [ConfigError] = []
-        for name in names.sorted() where name.hasSuffix(".yaml") || name.hasSuffix(".yml") {
-            let path = (dir as NSString).appendingPathComponent(name)
-            do {
-                let m = try load(path: path)
-                if let other = out[m.country] {
-                    errors.append(ConfigError(file: path, line: 1, message: "country \(m.country) is already mapped by \(other.file)"))
-                } else {
-                    out[m.country] = m
-                }
-            } catch let e as ConfigError {
-                errors.append(e)
-            } catch {
-                errors.append(ConfigError(file: path, line: 0, message: "\(error)"))
+        for m in loaded {
+            if let other = out[m.country] {
+                errors.append(ConfigError(file: m.file, line: 1, message: "country \(m.country) is already mapped by \(other.file)"))
+            } else {
+                out[m.country] = m
             }
         }
         return (out, errors)
     }
 
     public static func load(path: String) throws -> RegistrationMapping {
-        guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8) else {
-            throw ConfigError(file: path, line: 0, message: "cannot read the mapping file")
-        }
-        return try parse(text, file: path)
+        try parse(YAMLFiles.text(path, what: "the mapping file"), file: path)
     }
 
     static let topKeys: Set<String> = [
