@@ -9,7 +9,8 @@ extension Gateway {
     /// The exceptions the rules find at `asOf`, marked new or not against the last run; remembers nothing.
     public func exceptions(asOf: Date) throws -> [ReconciliationException] {
         try DailyReport.build(
-            store: store, day: Timestamp.day(asOf), asOf: asOf, runID: "query", rules: config.reconciliation, track: false
+            store: store, day: Timestamp.day(asOf), asOf: asOf, runID: "query", rules: config.reconciliation, feeds: mappings,
+            track: false
         ).exceptions
     }
 

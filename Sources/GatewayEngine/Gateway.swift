@@ -336,7 +336,7 @@ public final class Gateway {
     func reportStage(_ s: inout RunSummary, dryRun: Bool = false) throws {
         let day = Timestamp.day(s.asOf)
         let report = try DailyReport.build(
-            store: store, day: day, asOf: s.asOf, runID: s.runID, rules: config.reconciliation, track: !dryRun)
+            store: store, day: day, asOf: s.asOf, runID: s.runID, rules: config.reconciliation, feeds: mappings, track: !dryRun)
         s.exceptionsByRule = report.exceptions.reduce(into: [:]) { $0[$1.rule, default: 0] += 1 }
         s.reportPath = try ReportWriter.write(report, to: (config.reportsDir as NSString).appendingPathComponent(day))
     }

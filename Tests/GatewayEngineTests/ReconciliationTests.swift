@@ -133,6 +133,25 @@ struct ReconciliationTests {
         #expect(x["C1"]?.rule == "carrier_out_of_turn" && x["C1"]?.owner == .logistics)
     }
 
+    /// Who acts on a rejected record follows from the feed's mapping: a dealership source's is a
+    /// sale the dealership must fix, a feed of payments' is money finance must match.
+    @Test func rejectedRecordsGoToWhoeverOwnsTheFeed() throws {
+        var input = Reconciliation.Input()
+        input.classify(try MappingLoader.loadDirectory(Fixtures.mappingsDir).mappings)
+        #expect(input.salesFeeds == ["intranet-sales", "dms-sales-pt"])
+        #expect(input.paymentFeeds == ["bank-camt054", "psp-settlement"])
+        let first = Rejection(record: 1, line: 3, field: "x", reason: "r")
+        input.fileProblems = ["dms-sales-pt", "bank-camt054", "carrier-trucklog"].map {
+            ProblemFile(
+                name: "\($0).csv", feed: $0, hash: $0, arrivedAt: Self.daysAgo(1), quarantineReason: nil, rejected: 1, firstRejection: first
+            )
+        }
+        let x = Dictionary(uniqueKeysWithValues: Reconciliation.evaluate(input, config: .init(), asOf: Self.asOf).map { ($0.subject, $0) })
+        #expect(x["dms-sales-pt.csv"]?.rule == "sale_rejected" && x["dms-sales-pt.csv"]?.owner == .dealership)
+        #expect(x["bank-camt054.csv"]?.rule == "payment_unmatched" && x["bank-camt054.csv"]?.owner == .finance)
+        #expect(x["carrier-trucklog.csv"]?.rule == "records_rejected" && x["carrier-trucklog.csv"]?.owner == .integration)
+    }
+
     @Test func registrationsRejectedOrWaitingTooLong() {
         var input = Reconciliation.Input()
         input.registrations = [

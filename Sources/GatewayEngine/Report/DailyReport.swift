@@ -1,5 +1,6 @@
 import Foundation
 import GatewayCore
+import GatewayFormats
 import GatewayStore
 
 /// The day's report (schema `caas-gateway/report/v2`): every run whose as-of time falls on the
@@ -110,7 +111,8 @@ public struct DailyReport: Codable, Sendable, Equatable {
 
     /// `track` remembers the exceptions for the next run's new/resolved; a dry run does not.
     static func build(
-        store: any GatewayStore, day: String, asOf: Date, runID: String, rules: ReconciliationConfig, track: Bool
+        store: any GatewayStore, day: String, asOf: Date, runID: String, rules: ReconciliationConfig, feeds: [FeedMapping],
+        track: Bool
     ) throws -> DailyReport {
         let runs = try store.runs(onDay: day)
         let sightings = try store.sightings(runIDs: runs.map(\.id))
@@ -119,6 +121,7 @@ public struct DailyReport: Codable, Sendable, Equatable {
         var rejections: [RejectionRow] = []
         var accepted = 0, rejected = 0
         var input = Reconciliation.Input()
+        input.classify(feeds)
         for s in sightings {
             counts.seen += 1
             var c: IngestCounts?

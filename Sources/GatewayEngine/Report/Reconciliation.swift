@@ -1,5 +1,6 @@
 import Foundation
 import GatewayCore
+import GatewayFormats
 import GatewayStore
 
 /// Who acts on an exception.
@@ -46,14 +47,20 @@ public enum Reconciliation {
         public var fileProblems: [ProblemFile] = []
         public var failedTransfers: [TransferRecord] = []
         public var feedArrivals: [String: [Date]] = [:]
+        /// Feeds whose records are money: a rejected record there is a payment nobody can match.
+        public var paymentFeeds: Set<String> = []
+        /// Dealership sales feeds: a rejected record there is a sale that does not exist for us
+        /// until the dealership corrects it.
+        public var salesFeeds: Set<String> = []
         public init() {}
-    }
 
-    /// Feeds whose records are money: a rejected record there is a payment nobody can match.
-    static let paymentFeeds: Set<String> = ["bank-camt054", "psp-settlement"]
-    /// Feeds of sales: a rejected record there is a sale that does not exist for us until the
-    /// dealership corrects it.
-    static let salesFeeds: Set<String> = ["intranet-sales", "dms-sales-pt"]
+        /// Which feeds are money and which are sales, as their mappings say (a payment fact; a
+        /// dealership source), so a new partner's mapping needs no change here.
+        public mutating func classify(_ mappings: [FeedMapping]) {
+            paymentFeeds = Set(mappings.filter { $0.rules.contains { $0.kind == .payment } }.map(\.feed))
+            salesFeeds = Set(mappings.filter(\.isDealershipSource).map(\.feed))
+        }
+    }
 
     /// The page's order: by owner, oldest first, then by key.
     static func ordered(_ list: [ReconciliationException]) -> [ReconciliationException] {
@@ -107,9 +114,9 @@ public enum Reconciliation {
                 continue
             }
             let (rule, owner, todo): (String, ExceptionOwner, String) =
-                paymentFeeds.contains(p.feed)
+                input.paymentFeeds.contains(p.feed)
                 ? ("payment_unmatched", .finance, "find the sale this money belongs to (rejections.csv lists every line)")
-                : salesFeeds.contains(p.feed)
+                : input.salesFeeds.contains(p.feed)
                     ? ("sale_rejected", .dealership, "correct the sale in the dealership's system; its next export brings it in")
                     : ("records_rejected", .integration, "correct the data with the partner; the rest of the file was taken in")
             let first = p.firstRejection.map { " first at line \($0.line)\($0.field.map { ", field \($0)" } ?? ""): \($0.reason)" } ?? ""
