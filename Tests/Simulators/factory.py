@@ -18,7 +18,7 @@ Test switches (never part of the partner's API):
   python3 factory.py --port P --token T --order-book order-book.csv [--cert server.pem --key server.key]
 Stops on SIGTERM. Standard library only.
 """
-import argparse, csv, json, threading, time
+import argparse, csv, json, threading
 
 import simhttp
 
@@ -79,11 +79,8 @@ def handler(factory):
                 factory.requests[key] = factory.requests.get(key, 0) + 1
                 factory.calls += 1
                 calls, faults = factory.calls, dict(factory.faults)
-            if faults.get("delay"):
-                time.sleep(float(faults["delay"]))
-            every = int(faults.get("fail_every") or 0)
-            if every and calls % every == 0:
-                status = int(faults.get("status", 503))
+            status = simhttp.injected_failure(faults, calls, 503)
+            if status:
                 headers = [("Retry-After", str(faults.get("retry_after", 1)))] if status == 503 else []
                 return self.reply(status, {"error": "plant MES busy" if status == 503 else "internal error"}, headers)
             try:

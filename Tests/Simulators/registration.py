@@ -280,11 +280,8 @@ def handler(body):
                 body.bodies[sid] = raw.decode()
                 body.calls += 1
                 calls, faults = body.calls, dict(body.faults)
-            if faults.get("delay"):
-                time.sleep(float(faults["delay"]))
-            every = int(faults.get("fail_every") or 0)
-            if every and calls % every == 0:
-                status = int(faults.get("status", 500))
+            status = simhttp.injected_failure(faults, calls, 500)
+            if status:
                 return self.reply(status, {"error": "service unavailable"}, [("Retry-After", "1")] if status == 503 else [])
             for field in c["required"]:
                 if not get(parsed, field):

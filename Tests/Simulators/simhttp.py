@@ -1,6 +1,7 @@
-"""What the partner simulators share: a quiet HTTP/1.1 handler that answers and closes, and
-serving it on 127.0.0.1 over TLS (optionally demanding a client certificate). Standard library only."""
-import json, ssl
+"""What the partner simulators share: a quiet HTTP/1.1 handler that answers and closes, the
+delay and fail-every fault switches, and serving on 127.0.0.1 over TLS (optionally demanding a
+client certificate). Standard library only."""
+import json, ssl, time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
@@ -27,6 +28,18 @@ class Handler(BaseHTTPRequestHandler):
     def read_body(self):
         n = int(self.headers.get("Content-Length") or 0)
         return self.rfile.read(n) if n else b""
+
+
+def injected_failure(faults, calls, default_status):
+    """The fault switches every simulator shares: `delay` seconds before answering, and every
+    `fail_every`-th call failing with `status` (default_status when not set). Returns the
+    status to fail with, or None."""
+    if faults.get("delay"):
+        time.sleep(float(faults["delay"]))
+    every = int(faults.get("fail_every") or 0)
+    if every and calls % every == 0:
+        return int(faults.get("status", default_status))
+    return None
 
 
 def serve(handler, port, cert=None, key=None, client_ca=None):
