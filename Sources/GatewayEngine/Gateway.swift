@@ -61,20 +61,18 @@ public struct RunSummary: Codable, Sendable {
 
     public func count(_ o: FileSighting.Outcome) -> Int { files.filter { $0.outcome == o }.count }
 
-    /// Adds one action pass's counts. Returns how many actions it handled: a pass that handled
-    /// none ends the loop (an action waiting for a retry is not handled).
-    mutating func tally(done: Int, failed: Int = 0, skipped: Int, retrying: Int = 0) -> Int {
-        actionsDone += done
-        actionsFailed += failed
-        actionsSkipped += skipped
-        actionsRetrying += retrying
-        return done + failed + skipped
-    }
-
-    /// The same for an outbox action, whose file (if it wrote one) goes to `files`.
-    mutating func tally(_ o: OutboxAction.Outcome, files: WritableKeyPath<RunSummary, [String]>) -> Int {
-        if let f = o.file { self[keyPath: files].append(f) }
-        return tally(done: o.done, skipped: o.skipped)
+    /// Adds one driver pass's counts and the files it wrote.
+    mutating func tally(_ o: DriverOutcome, files: WritableKeyPath<RunSummary, [String]>?) {
+        actionsDone += o.done
+        actionsFailed += o.failed
+        actionsSkipped += o.skipped
+        actionsRetrying += o.retrying
+        registrationsWaiting += o.waiting
+        if let files {
+            self[keyPath: files] += o.files
+            // Notification files hold one notification a line.
+            if files == \RunSummary.notificationsFiles { notifications += o.lines }
+        }
     }
 
     /// Quarantined files, rejected records or refused transfers: the run worked, but a person must look.
@@ -102,6 +100,8 @@ public final class Gateway {
     let store: any GatewayStore
     let logger: Logger
     let lock: RunLock
+    /// This runner's name, on its runs and leases.
+    let runner: String
     let crashPoint: CrashPoint
     let progress: TransferProgress?
     /// How many actions of a kind one pass takes.
@@ -121,6 +121,7 @@ public final class Gateway {
         self.crashPoint = crashPoint
         self.progress = progress
         self.sleep = sleep
+        runner = RunContext.hostRunner
         for dir in [config.varDir, config.inbox, config.outbox] {
             try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         }
@@ -145,21 +146,25 @@ public final class Gateway {
         return "r\(stamp)\(millis < 10 ? "00" : millis < 100 ? "0" : "")\(millis)-\(suffix)"
     }
 
-    /// Runs `stages` as one recorded run.
-    func recorded(_ command: String, asOf: Date, _ stages: (inout RunSummary) throws -> Void) throws -> RunSummary {
-        let now = Date()
-        var summary = RunSummary(runID: Self.newRunID(now: now), command: command, asOf: asOf)
-        try store.beginRun(RunRecord(id: summary.runID, command: command, asOf: asOf, startedAt: now))
-        var log = logger
-        log[metadataKey: "run"] = "\(summary.runID)"
+    /// Runs `stages` as one recorded run, under one run context.
+    func recorded(_ command: String, asOf: Date, dryRun: Bool = false, _ stages: (RunContext, inout RunSummary) throws -> Void) throws
+        -> RunSummary
+    {
+        let started = WallClock.now()
+        let ctx = RunContext(
+            runID: Self.newRunID(now: started), command: command, asOf: asOf, logger: logger, config: config, dryRun: dryRun,
+            runner: runner)
+        var summary = RunSummary(runID: ctx.runID, command: command, asOf: asOf)
+        try store.beginRun(RunRecord(id: ctx.runID, command: command, asOf: asOf, startedAt: started, runner: runner))
+        try recoverDeadRuns(ctx)
         do {
-            try stages(&summary)
+            try stages(ctx, &summary)
         } catch let crash as CrashPoint.Triggered {
             // A simulated death: no bookkeeping, as a real one would have none.
             throw crash.underlying
         } catch {
             try? store.finishRun(
-                id: summary.runID, status: "failed", summaryJSON: "{\"error\":\(JSONText.quoted("\(error)"))}", finishedAt: Date())
+                id: ctx.runID, status: "failed", summaryJSON: "{\"error\":\(JSONText.quoted("\(error)"))}", finishedAt: WallClock.now())
             try? Metrics.write(summary, status: "failed", store: store, varDir: config.varDir)
             throw error
         }
@@ -167,49 +172,61 @@ public final class Gateway {
         encoder.dateEncodingStrategy = .iso8601
         let json = String(decoding: (try? encoder.encode(summary)) ?? Data(), as: UTF8.self)
         let status = summary.endpointsFailed ? "endpoint_failed" : summary.needsAttention ? "attention" : "ok"
-        try store.finishRun(id: summary.runID, status: status, summaryJSON: json, finishedAt: Date())
+        try store.finishRun(id: ctx.runID, status: status, summaryJSON: json, finishedAt: WallClock.now())
         // Monitoring must not fail the run it describes.
         do { try Metrics.write(summary, status: status, store: store, varDir: config.varDir) } catch {
-            logger.warning("cannot write the metrics file", metadata: ["error": "\(error)"])
+            ctx.logger.warning("cannot write the metrics file", metadata: ["error": "\(error)"])
         }
         return summary
+    }
+
+    /// Runs of this runner still marked running died (this one holds the runner's lock): they are
+    /// marked interrupted, their leases freed, and the temporary files they left in the outbox
+    /// removed. Only then, and not on every run, is the outbox walked.
+    func recoverDeadRuns(_ ctx: RunContext) throws {
+        let dead = try store.interruptDeadRuns(runner: ctx.runner, except: ctx.runID, at: ctx.asOf)
+        guard !dead.isEmpty else { return }
+        let removed = AtomicFile.removeTemporaryFiles(under: config.outbox)
+        ctx.logger.notice(
+            "found runs that died; their work is taken over",
+            metadata: ["runs": "\(dead.joined(separator: ","))", "temporary_files_removed": "\(removed)"])
     }
 
     // MARK: Commands
 
     public func run(asOf: Date, dryRun: Bool = false) throws -> RunSummary {
-        try recorded("run", asOf: asOf) { s in
+        try recorded("run", asOf: asOf, dryRun: dryRun) { ctx, s in
             // A dry run touches no partner's server: pulling moves or deletes remote files.
-            if !dryRun { try pullStage(&s) }
-            try ingestStage(&s)
-            try foldDecideAct(&s, dryRun: dryRun)
-            try reportStage(&s, dryRun: dryRun)
+            if !dryRun { try pullStage(ctx, &s) }
+            try ingestStage(ctx, &s)
+            try foldDecideAct(ctx, &s)
+            try reportStage(ctx, &s)
             // Last, so the report just written is delivered too. Its own deliveries appear in the
             // next run's report (rewriting it now would make every run push it again).
-            if !dryRun { try pushStage(&s) }
+            if !dryRun { try pushStage(ctx, &s) }
         }
     }
 
     public func pull(asOf: Date) throws -> RunSummary {
-        try recorded("pull", asOf: asOf) { s in try pullStage(&s) }
+        try recorded("pull", asOf: asOf) { ctx, s in try pullStage(ctx, &s) }
     }
 
     public func push(asOf: Date) throws -> RunSummary {
-        try recorded("push", asOf: asOf) { s in try pushStage(&s) }
+        try recorded("push", asOf: asOf) { ctx, s in try pushStage(ctx, &s) }
     }
 
     public func ingest(asOf: Date) throws -> RunSummary {
-        try recorded("ingest", asOf: asOf) { s in try ingestStage(&s) }
+        try recorded("ingest", asOf: asOf) { ctx, s in try ingestStage(ctx, &s) }
     }
 
     public func act(asOf: Date, dryRun: Bool = false) throws -> RunSummary {
-        try recorded("act", asOf: asOf) { s in try foldDecideAct(&s, dryRun: dryRun) }
+        try recorded("act", asOf: asOf, dryRun: dryRun) { ctx, s in try foldDecideAct(ctx, &s) }
     }
 
     public func reconcile(asOf: Date) throws -> RunSummary {
-        try recorded("reconcile", asOf: asOf) { s in
-            try fold(&s)
-            try reportStage(&s)
+        try recorded("reconcile", asOf: asOf) { ctx, s in
+            try fold(ctx, &s)
+            try reportStage(ctx, &s)
         }
     }
 
@@ -221,31 +238,32 @@ public final class Gateway {
         return p
     }
 
-    func pullStage(_ s: inout RunSummary) throws {
+    func pullStage(_ ctx: RunContext, _ s: inout RunSummary) throws {
         guard !config.sources.isEmpty else { return }
         // Readiness compares remote times with the real clock, whatever --as-of says.
-        let o = try puller.pullAll(runID: s.runID, now: Date())
+        let o = try puller.pullAll(runID: ctx.runID, now: WallClock.now())
         s.pulled += o.pulled
         s.pullWaiting += o.waiting
         s.transfersRefused += o.refused
         for (k, v) in o.failedSources { s.failedEndpoints["source \(k)"] = v }
     }
 
-    func pushStage(_ s: inout RunSummary) throws {
+    func pushStage(_ ctx: RunContext, _ s: inout RunSummary) throws {
         guard !config.destinations.isEmpty else { return }
         let p = puller
-        let o = try Pusher(config: config, store: store, logger: logger, progress: progress) { server, label in
+        let o = try Pusher(config: config, store: store, logger: ctx.logger, progress: progress) { server, label in
             try p.connect(server, label: label)
-        }.pushAll(runID: s.runID, now: Date())
+        }.pushAll(runID: ctx.runID, now: ctx.asOf)
         s.pushed += o.pushed
         s.transfersRefused += o.refused
         for (k, v) in o.failedDestinations { s.failedEndpoints["destination \(k)"] = v }
     }
 
-    func ingestStage(_ s: inout RunSummary) throws {
+    func ingestStage(_ ctx: RunContext, _ s: inout RunSummary) throws {
         let ingestor = Ingestor(
-            config: config, store: store, recogniser: Recogniser(mappings: mappings), logger: logger, crashPoint: crashPoint)
-        let result = try ingestor.ingestAll(runID: s.runID, asOf: s.asOf, wallClock: Date())
+            config: config, store: store, recogniser: Recogniser(mappings: mappings), logger: ctx.logger, crashPoint: crashPoint)
+        // A file's age on disk is wall time: it says whether its writer may still be writing it.
+        let result = try ingestor.ingestAll(runID: ctx.runID, asOf: ctx.asOf, wallClock: WallClock.now())
         s.files = result.outcomes
         s.deferredFiles = result.deferred
         for f in result.outcomes {
@@ -255,88 +273,62 @@ public final class Gateway {
         }
     }
 
+    /// Folds what changed and, in the same transaction per batch, enqueues what became due.
     /// Expedientes are written in a dry run too: the facts they show were taken in for real (a dry
     /// run ingests), and a projection saved without its expediente would never write it later.
-    func fold(_ s: inout RunSummary) throws {
+    func fold(_ ctx: RunContext, _ s: inout RunSummary) throws {
         let result = try FoldStage(
-            store: store, policies: config.policies, logger: logger, expedientes: ExpedienteWriter(dir: config.expedientesDir)
-        ).fold(asOf: s.asOf)
-        s.ordersFolded += result.views.count
+            store: store, policies: config.policies, logger: ctx.logger, expedientes: ExpedienteWriter(dir: config.expedientesDir),
+            executable: executable
+        ).fold(asOf: ctx.asOf)
+        s.ordersFolded += result.folded
         for c in result.changes {
             s.moves[c.ref, default: RunSummary.Move(from: c.from, to: c.to)].to = c.to
         }
-        // Decide: only kinds this gateway can perform are enqueued; the rest wait for their stage.
-        let due = result.views.flatMap(\.dueActions).filter { executable.contains($0.kind) }
-        try store.enqueue(due, at: s.asOf)
+    }
+
+    var performers: [any ActionPerformer] {
+        ActionRegistry.performers(config: config, registrationMappings: registrationMappings, sleep: sleep)
     }
 
     /// Only kinds this gateway can perform are enqueued; the rest wait for their stage (or, for
     /// factory orders, for a configured factory).
-    var executable: Set<DueActionKind> {
-        // Registration always runs: a country without an endpoint is registered in file mode.
-        let local: Set<DueActionKind> = [.issueCredentials, .notifyCustomer, .releaseToStock, .submitRegistration, .authorizeLink]
-        return config.factory == nil ? local : local.union([.placeFactoryOrder])
-    }
+    var executable: Set<DueActionKind> { Set(performers.map(\.kind)) }
 
     /// Acting changes state (credentials issued, factory order placed), which may make new
-    /// actions due, and actions are taken in batches: passes go on until one does nothing.
-    func foldDecideAct(_ s: inout RunSummary, dryRun: Bool) throws {
-        try store.expireAllLeases()
-        let factoryAction = config.factory.map {
-            FactoryOrderAction(
-                store: store, factory: $0, logger: logger, crashPoint: crashPoint,
-                client: HTTPClient(tls: TLSOptions(caBundle: $0.caBundle)))
+    /// actions due, and actions are taken in batches: passes go on until one settles nothing.
+    /// A dry run folds (the facts are real) and lists what is due, claiming nothing.
+    func foldDecideAct(_ ctx: RunContext, _ s: inout RunSummary) throws {
+        let performers = self.performers
+        if ctx.dryRun {
+            try fold(ctx, &s)
+            s.wouldDo = try store.actions(status: .pending)
+                .filter { performers.map(\.kind).contains($0.kind) && ($0.nextAttemptAt ?? .distantPast) <= ctx.asOf }
+                .map(\.key).sorted()
+            return
         }
+        let driver = ActionDriver(store: store, crashPoint: crashPoint, batch: actionBatch)
         for pass in 1...Self.maxPasses {
-            try fold(&s)
-            let welcome = OutboxStream(root: config.outbox, folder: "notifications", stream: "welcome")
-            let r = try CredentialsAction(store: store, config: config, outbox: welcome, logger: logger, crashPoint: crashPoint)
-                .run(runID: s.runID, pass: pass, batch: actionBatch, asOf: s.asOf, dryRun: dryRun)
-            var worked = s.tally(done: r.done, failed: r.failed, skipped: r.skipped)
-            if let f = r.notificationsFile { s.notificationsFiles.append(f) }
-            s.notifications += r.notifications
-            let notices = OutboxStream(root: config.outbox, folder: "notifications", stream: "notices")
-            let n = try NotifyAction(store: store, config: config, outbox: notices, logger: logger, crashPoint: crashPoint)
-                .run(runID: s.runID, pass: pass, batch: actionBatch, asOf: s.asOf, dryRun: dryRun)
-            worked += s.tally(n, files: \.notificationsFiles)
-            s.notifications += n.lines
-            let stock = try ReleaseToStockAction(
-                store: store, outbox: OutboxStream(root: config.outbox, folder: "stock", stream: "stock"), logger: logger,
-                crashPoint: crashPoint
-            ).run(runID: s.runID, pass: pass, batch: actionBatch, asOf: s.asOf, dryRun: dryRun)
-            worked += s.tally(stock, files: \.stockFiles)
-            let link = try LinkAuthorizationAction(
-                store: store, outbox: OutboxStream(root: config.outbox, folder: "iot", stream: "link-authorizations"), logger: logger,
-                crashPoint: crashPoint
-            ).run(runID: s.runID, pass: pass, batch: actionBatch, asOf: s.asOf, dryRun: dryRun)
-            worked += s.tally(link, files: \.linkAuthorizationFiles)
-            if let f = try factoryAction?.run(runID: s.runID, batch: actionBatch, asOf: s.asOf, dryRun: dryRun) {
-                worked += s.tally(done: f.done, failed: f.failed, skipped: f.skipped, retrying: f.retrying)
+            try fold(ctx, &s)
+            var settled = 0
+            for performer in performers {
+                let o = try driver.pass(performer, run: ctx, number: pass)
+                s.tally(o, files: performer.summaryFiles)
+                settled += o.handled
             }
-            let reg = try RegistrationAction(
-                store: store, config: config, mappings: registrationMappings, logger: logger, crashPoint: crashPoint, sleep: sleep
-            ).run(runID: s.runID, batch: actionBatch, asOf: s.asOf, dryRun: dryRun)
-            worked += s.tally(done: reg.done, failed: reg.failed, skipped: reg.skipped, retrying: reg.retrying)
-            s.registrationsWaiting += reg.waiting
-            s.registrationFiles += reg.files
-            if worked == 0 || dryRun { break }
+            if settled == 0 { break }
         }
-        if dryRun {
-            // Nothing was claimed: what is pending and due is what a real run would do now.
-            s.wouldDo = try store.actions(status: .pending).filter { ($0.nextAttemptAt ?? .distantPast) <= s.asOf }.map(\.key).sorted()
-        } else {
-            try fold(&s)
-        }
+        try fold(ctx, &s)
     }
 
     static let maxPasses = 100
 
     /// A dry run writes the report of what is, but does not remember its exceptions: the next
     /// real run still says what is new.
-    func reportStage(_ s: inout RunSummary, dryRun: Bool = false) throws {
-        let day = Timestamp.day(s.asOf)
+    func reportStage(_ ctx: RunContext, _ s: inout RunSummary) throws {
+        let day = Timestamp.day(ctx.asOf)
         let report = try DailyReport.build(
-            store: store, day: day, asOf: s.asOf, runID: s.runID, rules: config.reconciliation, feeds: mappings, track: !dryRun)
+            store: store, day: day, asOf: ctx.asOf, runID: ctx.runID, rules: config.reconciliation, feeds: mappings, track: !ctx.dryRun)
         s.exceptionsByRule = report.exceptions.reduce(into: [:]) { $0[$1.rule, default: 0] += 1 }
         s.reportPath = try ReportWriter.write(report, to: (config.reportsDir as NSString).appendingPathComponent(day))
     }
@@ -352,7 +344,7 @@ public final class Gateway {
         let facts = try store.facts(orderRef: ref)
         guard !facts.isEmpty else { return nil }
         let view = Lifecycle.fold(ref: ref, facts: facts, policies: config.policies, asOf: asOf)
-        let actions = try store.actions(status: nil).filter { $0.orderRef == ref }
+        let actions = try store.actions(orderRef: ref)
         return (view, Dictionary(facts.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a }), actions)
     }
 }

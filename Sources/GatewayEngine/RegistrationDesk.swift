@@ -37,20 +37,26 @@ extension Gateway {
         if let why = mapping.checkPlate(plate) { throw OperatorError(why) }
         // The action may not exist (an order registered before this gateway ran): updating it is then a no-op.
         var action =
-            try store.actions(status: nil).first { $0.kind == .submitRegistration && $0.orderRef == orderRef }
+            try store.actions(orderRef: orderRef).first { $0.kind == .submitRegistration }
             ?? ActionRecord(
                 key: DueAction(kind: .submitRegistration, orderRef: orderRef).idempotencyKey, orderRef: orderRef,
                 kind: .submitRegistration, status: .pending, createdAt: asOf, updatedAt: asOf)
-        var settled = Settled()
-        settled.registered(&action, &record, plate: plate, asOf: asOf)
-        action.updatedAt = Date()
-        record.updatedAt = Date()
-        settled.attempts.append(
-            .note(record, .operatorEntry, outcome: "registered", detail: "plate \(plate) recorded by an operator"))
-        try store.recordRegistrationOutcomes(
-            records: [record], attempts: settled.attempts, facts: settled.facts, actions: [action], runID: "operator")
-        var summary = RunSummary(runID: "operator", command: "registrations record", asOf: asOf)
-        try fold(&summary)
+        var commit = ActionCommit()
+        _ = commit.registered(&record, plate: plate, asOf: asOf, key: action.key)
+        action.status = .done
+        action.lastError = nil
+        action.nextAttemptAt = nil
+        action.updatedAt = asOf
+        record.updatedAt = asOf
+        commit.registrationAttempts.append(
+            .note(record, .operatorEntry, outcome: "registered", detail: "plate \(plate) recorded by an operator", at: asOf))
+        commit.registrations.append(record)
+        commit.actions.append(action)
+        try store.commitActions(commit, runID: "operator")
+        let ctx = RunContext(
+            runID: "operator", command: "registrations record", asOf: asOf, logger: logger, config: config, dryRun: false, runner: runner)
+        var summary = RunSummary(runID: ctx.runID, command: ctx.command, asOf: asOf)
+        try fold(ctx, &summary)
         return try store.projection(ref: orderRef) ?? view
     }
 
@@ -62,7 +68,7 @@ extension Gateway {
             throw OperatorError("\(orderRef) has no registration yet: it is submitted by itself once the order is fully paid")
         }
         guard record.phase != .registered else { throw OperatorError("\(orderRef) is already registered (\(record.plate ?? "?"))") }
-        guard var action = try store.actions(status: nil).first(where: { $0.kind == .submitRegistration && $0.orderRef == orderRef }),
+        guard var action = try store.actions(orderRef: orderRef).first(where: { $0.kind == .submitRegistration }),
             action.status == .failed || record.phase == .manual
         else {
             throw OperatorError("\(orderRef)'s registration is still being handled (\(record.phase.rawValue)): nothing to resubmit")
@@ -76,20 +82,22 @@ extension Gateway {
             record.reason = nil
             record.acceptedAt = nil
         }
-        record.updatedAt = Date()
+        record.updatedAt = asOf
         action.status = .pending
+        // A fresh attempt budget for what the operator fixed.
+        action.attempts = 0
         action.lastError = nil
         action.nextAttemptAt = nil
-        action.updatedAt = Date()
+        action.updatedAt = asOf
         let note =
             previous == record.submissionID
             ? "resubmission asked by an operator: the body is asked about \(previous) first"
             : "resubmission asked by an operator: \(previous) replaced by \(record.submissionID)"
-        try store.recordRegistrationOutcomes(
-            records: [record],
-            attempts: [
-                .note(record, .operatorEntry, outcome: "resubmit", detail: note)
-            ], facts: [], actions: [action], runID: "operator")
+        var commit = ActionCommit()
+        commit.registrations = [record]
+        commit.registrationAttempts = [.note(record, .operatorEntry, outcome: "resubmit", detail: note, at: asOf)]
+        commit.actions = [action]
+        try store.commitActions(commit, runID: "operator")
         return record
     }
 }

@@ -95,9 +95,9 @@ public struct RegistrationAttempt: Sendable, Equatable {
     }
 
     /// A ledger line for what was decided without a request: a check, a file, an operator's entry.
-    public static func note(_ r: RegistrationRecord, _ kind: Kind, outcome: String, detail: String) -> RegistrationAttempt {
+    public static func note(_ r: RegistrationRecord, _ kind: Kind, outcome: String, detail: String, at: Date) -> RegistrationAttempt {
         RegistrationAttempt(
-            orderRef: r.orderRef, submissionID: r.submissionID, country: r.country, kind: kind, at: Date(), httpStatus: nil,
+            orderRef: r.orderRef, submissionID: r.submissionID, country: r.country, kind: kind, at: at, httpStatus: nil,
             durationMillis: 0, outcome: outcome, detail: detail)
     }
 }

@@ -15,34 +15,17 @@ extension SQLiteStore {
         }
     }
 
-    public func saveRegistrations(_ records: [RegistrationRecord], actions: [ActionRecord]) throws {
-        try db.write { db in
-            for r in records { try Self.writeRegistration(db, r) }
-            for a in actions { try Self.writeAction(db, a) }
-        }
-    }
-
-    public func recordRegistrationOutcomes(
-        records: [RegistrationRecord], attempts: [RegistrationAttempt], facts: [Fact], actions: [ActionRecord], runID: String
-    ) throws {
-        try db.write { db in
-            for a in attempts {
-                try db.execute(
-                    sql: """
-                        INSERT INTO registration_attempts
-                          (order_ref, submission_id, country, kind, at, http_status, duration_ms, outcome, detail)
-                        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-                        """,
-                    arguments: [
-                        a.orderRef, a.submissionID, a.country, a.kind.rawValue, Self.ms(a.at), a.httpStatus, a.durationMillis, a.outcome,
-                        a.detail,
-                    ])
-            }
-            for f in facts where try Self.insertFact(db, f, fileID: nil, runID: runID) {
-                try db.execute(sql: "INSERT OR IGNORE INTO dirty_orders(order_ref) VALUES (?)", arguments: [f.orderRef])
-            }
-            for r in records { try Self.writeRegistration(db, r) }
-            for a in actions { try Self.writeAction(db, a) }
+    static func insertAttempts(_ db: Database, _ attempts: [RegistrationAttempt]) throws {
+        let stmt = try db.cachedStatement(
+            sql: """
+                INSERT INTO registration_attempts
+                  (order_ref, submission_id, country, kind, at, http_status, duration_ms, outcome, detail)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """)
+        for a in attempts {
+            try stmt.execute(arguments: [
+                a.orderRef, a.submissionID, a.country, a.kind.rawValue, Self.ms(a.at), a.httpStatus, a.durationMillis, a.outcome, a.detail,
+            ])
         }
     }
 

@@ -141,6 +141,23 @@ public final class SQLiteStore: GatewayStore {
                     CREATE INDEX exceptions_open ON exceptions(resolved_at);
                     """)
         }
+        m.registerMigration("v6-versioned-marks-runners-action-events") { db in
+            // A change mark counts the changes to its order, so a fold clears it only if nothing
+            // arrived since the fold read the order's facts. A run names the runner (host) that
+            // started it, so a runner can tell its own dead runs from another host's live ones.
+            // An action's history keeps what an operator did to it (made due again, and why).
+            try db.execute(
+                sql: """
+                    ALTER TABLE dirty_orders ADD COLUMN version INTEGER NOT NULL DEFAULT 1;
+                    ALTER TABLE runs ADD COLUMN runner TEXT;
+                    CREATE TABLE action_events (
+                        seq INTEGER PRIMARY KEY AUTOINCREMENT, key TEXT NOT NULL, at INTEGER NOT NULL, event TEXT NOT NULL,
+                        status_before TEXT NOT NULL, attempts_before INTEGER NOT NULL, last_error TEXT, note TEXT);
+                    CREATE INDEX action_events_key ON action_events(key);
+                    CREATE INDEX actions_order ON actions(order_ref);
+                    CREATE INDEX runs_status ON runs(status);
+                    """)
+        }
         return m
     }
 
@@ -153,8 +170,22 @@ public final class SQLiteStore: GatewayStore {
     public func beginRun(_ run: RunRecord) throws {
         try db.write { db in
             try db.execute(
-                sql: "INSERT INTO runs(id, command, as_of, started_at, status) VALUES (?, ?, ?, ?, ?)",
-                arguments: [run.id, run.command, Self.ms(run.asOf), Self.ms(run.startedAt), run.status])
+                sql: "INSERT INTO runs(id, command, as_of, started_at, status, runner) VALUES (?, ?, ?, ?, ?, ?)",
+                arguments: [run.id, run.command, Self.ms(run.asOf), Self.ms(run.startedAt), run.status, run.runner])
+        }
+    }
+
+    public func interruptDeadRuns(runner: String, except current: String, at: Date) throws -> [String] {
+        try db.write { db in
+            let dead = try String.fetchAll(
+                db, sql: "SELECT id FROM runs WHERE status = 'running' AND runner IS ? AND id != ? ORDER BY started_at",
+                arguments: [runner, current])
+            for id in dead {
+                try db.execute(sql: "UPDATE runs SET status = 'interrupted', finished_at = ? WHERE id = ?", arguments: [Self.ms(at), id])
+                // What the dead run held is free at once: nobody else can be working on it.
+                try db.execute(sql: "UPDATE actions SET lease_owner = NULL, lease_until = NULL WHERE lease_owner = ?", arguments: [id])
+            }
+            return dead
         }
     }
 
@@ -177,15 +208,16 @@ public final class SQLiteStore: GatewayStore {
 
     public func lastRun() throws -> RunRecord? {
         try db.read { db in
-            try Row.fetchOne(db, sql: "SELECT * FROM runs WHERE status != 'running' ORDER BY started_at DESC, id DESC LIMIT 1").map(
-                Self.run)
+            try Row.fetchOne(
+                db, sql: "SELECT * FROM runs WHERE status NOT IN ('running', 'interrupted') ORDER BY started_at DESC, id DESC LIMIT 1"
+            ).map(Self.run)
         }
     }
 
     static func run(_ r: Row) -> RunRecord {
         RunRecord(
             id: r["id"], command: r["command"], asOf: date(r["as_of"])!, startedAt: date(r["started_at"])!,
-            finishedAt: date(r["finished_at"]), status: r["status"], summaryJSON: r["summary_json"])
+            finishedAt: date(r["finished_at"]), status: r["status"], summaryJSON: r["summary_json"], runner: r["runner"])
     }
 
     // MARK: File ledger
@@ -245,7 +277,10 @@ public final class SQLiteStore: GatewayStore {
                     counts = (writer as! SQLiteFactWriter).counts
                     // Orders with new facts are marked once per file, not once per fact.
                     try db.execute(
-                        sql: "INSERT OR IGNORE INTO dirty_orders(order_ref) SELECT DISTINCT order_ref FROM facts WHERE rowid >= ?",
+                        sql: """
+                            INSERT INTO dirty_orders(order_ref, version) SELECT DISTINCT order_ref, 1 FROM facts WHERE rowid >= ?
+                            ON CONFLICT(order_ref) DO UPDATE SET version = version + 1
+                            """,
                         arguments: [firstFact])
                     let json = String(decoding: try JSONEncoder().encode(counts), as: UTF8.self)
                     try db.execute(
@@ -317,6 +352,20 @@ public final class SQLiteStore: GatewayStore {
         }
     }
 
+    public func facts(orderRefs: [String]) throws -> [String: [Fact]] {
+        guard !orderRefs.isEmpty else { return [:] }
+        return try db.read { db in
+            let stmt = try db.cachedStatement(
+                sql: """
+                    SELECT facts.*, files.hash AS file_hash, files.name AS file_name FROM facts
+                    LEFT JOIN files ON files.id = facts.file_id WHERE order_ref = ? ORDER BY occurred_at, facts.id
+                    """)
+            var out: [String: [Fact]] = [:]
+            for ref in Set(orderRefs) { out[ref] = try Row.fetchAll(stmt, arguments: [ref]).map(Self.fact) }
+            return out
+        }
+    }
+
     static func fact(_ r: Row) throws -> Fact {
         guard let kind = FactKind(rawValue: r["kind"]) else {
             throw StoreError("fact \(r["id"] as String) has unknown kind \(r["kind"] as String)")
@@ -346,45 +395,63 @@ public final class SQLiteStore: GatewayStore {
 
     public func appendFacts(_ facts: [Fact], runID: String) throws {
         try db.write { db in
-            for f in facts where try Self.insertFact(db, f, fileID: nil, runID: runID) {
-                try db.execute(sql: "INSERT OR IGNORE INTO dirty_orders(order_ref) VALUES (?)", arguments: [f.orderRef])
-            }
+            try Self.insertFacts(db, facts, runID: runID)
         }
     }
 
-    public func ordersToFold(asOf: Date) throws -> [String] {
+    /// Facts the gateway produced, each new one marking its order changed.
+    static func insertFacts(_ db: Database, _ facts: [Fact], runID: String) throws {
+        for f in facts where try insertFact(db, f, fileID: nil, runID: runID) { try markChanged(db, f.orderRef) }
+    }
+
+    static func markChanged(_ db: Database, _ ref: String) throws {
+        try db.cachedStatement(
+            sql: "INSERT INTO dirty_orders(order_ref, version) VALUES (?, 1) ON CONFLICT(order_ref) DO UPDATE SET version = version + 1"
+        ).execute(arguments: [ref])
+    }
+
+    public func ordersToFold(asOf: Date) throws -> [OrderToFold] {
         try db.read { db in
-            try String.fetchAll(
+            try Row.fetchAll(
                 db,
                 sql: """
-                    SELECT order_ref FROM dirty_orders
-                    UNION SELECT ref FROM orders WHERE next_deadline_at IS NOT NULL AND next_deadline_at <= ?
+                    SELECT order_ref AS ref, version FROM dirty_orders
+                    UNION ALL SELECT ref, NULL FROM orders WHERE next_deadline_at IS NOT NULL AND next_deadline_at <= ?
+                      AND ref NOT IN (SELECT order_ref FROM dirty_orders)
                     ORDER BY 1
-                    """, arguments: [Self.ms(asOf)])
+                    """, arguments: [Self.ms(asOf)]
+            ).map { OrderToFold(ref: $0["ref"], version: $0["version"]) }
         }
     }
 
-    public func saveProjection(_ views: [OrderView], foldedAt: Date) throws {
+    public func commitFold(_ views: [OrderView], due: [DueAction], marks: [OrderToFold], at: Date) throws -> Int {
         let encoder = JSONEncoder()
         encoder.dateEncodingStrategy = .millisecondsSince1970
-        try db.write { db in
+        return try db.write { db in
+            let upsert = try db.cachedStatement(
+                sql: """
+                    INSERT INTO orders(ref, state, state_since, dealer_code, country, next_deadline_at, anomalies, view_json, folded_at)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    ON CONFLICT(ref) DO UPDATE SET state = excluded.state, state_since = excluded.state_since,
+                      dealer_code = excluded.dealer_code, country = excluded.country, next_deadline_at = excluded.next_deadline_at,
+                      anomalies = excluded.anomalies, view_json = excluded.view_json, folded_at = excluded.folded_at
+                    """)
             for v in views {
                 let deadline = v.state == .awaitingFinalPayment ? v.finalPaymentDueAt : nil
-                try db.execute(
-                    sql: """
-                        INSERT INTO orders(ref, state, state_since, dealer_code, country, next_deadline_at, anomalies, view_json, folded_at)
-                        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-                        ON CONFLICT(ref) DO UPDATE SET state = excluded.state, state_since = excluded.state_since,
-                          dealer_code = excluded.dealer_code, country = excluded.country, next_deadline_at = excluded.next_deadline_at,
-                          anomalies = excluded.anomalies, view_json = excluded.view_json, folded_at = excluded.folded_at
-                        """,
-                    arguments: [
-                        v.ref, v.state?.rawValue, Self.ms(v.stateSince), v.dealerCode, v.country, Self.ms(deadline),
-                        v.anomalies.count, String(decoding: try encoder.encode(v), as: UTF8.self), Self.ms(foldedAt),
-                    ])
-                try db.execute(sql: "DELETE FROM dirty_orders WHERE order_ref = ?", arguments: [v.ref])
-                try Self.saveAnomalies(db, of: v, at: foldedAt)
+                try upsert.execute(arguments: [
+                    v.ref, v.state?.rawValue, Self.ms(v.stateSince), v.dealerCode, v.country, Self.ms(deadline),
+                    v.anomalies.count, String(decoding: try encoder.encode(v), as: UTF8.self), Self.ms(at),
+                ])
+                try Self.saveAnomalies(db, of: v, at: at)
             }
+            let added = try Self.insertDue(db, due, at: at)
+            // By version, never blindly: a fact that arrived after the fold read the order keeps its mark.
+            let clear = try db.cachedStatement(sql: "DELETE FROM dirty_orders WHERE order_ref = ? AND version = ?")
+            for m in marks {
+                guard let version = m.version else { continue }
+                try clear.execute(arguments: [m.ref, version])
+            }
+            return added
         }
     }
 
@@ -432,91 +499,18 @@ public final class SQLiteStore: GatewayStore {
         try db.read { db in try String.fetchAll(db, sql: "SELECT view_json FROM orders ORDER BY ref").map(Self.view) }
     }
 
-    public func projection(ref: String) throws -> OrderView? {
-        try db.read { db in try String.fetchOne(db, sql: "SELECT view_json FROM orders WHERE ref = ?", arguments: [ref]).map(Self.view) }
-    }
-
-    // MARK: Actions
-
-    public func enqueue(_ actions: [DueAction], at: Date) throws -> Int {
-        try db.write { db in
-            var added = 0
-            for a in actions {
-                try db.execute(
-                    sql: """
-                        INSERT INTO actions(key, order_ref, kind, status, attempts, created_at, updated_at)
-                        VALUES (?, ?, ?, 'pending', 0, ?, ?) ON CONFLICT(key) DO NOTHING
-                        """, arguments: [a.idempotencyKey, a.orderRef, a.kind.rawValue, Self.ms(at), Self.ms(at)])
-                added += db.changesCount
-            }
-            return added
-        }
-    }
-
-    public func claimActions(kinds: [DueActionKind], runner: String, now: Date, leaseUntil: Date, limit: Int) throws -> [ActionRecord] {
-        guard !kinds.isEmpty else { return [] }
-        return try db.write { db in
-            let marks = Array(repeating: "?", count: kinds.count).joined(separator: ",")
-            var args = StatementArguments(kinds.map(\.rawValue))
-            args += [Self.ms(now), Self.ms(now), limit]
-            // Pending and due, or in flight under a lease that has expired (its runner died).
-            let rows = try Row.fetchAll(
-                db,
-                sql: """
-                    SELECT * FROM actions WHERE kind IN (\(marks)) AND (
-                      (status = 'pending' AND (next_attempt_at IS NULL OR next_attempt_at <= ?))
-                      OR (status = 'in_flight' AND lease_until < ?))
-                    ORDER BY created_at, key LIMIT ?
-                    """, arguments: args)
-            var out: [ActionRecord] = []
-            for r in rows {
-                var a = Self.action(r)
-                a.leaseOwner = runner
-                a.leaseUntil = leaseUntil
-                a.updatedAt = now
-                try db.execute(
-                    sql: "UPDATE actions SET lease_owner = ?, lease_until = ?, updated_at = ? WHERE key = ?",
-                    arguments: [runner, Self.ms(leaseUntil), Self.ms(now), a.key])
-                out.append(a)
-            }
+    public func projections(refs: [String]) throws -> [String: OrderView] {
+        guard !refs.isEmpty else { return [:] }
+        return try db.read { db in
+            let stmt = try db.cachedStatement(sql: "SELECT view_json FROM orders WHERE ref = ?")
+            var out: [String: OrderView] = [:]
+            for ref in Set(refs) { out[ref] = try String.fetchOne(stmt, arguments: [ref]).map(Self.view) }
             return out
         }
     }
 
-    public func updateAction(_ a: ActionRecord) throws {
-        try db.write { db in try Self.writeAction(db, a) }
-    }
-
-    static func writeAction(_ db: Database, _ a: ActionRecord) throws {
-        try db.execute(
-            sql: """
-                UPDATE actions SET status = ?, attempts = ?, next_attempt_at = ?, lease_owner = ?, lease_until = ?, last_error = ?,
-                  outbox_file = ?, result_json = ?, updated_at = ? WHERE key = ?
-                """,
-            arguments: [
-                a.status.rawValue, a.attempts, ms(a.nextAttemptAt), a.leaseOwner, ms(a.leaseUntil), a.lastError,
-                a.outboxFile, a.resultJSON, ms(a.updatedAt), a.key,
-            ])
-    }
-
-    public func actions(status: ActionStatus?) throws -> [ActionRecord] {
-        try db.read { db in
-            if let status {
-                return try Row.fetchAll(
-                    db, sql: "SELECT * FROM actions WHERE status = ? ORDER BY created_at, key", arguments: [status.rawValue]
-                ).map(Self.action)
-            }
-            return try Row.fetchAll(db, sql: "SELECT * FROM actions ORDER BY created_at, key").map(Self.action)
-        }
-    }
-
-    static func action(_ r: Row) -> ActionRecord {
-        ActionRecord(
-            key: r["key"], orderRef: r["order_ref"], kind: DueActionKind(rawValue: r["kind"]) ?? .issueCredentials,
-            status: ActionStatus(rawValue: r["status"]) ?? .pending, attempts: r["attempts"],
-            nextAttemptAt: date(r["next_attempt_at"]), leaseOwner: r["lease_owner"], leaseUntil: date(r["lease_until"]),
-            lastError: r["last_error"], outboxFile: r["outbox_file"], resultJSON: r["result_json"],
-            createdAt: date(r["created_at"])!, updatedAt: date(r["updated_at"])!)
+    public func projection(ref: String) throws -> OrderView? {
+        try db.read { db in try String.fetchOne(db, sql: "SELECT view_json FROM orders WHERE ref = ?", arguments: [ref]).map(Self.view) }
     }
 
     // MARK: Transfers
@@ -620,39 +614,6 @@ public final class SQLiteStore: GatewayStore {
             try Row.fetchOne(db, sql: "SELECT * FROM customers WHERE username = ?", arguments: [username]).map {
                 CustomerRecord(customerID: $0["customer_id"], username: $0["username"], createdAt: Self.date($0["created_at"])!)
             }
-        }
-    }
-
-    public func expireAllLeases() throws {
-        try db.write { db in try db.execute(sql: "UPDATE actions SET lease_until = 0 WHERE status = 'in_flight'") }
-    }
-
-    public func saveCredentials(_ batch: [CredentialsToSave]) throws {
-        try db.write { db in
-            for item in batch {
-                try db.execute(
-                    sql: "INSERT INTO customers(customer_id, username, created_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
-                    arguments: [item.customer.customerID, item.customer.username, Self.ms(item.customer.createdAt)])
-                if let credential = item.credential {
-                    try db.execute(
-                        sql: """
-                            INSERT INTO credentials(customer_id, token_hash, expires_at, issued_at, order_ref) VALUES (?, ?, ?, ?, ?)
-                            ON CONFLICT(customer_id) DO UPDATE SET token_hash = excluded.token_hash, expires_at = excluded.expires_at,
-                              issued_at = excluded.issued_at, order_ref = excluded.order_ref
-                            """,
-                        arguments: [
-                            credential.customerID, credential.tokenHash, Self.ms(credential.expiresAt), Self.ms(credential.issuedAt),
-                            credential.orderRef,
-                        ])
-                }
-                try Self.writeAction(db, item.action)
-            }
-        }
-    }
-
-    public func updateActions(_ actions: [ActionRecord]) throws {
-        try db.write { db in
-            for a in actions { try Self.writeAction(db, a) }
         }
     }
 

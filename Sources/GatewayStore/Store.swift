@@ -14,6 +14,9 @@ public protocol GatewayStore: Sendable {
     func finishRun(id: String, status: String, summaryJSON: String, finishedAt: Date) throws
     func runs(onDay day: String) throws -> [RunRecord]
     func lastRun() throws -> RunRecord?
+    /// Runs of `runner` still marked running, other than `current`: with the runner's lock held
+    /// they are dead. Marks them interrupted, frees their leases, and returns their ids.
+    func interruptDeadRuns(runner: String, except current: String, at: Date) throws -> [String]
 
     // File ledger
     func ledgerEntry(hash: String) throws -> LedgerEntry?
@@ -32,9 +35,18 @@ public protocol GatewayStore: Sendable {
 
     // Facts and projection
     func facts(orderRef: String) throws -> [Fact]
-    /// Orders with facts not folded yet, plus orders with a deadline at or before `asOf`.
-    func ordersToFold(asOf: Date) throws -> [String]
-    func saveProjection(_ views: [OrderView], foldedAt: Date) throws
+    /// The facts of several orders at once, each order's in time order.
+    func facts(orderRefs: [String]) throws -> [String: [Fact]]
+    /// The saved projections of several orders at once.
+    func projections(refs: [String]) throws -> [String: OrderView]
+    /// Orders with facts not folded yet (with their change count), plus orders with a deadline
+    /// at or before `asOf`.
+    func ordersToFold(asOf: Date) throws -> [OrderToFold]
+    /// One transaction for a batch of folded orders: their projections and anomalies, the actions
+    /// that became due (inserted once by idempotency key; returns how many were new), and their
+    /// change marks, each cleared only if its count is still the one the fold read.
+    @discardableResult
+    func commitFold(_ views: [OrderView], due: [DueAction], marks: [OrderToFold], at: Date) throws -> Int
     func projections() throws -> [OrderView]
     /// Every anomaly the last folds found, with when it was first seen.
     func anomalies() throws -> [StoredAnomaly]
@@ -43,13 +55,17 @@ public protocol GatewayStore: Sendable {
     func appendFacts(_ facts: [Fact], runID: String) throws
 
     // Actions
-    /// Inserts the actions that do not exist yet (by idempotency key); returns how many were new.
-    @discardableResult
-    func enqueue(_ actions: [DueAction], at: Date) throws -> Int
-    /// Takes up to `limit` runnable actions of these kinds, leasing them to `runner` until `leaseUntil`.
+    /// Takes up to `limit` runnable actions of these kinds (pending and due, or in flight) that no
+    /// live lease holds, leasing them to `runner` until `leaseUntil`.
     func claimActions(kinds: [DueActionKind], runner: String, now: Date, leaseUntil: Date, limit: Int) throws -> [ActionRecord]
     func updateAction(_ action: ActionRecord) throws
     func actions(status: ActionStatus?) throws -> [ActionRecord]
+    func actions(orderRef: String) throws -> [ActionRecord]
+    func actionCounts() throws -> [ActionStatus: Int]
+    /// Failed actions become pending again with a fresh attempt budget; the failure and `note`
+    /// are kept in the action's history. Returns the keys made due.
+    func makeDue(_ selector: ActionSelector, note: String, at: Date) throws -> [String]
+    func actionEvents(key: String) throws -> [ActionEvent]
 
     // Transfers (SFTP pull and push)
     /// The pull ledger: a remote file, by source, path, size and mtime, once fetched.
@@ -63,28 +79,20 @@ public protocol GatewayStore: Sendable {
     func logTransfer(_ t: TransferRecord) throws
     func transfers(runIDs: [String]) throws -> [TransferRecord]
 
-    // Customers
-    func customer(username: String) throws -> CustomerRecord?
-    /// Stores the customer (if new) and the hash of a fresh activation token, in one transaction
-    /// with the action's in-flight mark.
-    func saveCredentials(_ batch: [CredentialsToSave]) throws
+    /// What one step of an action pass wrote, in one transaction: action states, the facts of
+    /// their outcomes (each marking its order changed), customers and credentials, registration
+    /// records and ledger lines.
+    func commitActions(_ commit: ActionCommit, runID: String) throws
     /// Writes several actions' status in one transaction.
     func updateActions(_ actions: [ActionRecord]) throws
-    /// With one store per host and the run lock held, no other runner exists: every in-flight
-    /// lease belongs to a run that died and can be taken over at once.
-    func expireAllLeases() throws
+
+    // Customers
+    func customer(username: String) throws -> CustomerRecord?
     func credential(customerID: String) throws -> CredentialRecord?
 
     // Registrations
     func registration(orderRef: String) throws -> RegistrationRecord?
     func registrations() throws -> [RegistrationRecord]
-    /// Saves registration records and the actions they belong to in one transaction: the durable
-    /// mark that a submission is about to leave, written before it leaves.
-    func saveRegistrations(_ records: [RegistrationRecord], actions: [ActionRecord]) throws
-    /// What a pass of registration requests learnt, in one transaction: the ledger lines, the
-    /// facts, the registration records and the actions.
-    func recordRegistrationOutcomes(
-        records: [RegistrationRecord], attempts: [RegistrationAttempt], facts: [Fact], actions: [ActionRecord], runID: String) throws
     /// The ledger, oldest first; one order's when `orderRef` is given.
     func registrationAttempts(orderRef: String?) throws -> [RegistrationAttempt]
 
@@ -104,18 +112,50 @@ public protocol GatewayStore: Sendable {
     func feedArrivals() throws -> [String: [Date]]
 }
 
-/// A customer (new or not), the hash of a fresh activation token (if one was made) and the
-/// action's in-flight mark, stored together.
-public struct CredentialsToSave: Sendable {
-    public let customer: CustomerRecord
-    public let credential: CredentialRecord?
-    public let action: ActionRecord
+/// What one step of an action pass writes together (`GatewayStore.commitActions`).
+public struct ActionCommit: Sendable {
+    public var actions: [ActionRecord] = []
+    public var facts: [Fact] = []
+    /// A customer (new or not) and the hash of a fresh activation token, if one was made.
+    public var credentials: [(customer: CustomerRecord, credential: CredentialRecord?)] = []
+    public var registrations: [RegistrationRecord] = []
+    public var registrationAttempts: [RegistrationAttempt] = []
 
-    public init(customer: CustomerRecord, credential: CredentialRecord?, action: ActionRecord) {
-        self.customer = customer
-        self.credential = credential
-        self.action = action
+    public init() {}
+
+    public var isEmpty: Bool {
+        actions.isEmpty && facts.isEmpty && credentials.isEmpty && registrations.isEmpty && registrationAttempts.isEmpty
     }
+}
+
+/// An order to fold: `version` is its change count when the fold read it (nil when only a
+/// deadline brought it back).
+public struct OrderToFold: Sendable, Equatable {
+    public let ref: String
+    public let version: Int64?
+
+    public init(ref: String, version: Int64?) {
+        self.ref = ref
+        self.version = version
+    }
+}
+
+/// Which failed actions to make due again.
+public enum ActionSelector: Sendable, Equatable {
+    case keys([String])
+    /// Every failed action, or those of one kind, or of one order.
+    case failed(kind: DueActionKind?, orderRef: String?)
+}
+
+/// One thing that happened to an action outside its own attempts (an operator made it due again).
+public struct ActionEvent: Sendable, Equatable {
+    public let key: String
+    public let at: Date
+    public let event: String
+    public let statusBefore: String
+    public let attemptsBefore: Int
+    public let lastError: String?
+    public let note: String?
 }
 
 public struct SequenceGap: Sendable, Equatable, Codable {
@@ -301,11 +341,14 @@ public struct RunRecord: Sendable, Equatable {
     public var finishedAt: Date?
     public var status: String
     public var summaryJSON: String?
+    /// The runner (host) that started it.
+    public var runner: String?
 
     public init(
         id: String, command: String, asOf: Date, startedAt: Date, finishedAt: Date? = nil, status: String = "running",
-        summaryJSON: String? = nil
+        summaryJSON: String? = nil, runner: String? = nil
     ) {
+        self.runner = runner
         self.id = id
         self.command = command
         self.asOf = asOf

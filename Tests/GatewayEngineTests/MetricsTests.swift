@@ -44,7 +44,7 @@ struct MetricsTests {
         let s = try box.gateway().run(asOf: Timestamp.parseISO("2026-11-02T23:00:00Z")!, dryRun: true)
         #expect(s.registrationFiles.isEmpty)
         #expect(box.files(under: box.config.outbox + "/registrations").isEmpty)
-        #expect(box.logs.all.contains("would write a registration file"))
+        #expect(s.wouldDo?.contains("submit_registration:S-2026-000801") == true)
         #expect(try box.gateway().storeForQueries.registration(orderRef: "S-2026-000801") == nil)
         // The real run then does it.
         #expect(try box.run(asOf: "2026-11-02T23:00:00Z").registrationFiles.count == 1)

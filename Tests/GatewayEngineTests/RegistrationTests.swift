@@ -207,7 +207,7 @@ final class RegistrationTests {
     }
 
     @Test func aRunThatDiesAfterSendingConvergesWithoutASecondSubmission() throws {
-        for point in ["registration.inFlight", "registration.sent"] {
+        for point in ["submit_registration.inFlight", "submit_registration.sent"] {
             let ref = point.hasSuffix("inFlight") ? "S-2026-000785" : "S-2026-000786"
             let box = try order("ES", ref: ref, name: point)
             struct Died: Error {}

@@ -64,7 +64,7 @@ struct RobustnessTests {
         }
     }
 
-    @Test(arguments: ["ingest.committed", "credentials.saved", "credentials.outboxWritten"])
+    @Test(arguments: ["ingest.committed", "issue_credentials.inFlight", "issue_credentials.written"])
     func aCrashAtAnyDurableStepFollowedByARerunConverges(_ point: String) throws {
         let clean = try Sandbox("clean-\(point)")
         try clean.drop(Sandbox.storySales)

@@ -14,9 +14,9 @@ struct SQLiteStoreTests {
         store = try SQLiteStore(path: ":memory:")
     }
 
-    func fact(_ ref: String, _ kind: FactKind = .saleCancelled, reason: String = "r", record: Int = 1) -> Fact {
+    func fact(_ ref: String, _ kind: FactKind = .saleCancelled, reason: String = "r", record: Int = 1, id: String? = nil) -> Fact {
         Fact(
-            id: FactID.make(source: "feed", kind: kind, key: [ref]), orderRef: ref, kind: kind, occurredAt: t0,
+            id: id ?? FactID.make(source: "feed", kind: kind, key: [ref]), orderRef: ref, kind: kind, occurredAt: t0,
             fields: ["reason": .string(reason)],
             provenance: Provenance(fileHash: "h", fileName: "f.xml", record: record, line: record + 1, mapping: "feed", mappingVersion: 1))
     }
@@ -73,37 +73,104 @@ struct SQLiteStoreTests {
 
     @Test func newFactsMarkOrdersForFoldingUntilTheProjectionIsSaved() throws {
         _ = try store.ingestFile(file("a"), runID: "r1", at: t0) { w in _ = try w.add(fact("S-1")) }
-        #expect(try store.ordersToFold(asOf: t0) == ["S-1"])
+        let marks = try store.ordersToFold(asOf: t0)
+        #expect(marks.map(\.ref) == ["S-1"])
         var view = OrderView(ref: "S-1")
         view.state = .awaitingFinalPayment
         view.finalPaymentDueAt = t0.addingTimeInterval(86400)
-        try store.saveProjection([view], foldedAt: t0)
+        try store.commitFold([view], due: [], marks: marks, at: t0)
         #expect(try store.ordersToFold(asOf: t0).isEmpty)
         // A deadline that has come brings the order back, with no new fact.
-        #expect(try store.ordersToFold(asOf: t0.addingTimeInterval(86400)) == ["S-1"])
+        #expect(try store.ordersToFold(asOf: t0.addingTimeInterval(86400)) == [OrderToFold(ref: "S-1", version: nil)])
         #expect(try store.projection(ref: "S-1") == view)
     }
 
-    @Test func actionsAreEnqueuedOnceAndLeased() throws {
+    @Test func aFactArrivingDuringAFoldKeepsItsOrderMarked() throws {
+        _ = try store.ingestFile(file("a"), runID: "r1", at: t0) { w in _ = try w.add(fact("S-1")) }
+        let read = try store.ordersToFold(asOf: t0)
+        // Another process adds a fact after the fold read the order, before it commits.
+        try store.appendFacts([fact("S-1", id: "f_2")], runID: "r2")
+        try store.commitFold([OrderView(ref: "S-1")], due: [], marks: read, at: t0)
+        #expect(try store.ordersToFold(asOf: t0).map(\.ref) == ["S-1"])
+        try store.commitFold([OrderView(ref: "S-1")], due: [], marks: try store.ordersToFold(asOf: t0), at: t0)
+        #expect(try store.ordersToFold(asOf: t0).isEmpty)
+    }
+
+    @Test func theFoldAndTheActionsItMakesDueCommitTogether() throws {
         let due = [DueAction(kind: .issueCredentials, orderRef: "S-1"), DueAction(kind: .issueCredentials, orderRef: "S-2")]
-        #expect(try store.enqueue(due, at: t0) == 2)
-        #expect(try store.enqueue(due, at: t0) == 0)
-        let now = Date()
+        #expect(try store.commitFold([], due: due, marks: [], at: t0) == 2)
+        #expect(try store.commitFold([], due: due, marks: [], at: t0) == 0)
+        #expect(try store.actions(status: .pending).map(\.key) == ["issue_credentials:S-1", "issue_credentials:S-2"])
+    }
+
+    @Test func aLiveLeaseIsNeverTakenAndAnExpiredOneIs() throws {
+        try store.commitFold(
+            [], due: [DueAction(kind: .issueCredentials, orderRef: "S-1"), DueAction(kind: .issueCredentials, orderRef: "S-2")], marks: [],
+            at: t0)
+        let now = t0
         var a = try store.claimActions(kinds: [.issueCredentials], runner: "r1", now: now, leaseUntil: now.addingTimeInterval(60), limit: 1)
         #expect(a.map(\.key) == ["issue_credentials:S-1"])
-        a[0].status = .inFlight
-        try store.updateAction(a[0])
-        // In flight under a live lease: another runner does not get it.
+        // Pending but leased: another runner does not get it either.
         let other = try store.claimActions(
             kinds: [.issueCredentials], runner: "r2", now: now, leaseUntil: now.addingTimeInterval(60), limit: 10)
-        #expect(other.map(\.key) == ["issue_credentials:S-1", "issue_credentials:S-2"].filter { $0 != "issue_credentials:S-1" })
+        #expect(other.map(\.key) == ["issue_credentials:S-2"])
+        a[0].status = .inFlight
+        try store.updateAction(a[0])
+        #expect(
+            try store.claimActions(kinds: [.issueCredentials], runner: "r3", now: now, leaseUntil: now.addingTimeInterval(60), limit: 10)
+                .isEmpty)
         // After the lease expires it is taken over.
         let later = now.addingTimeInterval(120)
         let takeover = try store.claimActions(
             kinds: [.issueCredentials], runner: "r3", now: later, leaseUntil: later.addingTimeInterval(60), limit: 10)
-        #expect(takeover.map(\.key).contains("issue_credentials:S-1"))
-        try store.expireAllLeases()
-        #expect(try store.actions(status: .inFlight).first?.leaseUntil == Date(timeIntervalSince1970: 0))
+        #expect(takeover.map(\.key) == ["issue_credentials:S-1", "issue_credentials:S-2"])
+    }
+
+    @Test func aDeadRunOfThisRunnerIsInterruptedAndLosesItsLeases() throws {
+        try store.beginRun(RunRecord(id: "dead", command: "run", asOf: t0, startedAt: t0, runner: "host-a"))
+        try store.beginRun(RunRecord(id: "elsewhere", command: "run", asOf: t0, startedAt: t0, runner: "host-b"))
+        try store.beginRun(RunRecord(id: "now", command: "run", asOf: t0, startedAt: t0, runner: "host-a"))
+        try store.commitFold([], due: [DueAction(kind: .notifyCustomer, orderRef: "S-1")], marks: [], at: t0)
+        var held = try store.claimActions(
+            kinds: [.notifyCustomer], runner: "dead", now: t0, leaseUntil: t0.addingTimeInterval(900), limit: 1)
+        held[0].status = .inFlight
+        try store.updateAction(held[0])
+        #expect(try store.interruptDeadRuns(runner: "host-a", except: "now", at: t0) == ["dead"])
+        #expect(try store.runs(onDay: "2026-10-02").first { $0.id == "dead" }?.status == "interrupted")
+        #expect(try store.runs(onDay: "2026-10-02").first { $0.id == "elsewhere" }?.status == "running")
+        let taken = try store.claimActions(
+            kinds: [.notifyCustomer], runner: "now", now: t0, leaseUntil: t0.addingTimeInterval(900), limit: 1)
+        #expect(taken.map(\.status) == [.inFlight])
+    }
+
+    @Test func aFailedActionIsMadeDueAgainWithItsHistoryKept() throws {
+        try store.commitFold([], due: [DueAction(kind: .placeFactoryOrder, orderRef: "S-1")], marks: [], at: t0)
+        var a = try #require(try store.actions(status: .pending).first)
+        a.status = .failed
+        a.attempts = 8
+        a.lastError = "the factory refused our credentials (401)"
+        try store.updateAction(a)
+        #expect(try store.makeDue(.failed(kind: .issueCredentials, orderRef: nil), note: "n", at: t0).isEmpty)
+        #expect(try store.makeDue(.failed(kind: nil, orderRef: "S-1"), note: "token fixed", at: t0) == [a.key])
+        let again = try #require(try store.actions(orderRef: "S-1").first)
+        #expect(again.status == .pending && again.attempts == 0 && again.lastError == nil)
+        let history = try store.actionEvents(key: a.key)
+        #expect(history.count == 1 && history[0].note == "token fixed" && history[0].attemptsBefore == 8)
+        #expect(history[0].lastError?.contains("401") == true && history[0].statusBefore == "failed")
+        // Only failed actions: a pending one is left as it is.
+        #expect(try store.makeDue(.keys([a.key]), note: "again", at: t0).isEmpty)
+    }
+
+    @Test func anActionRowThatDoesNotDecodeIsAnErrorNamingIt() throws {
+        try store.commitFold([], due: [DueAction(kind: .notifyCustomer, orderRef: "S-1")], marks: [], at: t0)
+        try store.db.write { try $0.execute(sql: "UPDATE actions SET kind = 'teleport'") }
+        #expect {
+            _ = try store.actions(status: nil)
+        } throws: { ($0 as? StoreError)?.message.contains("notify_customer:S-1 has an unknown kind 'teleport'") == true }
+        try store.db.write { try $0.execute(sql: "UPDATE actions SET kind = 'notify_customer', status = 'dreaming'") }
+        #expect {
+            _ = try store.actions(status: nil)
+        } throws: { ($0 as? StoreError)?.message.contains("unknown status 'dreaming'") == true }
     }
 
     @Test func theStoreSurvivesReopeningFromDisk() throws {
@@ -124,11 +191,11 @@ extension SQLiteStoreTests {
         var v = OrderView(ref: "S-9")
         let a = Anomaly(code: .unknownOrder, factID: "f_1", occurredAt: t0, message: "no sale yet")
         v.anomalies = [a]
-        try store.saveProjection([v], foldedAt: t0)
-        try store.saveProjection([v], foldedAt: t0.addingTimeInterval(3600))
+        try store.commitFold([v], due: [], marks: [], at: t0)
+        try store.commitFold([v], due: [], marks: [], at: t0.addingTimeInterval(3600))
         #expect(try store.anomalies() == [StoredAnomaly(orderRef: "S-9", anomaly: a, firstSeenAt: t0)])
         v.anomalies = []
-        try store.saveProjection([v], foldedAt: t0.addingTimeInterval(7200))
+        try store.commitFold([v], due: [], marks: [], at: t0.addingTimeInterval(7200))
         #expect(try store.anomalies().isEmpty)
     }
 }

@@ -2,7 +2,6 @@ import Crypto
 import Foundation
 import GatewayCore
 import GatewayStore
-import Logging
 
 /// Stage 2 of the sale: the customer gets an account (username = e-mail) and a welcome message
 /// with an activation link to the web and app access to the expediente de compra.
@@ -12,20 +11,12 @@ import Logging
 /// atomically; (3) the action is marked done and its fact recorded. A run that finds an action
 /// in flight looks for its notification in the named file: there → finish step 3; absent → the
 /// token never left the process, so a new one replaces the stored hash.
-struct CredentialsAction {
-    let store: any GatewayStore
-    let config: GatewayConfig
+struct CredentialsAction: OutboxPerformer {
+    let kind = DueActionKind.issueCredentials
     let outbox: OutboxStream
-    let logger: Logger
-    let crashPoint: CrashPoint
+    var summaryFiles: WritableKeyPath<RunSummary, [String]>? { \.notificationsFiles }
 
-    struct Outcome {
-        var done = 0
-        var skipped = 0
-        var failed = 0
-        var notificationsFile: String?
-        var notifications = 0
-    }
+    init(outbox root: String) { outbox = OutboxStream(root: root, folder: "notifications", stream: "welcome") }
 
     struct InFlightResult: Codable {
         let customerID: String
@@ -34,138 +25,77 @@ struct CredentialsAction {
         let notificationKey: String
     }
 
-    /// One pass: at most `batch` actions, their notifications in the pass's own file.
-    func run(runID: String, pass: Int, batch: Int, asOf: Date, dryRun: Bool = false) throws -> Outcome {
-        var outcome = Outcome()
-        let now = Date()
-        let claimed = try store.claimActions(
-            kinds: [.issueCredentials], runner: runID, now: now,
-            leaseUntil: now.addingTimeInterval(600), limit: batch)
-        var pendingNotes: [Notification] = []
-        var toFinish: [(ActionRecord, InFlightResult)] = []
-        // Written together after the loop: one commit per pass, not one per order.
-        var saves: [CredentialsToSave] = []
-        var updates: [ActionRecord] = []
-        // Accounts this pass creates, so a second order of the same customer sees the first.
-        var createdInPass: [String: CustomerRecord] = [:]
-        let relFile = outbox.relativePath(runID: runID, pass: pass)
+    /// The welcome carries its own key (`customer_welcome:<ref>`), kept in the in-flight mark.
+    func lineKey(_ item: ActionItem) -> String? { decode(item.action.resultJSON)?.notificationKey }
 
-        for var action in claimed {
-            let meta: Logger.Metadata = ["order.ref": "\(action.orderRef)", "action": "\(action.key)"]
-            // Recovery of an action a dead run left in flight.
-            if action.status == .inFlight, let file = action.outboxFile, let result = decode(action.resultJSON) {
-                if outbox.contains(key: result.notificationKey, inRelative: file) {
-                    toFinish.append((action, result))
-                    logger.notice("finishing an action an interrupted run had sent", metadata: meta)
-                    continue
-                }
-                logger.notice("re-issuing credentials an interrupted run never sent", metadata: meta)
-            }
-            guard let view = try store.projection(ref: action.orderRef), view.dueActions.contains(where: { $0.kind == .issueCredentials })
-            else {
-                action.status = .done
-                action.resultJSON = "{\"skipped\":\"no longer due\"}"
-                action.updatedAt = now
-                action.leaseOwner = nil
-                updates.append(action)
-                outcome.skipped += 1
-                continue
-            }
-            guard let sale = try store.facts(orderRef: action.orderRef).first(where: { $0.kind == .saleRegistered }),
-                let email = sale.string("customer.email")?.lowercased()
-            else {
-                action.status = .failed
-                action.lastError = "the sale has no e-mail address"
-                action.updatedAt = now
-                updates.append(action)
-                outcome.failed += 1
-                continue
-            }
-            let existing = try createdInPass[email] ?? store.customer(username: email)
-            let customer = existing ?? CustomerRecord(customerID: Self.customerID(username: email), username: email, createdAt: asOf)
-            // Returning means an account made for another order. A row this very action wrote
-            // before its run died is not an account the customer ever heard of.
-            let returning =
-                try createdInPass[email] != nil
-                || (existing.map { try store.credential(customerID: $0.customerID)?.orderRef != action.orderRef } ?? false)
-            var credential: CredentialRecord?
-            var variables: [String: String] = [
-                "given_name": sale.string("customer.given_name") ?? "",
-                "username": email,
-                "expediente_url": "\(config.expedienteURL)/\(Self.urlComponent(action.orderRef))",
-                "order_ref": action.orderRef,
-                "plan": sale.string("plan") ?? "",
-            ]
-            let template: String
-            if !returning {
-                let token = Self.newToken()
-                let expires = asOf.addingTimeInterval(Double(config.activationTTLHours) * 3600)
-                credential = CredentialRecord(
-                    customerID: customer.customerID, tokenHash: Hex.sha256(token), expiresAt: expires,
-                    issuedAt: asOf, orderRef: action.orderRef)
-                variables["activation_url"] = "\(config.activationURL)?token=\(token)"
-                variables["activation_expires_at"] = Timestamp.iso(expires)
-                template = "customer_welcome"
-            } else {
-                // A returning customer already has an account: the new order appears in it.
-                template = "customer_order_added"
-            }
-            let note = Notification(
-                idempotencyKey: "\(template):\(action.orderRef)", template: template, channels: ["email"],
-                orderRef: action.orderRef, customerID: customer.customerID,
-                locale: Self.locale(country: sale.string("country")), to: ["email": email],
-                variables: variables, createdAt: asOf)
-            if dryRun {
-                logger.info("would issue credentials", metadata: meta.merging(["template": "\(template)"]) { $1 })
-                continue
-            }
-            let result = InFlightResult(
-                customerID: customer.customerID, account: returning ? "existing" : "new",
-                expiresAt: credential?.expiresAt, notificationKey: note.idempotencyKey)
-            action.status = .inFlight
-            action.attempts += 1
-            action.outboxFile = relFile
-            action.resultJSON = encode(result)
-            action.updatedAt = now
-            saves.append(CredentialsToSave(customer: customer, credential: credential, action: action))
-            if !returning { createdInPass[email] = customer }
-            pendingNotes.append(note)
-            toFinish.append((action, result))
-        }
-        if dryRun { return outcome }
-        try store.updateActions(updates)
-        try store.saveCredentials(saves)
-        try crashPoint.reach("credentials.saved")
-        if !pendingNotes.isEmpty {
-            outcome.notificationsFile = try outbox.write(pendingNotes.map(\.jsonLine), runID: runID, pass: pass)
-            outcome.notifications = pendingNotes.count
-        }
-        try crashPoint.reach("credentials.outboxWritten")
+    func recoveredFacts(_ item: ActionItem) -> [Fact] {
+        decode(item.action.resultJSON).map { [Self.fact(item.action, $0)] } ?? []
+    }
 
-        var facts: [Fact] = []
-        for (action, result) in toFinish {
-            var fields: FactFields = ["customer_id": .string(result.customerID), "account": .string(result.account)]
-            if let e = result.expiresAt { fields["expires_at"] = .time(e) }
-            facts.append(
-                Fact(
-                    id: FactID.make(source: "gateway", kind: .credentialsIssued, key: [action.orderRef]),
-                    orderRef: action.orderRef, kind: .credentialsIssued, occurredAt: asOf, fields: fields,
-                    provenance: Provenance(action: action.key)))
+    func line(_ item: ActionItem, pass: ActionPass, inFlight: inout ActionCommit) throws -> Prepared<OutboxLine> {
+        let action = item.action
+        if item.isRecovery {
+            pass.run.logger.notice("re-issuing credentials an interrupted run never sent", metadata: item.metadata)
         }
-        // Facts first: if the run dies before the actions are marked done, the rerun finds the
-        // notification in the outbox and records the same facts again, which is harmless.
-        try store.appendFacts(facts, runID: runID)
-        outcome.done += toFinish.count
-        try store.updateActions(
-            toFinish.map { action, _ in
-                var done = action
-                done.status = .done
-                done.leaseOwner = nil
-                done.leaseUntil = nil
-                done.updatedAt = now
-                return done
-            })
-        return outcome
+        guard let view = item.view, view.dueActions.contains(where: { $0.kind == .issueCredentials }) else {
+            return .settled(.skipped("no longer due"))
+        }
+        guard let sale = item.sale, let email = sale.string("customer.email")?.lowercased() else {
+            return .settled(.failed("the sale has no e-mail address"))
+        }
+        let config = pass.run.config, asOf = pass.run.asOf
+        // An account this pass creates, so a second order of the same customer sees the first.
+        let createdInPass = inFlight.credentials.first { $0.customer.username == email }?.customer
+        let existing = try createdInPass ?? pass.store.customer(username: email)
+        let customer = existing ?? CustomerRecord(customerID: Self.customerID(username: email), username: email, createdAt: asOf)
+        // Returning means an account made for another order. A row this very action wrote
+        // before its run died is not an account the customer ever heard of.
+        let returning =
+            try createdInPass != nil
+            || (existing.map { try pass.store.credential(customerID: $0.customerID)?.orderRef != action.orderRef } ?? false)
+        var credential: CredentialRecord?
+        var variables: [String: String] = [
+            "given_name": sale.string("customer.given_name") ?? "",
+            "username": email,
+            "expediente_url": "\(config.expedienteURL)/\(Self.urlComponent(action.orderRef))",
+            "order_ref": action.orderRef,
+            "plan": sale.string("plan") ?? "",
+        ]
+        let template: String
+        if !returning {
+            let token = Self.newToken()
+            let expires = asOf.addingTimeInterval(Double(config.activationTTLHours) * 3600)
+            credential = CredentialRecord(
+                customerID: customer.customerID, tokenHash: Hex.sha256(token), expiresAt: expires,
+                issuedAt: asOf, orderRef: action.orderRef)
+            variables["activation_url"] = "\(config.activationURL)?token=\(token)"
+            variables["activation_expires_at"] = Timestamp.iso(expires)
+            template = "customer_welcome"
+        } else {
+            // A returning customer already has an account: the new order appears in it.
+            template = "customer_order_added"
+        }
+        let note = Notification(
+            idempotencyKey: "\(template):\(action.orderRef)", template: template, channels: ["email"],
+            orderRef: action.orderRef, customerID: customer.customerID,
+            locale: Self.locale(country: sale.string("country")), to: ["email": email],
+            variables: variables, createdAt: asOf)
+        let result = InFlightResult(
+            customerID: customer.customerID, account: returning ? "existing" : "new",
+            expiresAt: credential?.expiresAt, notificationKey: note.idempotencyKey)
+        // The token's hash is durable with the in-flight mark, before the token leaves in the file.
+        inFlight.credentials.append((customer, credential))
+        return .perform(OutboxLine(text: note.jsonLine, facts: [Self.fact(action, result)]), mark: InFlightMark(resultJSON: encode(result)))
+    }
+
+    static func fact(_ action: ActionRecord, _ result: InFlightResult) -> Fact {
+        var fields: FactFields = ["customer_id": .string(result.customerID), "account": .string(result.account)]
+        if let e = result.expiresAt { fields["expires_at"] = .time(e) }
+        // When the credentials were issued is the action's time, the same on a rerun.
+        return Fact(
+            id: FactID.make(source: "gateway", kind: .credentialsIssued, key: [action.orderRef]),
+            orderRef: action.orderRef, kind: .credentialsIssued, occurredAt: action.updatedAt, fields: fields,
+            provenance: Provenance(action: action.key))
     }
 
     /// 256 random bits from the system's CSPRNG, base64url without padding.

@@ -2,137 +2,88 @@ import Foundation
 import GatewayCore
 import GatewayStore
 import GatewayTransport
-import Logging
 
 /// Stage 4: a reserved order is ordered from the factory automatically (no person places factory
 /// orders). `POST {base}/v1/orders` with the sale reference as Idempotency-Key.
 ///
-/// The in-flight marks are durable before anything is sent. A run that dies after sending simply
-/// sends again: the same key and the same bytes get the factory's 200 with the order it made.
-struct FactoryOrderAction {
-    let store: any GatewayStore
+/// The in-flight marks are durable before anything is sent (the driver's). A run that dies after
+/// sending simply sends again: the same key and the same bytes get the factory's 200 with the
+/// order it made. Back-off follows the run's clock, so a replay retries on the next day's run.
+struct FactoryOrderAction: ActionPerformer {
+    let kind = DueActionKind.placeFactoryOrder
     let factory: FactoryConfig
-    let logger: Logger
-    let crashPoint: CrashPoint
     let client: HTTPClient
 
-    struct Outcome {
-        var done = 0
-        var failed = 0
-        var retrying = 0
-        var skipped = 0
+    var policy: ActionPolicy {
+        let f = factory
+        return ActionPolicy(maxAttempts: f.maxAttempts, backoff: { f.backoff.jitteredDelay(afterAttempt: $0) })
     }
 
-    func run(runID: String, batch: Int, asOf: Date, dryRun: Bool) throws -> Outcome {
-        var outcome = Outcome()
-        let now = Date()
-        let claimed = try store.claimActions(
-            kinds: [.placeFactoryOrder], runner: runID, now: now, leaseUntil: now.addingTimeInterval(900), limit: batch)
-        guard !claimed.isEmpty else { return outcome }
+    func prepare(_ items: [ActionItem], pass: ActionPass, inFlight: inout ActionCommit) throws -> [Prepared<HTTPRequest>] {
         let token = try factory.token.resolve()
-        var jobs: [(action: ActionRecord, request: HTTPRequest)] = []
-        var updates: [ActionRecord] = []
-        for var action in claimed {
-            guard let view = try store.projection(ref: action.orderRef), view.dueActions.contains(where: { $0.kind == .placeFactoryOrder }),
-                let sale = try store.facts(orderRef: action.orderRef).first(where: { $0.kind == .saleRegistered })
-            else {
-                action.status = .done
-                action.resultJSON = "{\"skipped\":\"no longer due\"}"
-                action.leaseOwner = nil
-                action.updatedAt = now
-                updates.append(action)
-                outcome.skipped += 1
-                continue
+        return items.map { item in
+            guard let view = item.view, view.dueActions.contains(where: { $0.kind == .placeFactoryOrder }), let sale = item.sale else {
+                return .settled(.skipped("no longer due"))
             }
-            let request = HTTPRequest(
-                method: "POST", url: factory.baseURL + "/v1/orders",
-                headers: [
-                    ("Authorization", "Bearer \(token)"), ("Idempotency-Key", action.orderRef), ("Content-Type", "application/json"),
-                ],
-                body: Self.body(view: view, sale: sale), timeout: factory.timeout, connectTimeout: min(10, factory.timeout))
-            if dryRun {
-                logger.info("would place a factory order", metadata: ["order.ref": "\(action.orderRef)"])
-                continue
-            }
-            action.status = .inFlight
-            action.attempts += 1
-            action.updatedAt = now
-            jobs.append((action, request))
+            // A dead run may have sent it: sending again is harmless, the same key and bytes get
+            // the factory's 200 with the order it made.
+            return .perform(
+                HTTPRequest(
+                    method: "POST", url: factory.baseURL + "/v1/orders",
+                    headers: [
+                        ("Authorization", "Bearer \(token)"), ("Idempotency-Key", item.orderRef), ("Content-Type", "application/json"),
+                    ],
+                    body: Self.body(view: view, sale: sale), timeout: factory.timeout, connectTimeout: min(10, factory.timeout)))
         }
-        if dryRun { return outcome }
-        try store.updateActions(updates + jobs.map(\.action))
-        try crashPoint.reach("factory.inFlight")
+    }
 
-        let requests = jobs.map(\.request)
+    func perform(_ jobs: [(item: ActionItem, work: HTTPRequest)], pass: ActionPass, outcome: inout ActionCommit) throws -> [ActionResult] {
+        let requests = jobs.map(\.work)
         let results = BoundedConcurrency.map(count: requests.count, limit: factory.concurrency) { i in
             Result { try client.send(requests[i]) }
         }
-        try crashPoint.reach("factory.sent")
-
-        var facts: [Fact] = []
-        var finals: [ActionRecord] = []
-        for (i, job) in jobs.enumerated() {
-            var action = job.action
-            action.leaseOwner = nil
-            action.leaseUntil = nil
-            action.updatedAt = Date()
-            switch results[i] {
-            case .success(let r) where r.status == 201 || r.status == 200:
-                guard let placed = Self.placed(r.body) else {
-                    retry(&action, "the factory answered \(r.status) without an order id", &outcome)
-                    break
-                }
-                var fields: FactFields = ["factory_order": .string(placed.orderID), "plant": .string(placed.plant)]
-                if let eta = placed.eta { fields["eta"] = .time(eta) }
-                facts.append(
-                    Fact(
-                        id: FactID.make(source: "gateway", kind: .factoryOrderPlaced, key: [action.orderRef]), orderRef: action.orderRef,
-                        kind: .factoryOrderPlaced, occurredAt: asOf, fields: fields, provenance: Provenance(action: action.key)))
-                action.status = .done
-                action.resultJSON = String(decoding: r.body, as: UTF8.self)
-                action.lastError = nil
-                outcome.done += 1
-            case .success(let r) where r.status == 503:
-                let wait = r.retryAfter ?? factory.firstBackoff
-                retry(&action, "the factory is busy (503); asked to come back in \(Int(wait)) s", &outcome, after: wait)
-            case .success(let r) where r.status >= 500:
-                retry(&action, "the factory answered \(r.status)", &outcome)
-            case .success(let r):
-                // 409, 422 and the other 4xx: sending again cannot help; a person must look.
-                action.status = .failed
-                action.lastError = "the factory refused the order (\(r.status)): \(Self.factoryMessage(r.body))"
-                outcome.failed += 1
-            case .failure(let e as TransportError) where e.isTransient:
-                retry(&action, "no answer from the factory: \(e.message)", &outcome)
-            case .failure(let e):
-                action.status = .failed
-                action.lastError = "cannot reach the factory: \(e) (check factory.base_url and factory.ca_bundle)"
-                outcome.failed += 1
-            }
-            finals.append(action)
-            logger.notice(
-                "factory order",
-                metadata: ["order.ref": "\(action.orderRef)", "status": "\(action.status.rawValue)", "attempts": "\(action.attempts)"])
+        return zip(jobs, results).map { job, result in
+            let r = Self.result(result, job.item, asOf: pass.run.asOf, firstBackoff: factory.firstBackoff)
+            pass.run.logger.notice("factory order", metadata: job.item.metadata.merging(["result": "\(Self.label(r))"]) { $1 })
+            return r
         }
-        // Facts first: if the run dies before the actions are marked done, the rerun sends again,
-        // gets 200 for the same key, and records the same fact, which is harmless.
-        try store.appendFacts(facts, runID: runID)
-        try store.updateActions(finals)
-        return outcome
     }
 
-    /// Another attempt later, with exponential back-off and jitter; given up after the limit.
-    func retry(_ action: inout ActionRecord, _ why: String, _ outcome: inout Outcome, after fixed: TimeInterval? = nil) {
-        action.lastError = why
-        if action.attempts >= factory.maxAttempts {
-            action.status = .failed
-            action.lastError = "gave up after \(action.attempts) attempts: \(why)"
-            outcome.failed += 1
-            return
+    static func result(_ result: Result<HTTPResponse, any Error>, _ item: ActionItem, asOf: Date, firstBackoff: TimeInterval)
+        -> ActionResult
+    {
+        switch result {
+        case .success(let r) where r.status == 201 || r.status == 200:
+            guard let placed = Self.placed(r.body) else { return .retry("the factory answered \(r.status) without an order id") }
+            var fields: FactFields = ["factory_order": .string(placed.orderID), "plant": .string(placed.plant)]
+            if let eta = placed.eta { fields["eta"] = .time(eta) }
+            let fact = Fact(
+                id: FactID.make(source: "gateway", kind: .factoryOrderPlaced, key: [item.orderRef]), orderRef: item.orderRef,
+                kind: .factoryOrderPlaced, occurredAt: asOf, fields: fields, provenance: Provenance(action: item.action.key))
+            return .done(facts: [fact], result: String(decoding: r.body, as: UTF8.self))
+        case .success(let r) where r.status == 503:
+            let wait = r.retryAfter ?? firstBackoff
+            return .retry("the factory is busy (503); asked to come back in \(Int(wait)) s", after: wait)
+        case .success(let r) where r.status >= 500:
+            return .retry("the factory answered \(r.status)")
+        case .success(let r):
+            // 409, 422 and the other 4xx: sending again cannot help; a person must look.
+            return .failed("the factory refused the order (\(r.status)): \(Self.factoryMessage(r.body))")
+        case .failure(let e as TransportError) where e.isTransient:
+            return .retry("no answer from the factory: \(e.message)")
+        case .failure(let e):
+            return .failed("cannot reach the factory: \(e) (check factory.base_url and factory.ca_bundle)")
         }
-        action.status = .pending
-        action.nextAttemptAt = Date().addingTimeInterval(fixed ?? factory.backoff.jitteredDelay(afterAttempt: action.attempts))
-        outcome.retrying += 1
+    }
+
+    static func label(_ r: ActionResult) -> String {
+        switch r {
+        case .done: return "placed"
+        case .retry: return "retry"
+        case .failed: return "failed"
+        case .skipped: return "skipped"
+        case .waiting: return "waiting"
+        }
     }
 
     /// The request body, the same bytes on every attempt (sorted keys, the reservation's own time).

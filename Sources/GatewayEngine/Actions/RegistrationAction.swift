@@ -3,7 +3,6 @@ import GatewayCore
 import GatewayFormats
 import GatewayStore
 import GatewayTransport
-import Logging
 
 /// Stage 8: a fully paid order is registered with its country's body, as the country's mapping
 /// says. One submission id per order (per resubmission), kept across retries.
@@ -13,27 +12,20 @@ import Logging
 /// and the next attempt asks the body for its state before sending it again. Registration times
 /// (back-off, polls, the give-up deadline) follow the run's as-of clock, which is the real clock
 /// under cron and the story's clock in a replay.
-struct RegistrationAction {
-    let store: any GatewayStore
+struct RegistrationAction: ActionPerformer {
+    let kind = DueActionKind.submitRegistration
     let config: GatewayConfig
     let mappings: [String: RegistrationMapping]
-    let logger: Logger
-    let crashPoint: CrashPoint
     let sleep: @Sendable (TimeInterval) -> Void
+    var summaryFiles: WritableKeyPath<RunSummary, [String]>? { \.registrationFiles }
 
-    struct Outcome {
-        var done = 0
-        var failed = 0
-        var retrying = 0
-        var skipped = 0
-        /// Orders waiting for the body's decision (asynchronous) after this pass.
-        var waiting = 0
-        var files: [String] = []
+    var policy: ActionPolicy {
+        let r = config.registration
+        return ActionPolicy(maxAttempts: r.maxAttempts, backoff: { r.backoff.jitteredDelay(afterAttempt: $0) })
     }
 
     /// One order's registration this pass: what to send and what is known.
-    struct Job {
-        var action: ActionRecord
+    struct Job: Sendable {
         var record: RegistrationRecord
         let mapping: RegistrationMapping
         let endpoint: RegistrationConfig.Endpoint
@@ -55,144 +47,78 @@ struct RegistrationAction {
         case failed(String)
     }
 
-    func run(runID: String, batch: Int, asOf: Date, dryRun: Bool) throws -> Outcome {
-        var outcome = Outcome()
-        let claimed = try store.claimActions(
-            kinds: [.submitRegistration], runner: runID, now: asOf, leaseUntil: asOf.addingTimeInterval(900), limit: batch)
-        guard !claimed.isEmpty else { return outcome }
-        var jobs: [Job] = []
-        var settled = Settled()
-        for var action in claimed {
-            action.attempts += 1
-            action.updatedAt = Date()
-            action.leaseOwner = nil
-            action.leaseUntil = nil
-            guard let view = try store.projection(ref: action.orderRef), view.state == .fullyPaid || view.state == .registering,
-                let sale = try store.facts(orderRef: action.orderRef).first(where: { $0.kind == .saleRegistered })
-            else {
-                settled.finish(&action, .done, result: "{\"skipped\":\"no longer due\"}")
-                outcome.skipped += 1
-                continue
+    func prepare(_ items: [ActionItem], pass: ActionPass, inFlight: inout ActionCommit) throws -> [Prepared<Job>] {
+        let asOf = pass.run.asOf
+        return try items.map { item in
+            let key = item.action.key
+            guard let view = item.view, view.state == .fullyPaid || view.state == .registering, let sale = item.sale else {
+                return .settled(.skipped("no longer due"))
             }
             guard let country = view.country, let mapping = mappings[country] else {
-                settled.finish(
-                    &action, .failed,
-                    error:
+                return .settled(
+                    .failed(
                         "no registration mapping for country \(view.country ?? "?"): add mappings/registration/\((view.country ?? "xx").lowercased()).yaml"
-                )
-                outcome.failed += 1
-                continue
+                    ))
             }
             var record =
-                try store.registration(orderRef: action.orderRef)
+                try pass.store.registration(orderRef: item.orderRef)
                 ?? RegistrationRecord(
-                    orderRef: action.orderRef, country: country, generation: 1,
-                    submissionID: Self.submissionID(country: country, ref: action.orderRef, generation: 1), phase: .pending,
-                    updatedAt: Date())
+                    orderRef: item.orderRef, country: country, generation: 1,
+                    submissionID: Self.submissionID(country: country, ref: item.orderRef, generation: 1), phase: .pending,
+                    updatedAt: asOf)
             guard let vin = view.vin else {
-                settled.finish(&action, .failed, error: "no VIN known for the order yet: the factory's production_started event carries it")
-                outcome.failed += 1
-                continue
+                return .settled(.failed("no VIN known for the order yet: the factory's production_started event carries it"))
             }
             let values = Self.canonicalValues(view: view, sale: sale, vin: vin, submissionID: record.submissionID)
             // The country's holder-id rule is checked here, so a request the body must refuse never leaves.
             if let why = mapping.checkHolderID(values[mapping.holderIDField]) {
-                settled.reject(&action, &record, field: mapping.holderIDField, reason: why, asOf: asOf, kind: .check)
-                outcome.failed += 1
-                continue
+                return .settled(
+                    inFlight.reject(&record, field: mapping.holderIDField, reason: why, asOf: asOf, key: key, decidedHere: .check))
             }
             let body = mapping.render(values)
             guard let endpoint = config.registration.endpoints[country] else {
-                if dryRun {
-                    logger.info("would write a registration file", metadata: ["order.ref": "\(action.orderRef)", "country": "\(country)"])
-                    continue
-                }
-                outcome.files.append(try writeFile(body, mapping: mapping, record: record))
-                settled.manual(&action, &record, asOf: asOf)
-                outcome.done += 1
-                continue
+                let path = try writeFile(body, mapping: mapping, record: record, crashPoint: pass.crashPoint)
+                pass.report.wrote(path)
+                return .settled(inFlight.manual(&record, asOf: asOf, key: key))
             }
-            if let missing = Self.missingCredentials(mapping, endpoint) {
-                settled.finish(&action, .failed, error: missing)
-                outcome.failed += 1
-                continue
-            }
-            if dryRun {
-                logger.info(
-                    "would submit a registration",
-                    metadata: ["order.ref": "\(action.orderRef)", "country": "\(country)", "submission": "\(record.submissionID)"])
-                continue
-            }
+            if let missing = Self.missingCredentials(mapping, endpoint) { return .settled(.failed(missing)) }
             let askFirst = record.phase == .sent || record.phase == .accepted
             if record.phase == .pending { record.phase = .sent }
-            record.updatedAt = Date()
-            action.status = .inFlight
-            jobs.append(
+            record.updatedAt = asOf
+            // Marked sent with the in-flight mark: if the answer never comes, the next attempt asks first.
+            inFlight.registrations.append(record)
+            return .perform(
                 Job(
-                    action: action, record: record, mapping: mapping, endpoint: endpoint, body: body,
-                    personal: Self.personalValues(values), askFirst: askFirst))
+                    record: record, mapping: mapping, endpoint: endpoint, body: body, personal: Self.personalValues(values),
+                    askFirst: askFirst))
         }
-        if dryRun { return outcome }
-        if !settled.records.isEmpty || !settled.actions.isEmpty {
-            try store.recordRegistrationOutcomes(
-                records: settled.records, attempts: settled.attempts, facts: settled.facts, actions: settled.actions, runID: runID)
-        }
-        guard !jobs.isEmpty else { return outcome }
-        try store.saveRegistrations(jobs.map(\.record), actions: jobs.map(\.action))
-        try crashPoint.reach("registration.inFlight")
+    }
 
-        let results = try perform(jobs)
-        try crashPoint.reach("registration.sent")
-
-        var after = Settled()
-        for (i, var job) in jobs.enumerated() {
-            let (resolution, attempts) = results[i]
-            after.attempts += attempts
-            let failures =
-                try store.registrationAttempts(orderRef: job.record.orderRef).filter {
-                    $0.submissionID == job.record.submissionID && $0.outcome == "retry"
-                }.count + attempts.filter { $0.outcome == "retry" }.count
+    func perform(_ jobs: [(item: ActionItem, work: Job)], pass: ActionPass, outcome: inout ActionCommit) throws -> [ActionResult] {
+        let asOf = pass.run.asOf
+        let answers = try exchangeAll(jobs.map(\.work), asOf: asOf)
+        var results: [ActionResult] = []
+        for ((item, job), (resolution, attempts)) in zip(jobs, answers) {
+            var record = job.record
+            outcome.registrationAttempts += attempts
+            let key = item.action.key
+            let result: ActionResult
             switch resolution {
-            case .registered(let plate):
-                after.registered(&job.action, &job.record, plate: plate, asOf: asOf)
-                outcome.done += 1
-            case .accepted:
-                if after.accepted(&job.action, &job.record, mapping: job.mapping, asOf: asOf) {
-                    outcome.waiting += 1
-                } else {
-                    outcome.failed += 1
-                }
+            case .registered(let plate): result = outcome.registered(&record, plate: plate, asOf: asOf, key: key)
+            case .accepted: result = outcome.accepted(&record, mapping: job.mapping, asOf: asOf, key: key)
             case .rejected(let field, let reason):
-                after.reject(&job.action, &job.record, field: field, reason: reason, asOf: asOf, kind: nil)
-                outcome.failed += 1
-            case .retry(let why):
-                if failures >= config.registration.maxAttempts {
-                    after.finish(&job.action, .failed, error: "gave up after \(failures) attempts: \(why)")
-                    outcome.failed += 1
-                } else {
-                    // `failures` counts this attempt, so it is at least 1.
-                    job.action.status = .pending
-                    job.action.lastError = why
-                    job.action.nextAttemptAt = asOf.addingTimeInterval(config.registration.backoff.jitteredDelay(afterAttempt: failures))
-                    outcome.retrying += 1
-                }
-            case .failed(let why):
-                after.finish(&job.action, .failed, error: why)
-                outcome.failed += 1
+                result = outcome.reject(&record, field: field, reason: reason, asOf: asOf, key: key, decidedHere: nil)
+            case .retry(let why): result = .retry(why)
+            case .failed(let why): result = .failed(why)
             }
-            job.record.updatedAt = Date()
-            after.records.append(job.record)
-            after.actions.append(job.action)
-            logger.notice(
+            record.updatedAt = asOf
+            outcome.registrations.append(record)
+            pass.run.logger.notice(
                 "registration",
-                metadata: [
-                    "order.ref": "\(job.record.orderRef)", "country": "\(job.record.country)", "phase": "\(job.record.phase.rawValue)",
-                    "status": "\(job.action.status.rawValue)",
-                ])
+                metadata: item.metadata.merging(["country": "\(record.country)", "phase": "\(record.phase.rawValue)"]) { $1 })
+            results.append(result)
         }
-        try store.recordRegistrationOutcomes(
-            records: after.records, attempts: after.attempts, facts: after.facts, actions: after.actions, runID: runID)
-        return outcome
+        return results
     }
 
     /// A call the body would refuse for want of credentials is not made.
@@ -210,7 +136,7 @@ struct RegistrationAction {
     // MARK: Requests
 
     /// Runs the jobs on a few threads at a time; each country's requests keep to its rate.
-    func perform(_ jobs: [Job]) throws -> [(Resolution, [RegistrationAttempt])] {
+    func exchangeAll(_ jobs: [Job], asOf: Date) throws -> [(Resolution, [RegistrationAttempt])] {
         var clients: [String: HTTPClient] = [:]
         var limiters: [String: RateLimiter] = [:]
         var secrets: [String: String] = [:]
@@ -224,13 +150,14 @@ struct RegistrationAction {
         let (c, l, k) = (clients, limiters, secrets)
         return BoundedConcurrency.map(count: jobs.count, limit: config.registration.concurrency) { i in
             let country = jobs[i].record.country
-            return exchange(jobs[i], client: c[country]!, limiter: l[country]!, secret: k[country])
+            return exchange(jobs[i], client: c[country]!, limiter: l[country]!, secret: k[country], asOf: asOf)
         }
     }
 
     /// The conversation with the body for one submission: ask first when unsure, send when the
     /// body does not know it, ask again after a 409.
-    func exchange(_ job: Job, client: HTTPClient, limiter: RateLimiter, secret: String?) -> (Resolution, [RegistrationAttempt]) {
+    func exchange(_ job: Job, client: HTTPClient, limiter: RateLimiter, secret: String?, asOf: Date) -> (Resolution, [RegistrationAttempt])
+    {
         let m = job.mapping
         var attempts: [RegistrationAttempt] = []
         var ask = job.askFirst
@@ -250,14 +177,14 @@ struct RegistrationAction {
             case .clientCertificate: break
             }
             limiter.wait()
-            let started = Date()
+            let started = WallClock.now()
             let result = Result { try client.send(request) }
-            let millis = Int(Date().timeIntervalSince(started) * 1000)
+            let millis = Int(WallClock.seconds(since: started) * 1000)
             func log(_ outcome: String, _ status: Int?, _ detail: String?) {
                 attempts.append(
                     RegistrationAttempt(
                         orderRef: job.record.orderRef, submissionID: job.record.submissionID, country: job.record.country,
-                        kind: ask ? .status : .submit, at: started, httpStatus: status, durationMillis: millis, outcome: outcome,
+                        kind: ask ? .status : .submit, at: asOf, httpStatus: status, durationMillis: millis, outcome: outcome,
                         detail: detail.map { Self.mask($0, job.personal) }))
             }
             let resolution: Resolution?
@@ -371,7 +298,7 @@ struct RegistrationAction {
 
     /// `outbox/registrations/<cc>/<submission id>.json|xml`, written atomically, readable by the
     /// owner only (it holds the holder's data). The same bytes on a rerun.
-    func writeFile(_ body: Data, mapping: RegistrationMapping, record: RegistrationRecord) throws -> String {
+    func writeFile(_ body: Data, mapping: RegistrationMapping, record: RegistrationRecord, crashPoint: CrashPoint) throws -> String {
         let dir = (config.outbox as NSString).appendingPathComponent("registrations/\(record.country.lowercased())")
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         let path = (dir as NSString).appendingPathComponent("\(record.submissionID).\(mapping.format.rawValue)")
@@ -381,22 +308,9 @@ struct RegistrationAction {
     }
 }
 
-/// What a pass decided, gathered for one store transaction.
-struct Settled {
-    var records: [RegistrationRecord] = []
-    var attempts: [RegistrationAttempt] = []
-    var facts: [Fact] = []
-    var actions: [ActionRecord] = []
-
-    mutating func finish(_ action: inout ActionRecord, _ status: ActionStatus, result: String? = nil, error: String? = nil) {
-        action.status = status
-        action.resultJSON = result ?? action.resultJSON
-        action.lastError = error
-        action.nextAttemptAt = nil
-        actions.append(action)
-    }
-
-    func fact(_ kind: FactKind, _ record: RegistrationRecord, _ fields: FactFields, asOf: Date, key: String) -> Fact {
+/// What registration answers write: the record's phase, its facts and its ledger lines.
+extension ActionCommit {
+    func registrationFact(_ kind: FactKind, _ record: RegistrationRecord, _ fields: FactFields, asOf: Date, key: String) -> Fact {
         var f = fields
         f["submission_id"] = .string(record.submissionID)
         return Fact(
@@ -404,72 +318,59 @@ struct Settled {
             kind: kind, occurredAt: asOf, fields: f, provenance: Provenance(action: key))
     }
 
-    mutating func registered(_ action: inout ActionRecord, _ record: inout RegistrationRecord, plate: String, asOf: Date) {
+    mutating func registered(_ record: inout RegistrationRecord, plate: String, asOf: Date, key: String) -> ActionResult {
         record.phase = .registered
         record.plate = plate
-        facts.append(fact(.registrationCompleted, record, ["plate": .string(plate)], asOf: asOf, key: action.key))
-        action.status = .done
-        action.lastError = nil
-        action.nextAttemptAt = nil
+        facts.append(registrationFact(.registrationCompleted, record, ["plate": .string(plate)], asOf: asOf, key: key))
+        return .done()
     }
 
-    /// Accepted for a later decision: polled again; false when the body has taken too long.
-    mutating func accepted(_ action: inout ActionRecord, _ record: inout RegistrationRecord, mapping: RegistrationMapping, asOf: Date)
-        -> Bool
-    {
+    /// Accepted for a later decision: polled again, unless the body has taken too long.
+    mutating func accepted(_ record: inout RegistrationRecord, mapping: RegistrationMapping, asOf: Date, key: String) -> ActionResult {
         if record.phase != .accepted {
-            facts.append(fact(.registrationSubmitted, record, ["country": .string(record.country)], asOf: asOf, key: action.key))
+            facts.append(registrationFact(.registrationSubmitted, record, ["country": .string(record.country)], asOf: asOf, key: key))
         }
         record.phase = .accepted
         let since = record.acceptedAt ?? asOf
         record.acceptedAt = since
         if asOf.timeIntervalSince(since) > mapping.answer.giveUpAfter {
-            action.status = .failed
-            action.lastError =
+            return .failed(
                 "\(mapping.authority) has not decided submission \(record.submissionID) in \(Int(mapping.answer.giveUpAfter / 3600)) h: ask them, then record the plate or resubmit"
-            return false
+            )
         }
-        action.status = .pending
-        action.lastError = nil
-        action.nextAttemptAt = asOf.addingTimeInterval(mapping.answer.pollEvery)
-        return true
+        return .waiting(until: asOf.addingTimeInterval(mapping.answer.pollEvery))
     }
 
+    /// Refused by the body, or by the country's check before anything left (`decidedHere`).
     mutating func reject(
-        _ action: inout ActionRecord, _ record: inout RegistrationRecord, field: String?, reason: String, asOf: Date,
-        kind: RegistrationAttempt.Kind?
-    ) {
+        _ record: inout RegistrationRecord, field: String?, reason: String, asOf: Date, key: String, decidedHere: RegistrationAttempt.Kind?
+    ) -> ActionResult {
         record.phase = .rejected
         record.field = field
         record.reason = reason
-        record.updatedAt = Date()
+        record.updatedAt = asOf
         var fields: FactFields = ["reason": .string(reason)]
         if let field { fields["field"] = .string(field) }
-        facts.append(fact(.registrationRejected, record, fields, asOf: asOf, key: action.key))
-        if let kind {
+        facts.append(registrationFact(.registrationRejected, record, fields, asOf: asOf, key: key))
+        if let kind = decidedHere {
             // Decided here, without a request: the ledger says so.
-            attempts.append(
-                .note(record, kind, outcome: "rejected", detail: reason))
-            records.append(record)
-            finish(&action, .failed, error: "registration refused: \(field.map { "\($0): " } ?? "")\(reason)")
-        } else {
-            action.status = .failed
-            action.nextAttemptAt = nil
-            action.lastError = "registration refused: \(field.map { "\($0): " } ?? "")\(reason)"
+            registrationAttempts.append(.note(record, kind, outcome: "rejected", detail: reason, at: asOf))
+            registrations.append(record)
         }
+        return .failed("registration refused: \(field.map { "\($0): " } ?? "")\(reason)")
     }
 
     /// File mode: the submission is in the outbox; an operator records the plate.
-    mutating func manual(_ action: inout ActionRecord, _ record: inout RegistrationRecord, asOf: Date) {
+    mutating func manual(_ record: inout RegistrationRecord, asOf: Date, key: String) -> ActionResult {
         record.phase = .manual
-        record.updatedAt = Date()
-        facts.append(fact(.registrationSubmitted, record, ["country": .string(record.country)], asOf: asOf, key: action.key))
-        attempts.append(
+        record.updatedAt = asOf
+        facts.append(registrationFact(.registrationSubmitted, record, ["country": .string(record.country)], asOf: asOf, key: key))
+        registrationAttempts.append(
             .note(
                 record, .file, outcome: "manual",
-                detail: "written to outbox/registrations/\(record.country.lowercased())/ for manual upload"))
-        records.append(record)
-        finish(&action, .done, result: "{\"mode\":\"file\"}")
+                detail: "written to outbox/registrations/\(record.country.lowercased())/ for manual upload", at: asOf))
+        registrations.append(record)
+        return .done(result: "{\"mode\":\"file\"}")
     }
 }
 
@@ -487,7 +388,7 @@ final class RateLimiter: @unchecked Sendable {
 
     /// Waits for this request's slot. Returns how long it waited (for tests).
     @discardableResult
-    func wait(now: Date = Date()) -> TimeInterval {
+    func wait(now: Date = WallClock.now()) -> TimeInterval {
         guard interval > 0 else { return 0 }
         lock.lock()
         let slot = max(now, nextSlot)

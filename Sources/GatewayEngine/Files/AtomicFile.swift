@@ -36,6 +36,21 @@ public enum AtomicFile {
         syncDirectory(dir)
     }
 
+    /// Removes the temporary files `write` leaves when its process dies before the rename
+    /// (`.<name>.tmp-<pid>`), under `root`. Only for a caller that knows no writer is alive there.
+    /// Returns how many it removed.
+    @discardableResult
+    public static func removeTemporaryFiles(under root: String) -> Int {
+        guard let e = FileManager.default.enumerator(atPath: root) else { return 0 }
+        var removed = 0
+        while let rel = e.nextObject() as? String {
+            let name = (rel as NSString).lastPathComponent
+            guard name.hasPrefix("."), name.range(of: ".tmp-") != nil else { continue }
+            if unlink((root as NSString).appendingPathComponent(rel)) == 0 { removed += 1 }
+        }
+        return removed
+    }
+
     public static func write(_ text: String, to path: String, mode: mode_t = 0o644) throws {
         try write(Data(text.utf8), to: path, mode: mode)
     }

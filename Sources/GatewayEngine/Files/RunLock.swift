@@ -22,7 +22,7 @@ public final class RunLock {
             close(fd)
             throw Held(path: path, holder: holder.isEmpty ? "unknown process" : holder)
         }
-        let note = "pid \(getpid()) since \(ISO8601DateFormatter().string(from: Date()))\n"
+        let note = "pid \(getpid()) since \(ISO8601DateFormatter().string(from: WallClock.now()))\n"
         ftruncate(fd, 0)
         _ = note.withCString { Foundation.pwrite(fd, $0, strlen($0), 0) }
     }

@@ -35,7 +35,7 @@ enum InboxScanner {
             out.append(
                 InboxFile(
                     path: path, relativePath: rel, size: (attrs[.size] as? NSNumber)?.int64Value ?? 0,
-                    modified: attrs[.modificationDate] as? Date ?? Date()))
+                    modified: attrs[.modificationDate] as? Date ?? WallClock.now()))
         }
         return out.sorted { $0.relativePath < $1.relativePath }
     }

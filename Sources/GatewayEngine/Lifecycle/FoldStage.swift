@@ -3,15 +3,22 @@ import GatewayCore
 import GatewayStore
 import Logging
 
-/// Folds every order that has new facts or a deadline that has come, and saves the projection.
-/// The fold itself is `Lifecycle.fold`, pure; this stage only reads facts and writes results.
+/// Folds every order that has new facts or a deadline that has come. The fold itself is
+/// `Lifecycle.fold`, pure; this stage reads each batch's facts once, folds, and commits the batch's
+/// projections, the actions that became due and its cleared change marks in one transaction (the
+/// transactional outbox): a crash leaves either all of it or none, and none means the orders are
+/// still marked and fold again.
 struct FoldStage {
     let store: any GatewayStore
     let policies: Policies
     let logger: Logger
-    /// Rewrites the expediente of each folded order. Written before the projection is saved: a
-    /// crash in between leaves the order to fold, so the rerun writes it again.
+    /// Rewrites the expediente of each folded order. Written before the batch commits: a crash in
+    /// between leaves the order marked, so the rerun writes it again (only if its bytes changed).
     var expedientes: ExpedienteWriter? = nil
+    /// The action kinds this gateway performs; other due actions wait until it can.
+    let executable: Set<DueActionKind>
+    /// Orders folded per transaction.
+    var batchSize = 500
 
     struct Change: Sendable, Codable, Equatable {
         let ref: String
@@ -19,29 +26,32 @@ struct FoldStage {
         let to: OrderState?
     }
 
-    /// Returns the views it folded and the state changes among them.
-    func fold(asOf: Date) throws -> (views: [OrderView], changes: [Change]) {
-        let refs = try store.ordersToFold(asOf: asOf)
-        var views: [OrderView] = []
+    /// Returns how many orders it folded and the state changes among them.
+    func fold(asOf: Date) throws -> (folded: Int, changes: [Change]) {
+        let marks = try store.ordersToFold(asOf: asOf)
         var changes: [Change] = []
-        for chunk in stride(from: 0, to: refs.count, by: 500).map({ Array(refs[$0..<min($0 + 500, refs.count)]) }) {
-            var batch: [OrderView] = []
-            for ref in chunk {
-                let before = try store.projection(ref: ref)?.state
-                let facts = try store.facts(orderRef: ref)
-                let view = Lifecycle.fold(ref: ref, facts: facts, policies: policies, asOf: asOf)
-                try expedientes?.write(view, facts: facts)
-                if before != view.state {
-                    changes.append(Change(ref: ref, from: before, to: view.state))
+        for start in stride(from: 0, to: marks.count, by: batchSize) {
+            let chunk = Array(marks[start..<min(start + batchSize, marks.count)])
+            let refs = chunk.map(\.ref)
+            let before = try store.projections(refs: refs)
+            let facts = try store.facts(orderRefs: refs)
+            var views: [OrderView] = []
+            for ref in refs {
+                let orderFacts = facts[ref] ?? []
+                let view = Lifecycle.fold(ref: ref, facts: orderFacts, policies: policies, asOf: asOf)
+                try expedientes?.write(view, facts: orderFacts)
+                let was = before[ref]?.state
+                if was != view.state {
+                    changes.append(Change(ref: ref, from: was, to: view.state))
                     logger.debug(
                         "order state",
-                        metadata: ["order.ref": "\(ref)", "from": "\(before?.rawValue ?? "-")", "to": "\(view.state?.rawValue ?? "-")"])
+                        metadata: ["order.ref": "\(ref)", "from": "\(was?.rawValue ?? "-")", "to": "\(view.state?.rawValue ?? "-")"])
                 }
-                batch.append(view)
+                views.append(view)
             }
-            try store.saveProjection(batch, foldedAt: asOf)
-            views += batch
+            let due = views.flatMap(\.dueActions).filter { executable.contains($0.kind) }
+            try store.commitFold(views, due: due, marks: chunk, at: asOf)
         }
-        return (views, changes)
+        return (marks.count, changes)
     }
 }

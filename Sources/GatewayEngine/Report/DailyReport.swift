@@ -169,11 +169,8 @@ public struct DailyReport: Codable, Sendable, Equatable {
                             note: $0.note)
                     }))
         }
-        var actions: [String: Int] = [:]
-        for a in try store.actions(status: nil) {
-            actions[a.status.rawValue, default: 0] += 1
-            if a.status == .failed { input.failedActions.append(a) }
-        }
+        let actions = Dictionary(uniqueKeysWithValues: try store.actionCounts().map { ($0.key.rawValue, $0.value) })
+        input.failedActions = try store.actions(status: .failed)
         let transfers = try store.transfers(runIDs: runs.map(\.id))
         let registrations = try store.registrations()
         input.views = views

@@ -35,11 +35,10 @@ enum Metrics {
                 ("outcome=\"done\"", String(s.actionsDone)), ("outcome=\"failed\"", String(s.actionsFailed)),
                 ("outcome=\"retrying\"", String(s.actionsRetrying)), ("outcome=\"skipped\"", String(s.actionsSkipped)),
             ])
-        var byStatus: [String: Int] = [:]
-        for a in try store.actions(status: nil) { byStatus[a.status.rawValue, default: 0] += 1 }
+        let byStatus = try store.actionCounts()
         metric(
             "actions", "Every action the gateway keeps, by status.", "gauge",
-            ActionStatus.allCases.map { ("status=\"\($0.rawValue)\"", String(byStatus[$0.rawValue] ?? 0)) })
+            ActionStatus.allCases.map { ("status=\"\($0.rawValue)\"", String(byStatus[$0] ?? 0)) })
         // A run without a report (pull, ingest) shows what the last report left open.
         let exceptions =
             try s.exceptionsByRule ?? store.openExceptions().reduce(into: [String: Int]()) { $0[$1.rule, default: 0] += 1 }
@@ -60,7 +59,8 @@ enum Metrics {
     }
 
     static func write(_ s: RunSummary, status: String, store: any GatewayStore, varDir: String) throws {
-        let now = Date()
+        // Monitoring alerts on how long ago the last run was, in real time, whatever --as-of said.
+        let now = WallClock.now()
         let success = status == "ok" ? now : previousSuccess(varDir: varDir)
         let file = path(varDir: varDir)
         try FileManager.default.createDirectory(atPath: (file as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
