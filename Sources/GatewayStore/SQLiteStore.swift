@@ -424,6 +424,7 @@ public final class SQLiteStore: GatewayStore {
         }
     }
 
+    @discardableResult
     public func commitFold(_ views: [OrderView], due: [DueAction], marks: [OrderToFold], at: Date) throws -> Int {
         let encoder = JSONEncoder()
         encoder.dateEncodingStrategy = .millisecondsSince1970

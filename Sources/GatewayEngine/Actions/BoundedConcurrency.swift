@@ -1,16 +1,30 @@
 import Foundation
 
-/// Partner requests block their thread for the whole round trip: a few run at once, no more
-/// than the partner's configured concurrency.
+/// Partner requests block their thread for the whole round trip: up to the partner's configured
+/// concurrency run at once, each on a thread of its own. (`DispatchQueue.concurrentPerform` would
+/// cap them at the core count: 2 requests in flight on a 2-core machine, whatever was configured.)
 enum BoundedConcurrency {
-    /// `body(i)` for every i in 0..<count, at most `limit` at a time (GCD may run fewer on a small
-    /// machine); the results in index order.
-    static func map<T>(count: Int, limit: Int, _ body: @Sendable (Int) -> T) -> [T] {
+    /// `body(i)` for every i in 0..<count, at most `limit` at a time; the results in index order.
+    static func map<T>(count: Int, limit: Int, _ body: @escaping @Sendable (Int) -> T) -> [T] {
         guard count > 0 else { return [] }
         let results = Slots<T>(count: count)
-        DispatchQueue.concurrentPerform(iterations: min(max(1, limit), count)) { _ in
+        let workers = min(max(1, limit), count)
+        if workers == 1 {
             while let i = results.claimNext() { results[i] = body(i) }
+            return (0..<count).map { results[$0]! }
         }
+        let finished = DispatchGroup()
+        for _ in 0..<workers {
+            finished.enter()
+            let thread = Thread {
+                while let i = results.claimNext() { results[i] = body(i) }
+                finished.leave()
+            }
+            // libcurl and TLS need more than the 512 KiB a secondary thread gets by default on Linux.
+            thread.stackSize = 4 << 20
+            thread.start()
+        }
+        finished.wait()
         return (0..<count).map { results[$0]! }
     }
 }
