@@ -111,6 +111,6 @@ let package = Package(
         // Runs the built executable as cron would: exit codes, silence, messages.
         .testTarget(
             name: "CaasGatewayCLITests",
-            dependencies: ["caas-gateway", "GatewayEngine", "GatewayCore", "GatewayFormats", "GatewayTestSupport"]),
+            dependencies: ["caas-gateway", "GatewayEngine", "GatewayCore", "GatewayFormats", "GatewayTransport", "GatewayTestSupport"]),
     ]
 )

@@ -27,12 +27,14 @@ struct CLI {
         }
     }
 
+    /// Runs the binary with `args` in the home; `signal` is set when it was killed by one.
     @discardableResult
-    func run(_ args: [String]) throws -> (code: Int32, out: String, err: String) {
+    func run(_ args: [String], environment: [String: String] = [:]) throws -> (code: Int32, out: String, err: String, signal: Int32?) {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: Self.binary)
         p.arguments = args
         p.currentDirectoryURL = URL(fileURLWithPath: home)
+        if !environment.isEmpty { p.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 } }
         let out = Pipe(), err = Pipe()
         p.standardOutput = out
         p.standardError = err
@@ -41,7 +43,8 @@ struct CLI {
         let o = out.fileHandleForReading.readDataToEndOfFile()
         let e = err.fileHandleForReading.readDataToEndOfFile()
         p.waitUntilExit()
-        return (p.terminationStatus, String(decoding: o, as: UTF8.self), String(decoding: e, as: UTF8.self))
+        let signal = p.terminationReason == .uncaughtSignal ? p.terminationStatus : nil
+        return (p.terminationStatus, String(decoding: o, as: UTF8.self), String(decoding: e, as: UTF8.self), signal)
     }
 }
 

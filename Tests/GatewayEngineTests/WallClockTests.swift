@@ -15,12 +15,17 @@ struct WallClockTests {
         var offenders: [String] = []
         for target in ["GatewayEngine", "GatewayStore", "GatewayCore", "GatewayFormats"] {
             let dir = Fixtures.repoRoot.appendingPathComponent("Sources/\(target)").path
-            let files = try #require(FileManager.default.enumerator(atPath: dir)).compactMap { $0 as? String }.filter { $0.hasSuffix(".swift") }
+            let files = try #require(FileManager.default.enumerator(atPath: dir)).compactMap { $0 as? String }.filter {
+                $0.hasSuffix(".swift")
+            }
             #expect(!files.isEmpty, "no sources found under \(dir)")
             for file in files where file != "Run/RunContext.swift" {
-                let lines = try String(contentsOfFile: dir + "/" + file, encoding: .utf8).split(separator: "\n", omittingEmptySubsequences: false)
+                let lines = try String(contentsOfFile: dir + "/" + file, encoding: .utf8).split(
+                    separator: "\n", omittingEmptySubsequences: false)
                 for (n, line) in lines.enumerated() where !line.trimmingCharacters(in: .whitespaces).hasPrefix("//") {
-                    if let reader = Self.readers.first(where: { line.contains($0) }) { offenders.append("\(target)/\(file):\(n + 1): \(reader)") }
+                    if let reader = Self.readers.first(where: { line.contains($0) }) {
+                        offenders.append("\(target)/\(file):\(n + 1): \(reader)")
+                    }
                 }
             }
         }

@@ -14,6 +14,7 @@ Test switches (never part of the partner's API):
      every N-th order request fails with `status` (503 carries Retry-After), or waits `delay` seconds,
      or is accepted and then the connection is closed without an answer.
   GET  /_sim/requests  {"<key>": {"requests": n, "placed": bool}}
+  GET  /_sim/state, PUT /_sim/state   the orders, counts and faults, saved and put back as a whole
 
   python3 factory.py --port P --token T --order-book order-book.csv [--cert server.pem --key server.key]
 Stops on SIGTERM. Standard library only.
@@ -27,6 +28,8 @@ OPTIONS = {"HEATED-SEATS", "ADAPTIVE-CRUISE", "PREMIUM-AUDIO", "AUTOPARK", "TOWB
 
 
 class Factory:
+    STATE = ("placed", "requests", "faults", "calls", "next_id")
+
     def __init__(self, token, book):
         self.token = token
         self.book = book  # order_ref -> (factory_order, plant, eta)
@@ -61,7 +64,14 @@ def handler(factory):
                 with factory.lock:
                     out = {k: {"requests": n, "placed": k in factory.placed} for k, n in factory.requests.items()}
                 return self.reply(200, out)
+            if self.path == "/_sim/state":
+                return self.reply(200, simhttp.snapshot(factory, Factory.STATE))
             self.reply(404, {"error": "not found"})
+
+        def do_PUT(self):
+            if self.path != "/_sim/state":
+                return self.reply(404, {"error": "not found"})
+            self.reply(200, simhttp.restore(factory, Factory.STATE, self.read_body()))
 
         def do_POST(self):
             raw = self.read_body()

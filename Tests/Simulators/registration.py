@@ -20,6 +20,7 @@ Test switches (never part of a partner's API):
                      "bad_plate": bool, "decide_after": N}
   GET  /_sim/requests  {"<submission id>": {"submits": n, "polls": n, "state": s}}
   GET  /_sim/bodies    {"<submission id>": "<last body received>"}
+  GET  /_sim/state, PUT /_sim/state   submissions, counts and faults, saved and put back as a whole
 
   python3 registration.py --country CC --port P [--token T | --api-key K] --cert C --key K [--client-ca CA]
 Stops on SIGTERM. Standard library only.
@@ -154,6 +155,8 @@ def xml_answer(root, fields, ns=None):
 class Body:
     """One administrative body and its submissions."""
 
+    STATE = ("submissions", "requests", "bodies", "faults", "calls", "issued")
+
     def __init__(self, country, token, api_key):
         self.country = country
         self.contract = CONTRACTS.get(country)
@@ -231,6 +234,8 @@ def handler(body):
             if self.path == "/_sim/bodies":
                 with body.lock:
                     return self.reply(200, dict(body.bodies))
+            if self.path == "/_sim/state":
+                return self.reply(200, simhttp.snapshot(body, Body.STATE))
             if not self.authorised():
                 return self.reply(401, {"error": "not authorised"})
             c = body.contract
@@ -249,6 +254,11 @@ def handler(body):
                     else:
                         sub["state"], sub["plate"] = "registered", body.new_plate(sub["body"])
                 return self.reply(200, body.answer(sid, sub))
+
+        def do_PUT(self):
+            if self.path != "/_sim/state":
+                return self.reply(404, {"error": "not found"})
+            self.reply(200, simhttp.restore(body, Body.STATE, self.read_body()))
 
         def do_POST(self):
             raw = self.read_body()

@@ -1,7 +1,7 @@
 """What the partner simulators share: a quiet HTTP/1.1 handler that answers and closes, the
 delay and fail-every fault switches, and serving on 127.0.0.1 over TLS (optionally demanding a
 client certificate). Standard library only."""
-import json, ssl, time
+import base64, json, pickle, ssl, time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
@@ -40,6 +40,21 @@ def injected_failure(faults, calls, default_status):
     if every and calls % every == 0:
         return int(faults.get("status", default_status))
     return None
+
+
+# What a simulator keeps of a partner's own state (not its configuration): saved and restored as a
+# whole by a test that replays one day many times from the same start (the crash tests).
+def snapshot(sim, fields):
+    with sim.lock:
+        return {"state": base64.b64encode(pickle.dumps({f: getattr(sim, f) for f in fields})).decode()}
+
+
+def restore(sim, fields, payload):
+    state = pickle.loads(base64.b64decode(json.loads(payload)["state"]))
+    with sim.lock:
+        for f in fields:
+            setattr(sim, f, state[f])
+    return {"restored": sorted(fields)}
 
 
 def serve(handler, port, cert=None, key=None, client_ca=None):

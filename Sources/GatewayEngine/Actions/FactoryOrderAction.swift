@@ -22,7 +22,10 @@ struct FactoryOrderAction: ActionPerformer {
     func prepare(_ items: [ActionItem], pass: ActionPass, inFlight: inout ActionCommit) throws -> [Prepared<HTTPRequest>] {
         let token = try factory.token.resolve()
         return items.map { item in
-            guard let view = item.view, view.dueActions.contains(where: { $0.kind == .placeFactoryOrder }), let sale = item.sale else {
+            // Once due, a placement stays due until the factory has answered it: its status files
+            // can report the order before our call's answer arrives (or after an answer was lost),
+            // and the same key makes the call harmless. Only a withdrawn sale stops it.
+            guard let view = item.view, let state = view.state, state != .cancelled, let sale = item.sale else {
                 return .settled(.skipped("no longer due"))
             }
             // A dead run may have sent it: sending again is harmless, the same key and bytes get
@@ -100,7 +103,9 @@ struct FactoryOrderAction: ActionPerformer {
             "options": view.options,
             // The factory always delivers to the dealership; the carrier takes it home from there.
             "delivery_location": ["type": "DEALERSHIP", "dealer_code": dealer],
-            "order_date": Timestamp.iso(view.stateSince ?? sale.occurredAt),
+            // When the order was reserved, never the current state's start: a retry made after the
+            // factory's status files moved the order on must send the same bytes.
+            "order_date": Timestamp.iso(view.timeline.first { $0.stateAfter == .reserved }?.occurredAt ?? sale.occurredAt),
         ]
         return (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data()
     }
