@@ -55,3 +55,25 @@ public struct ProblemFile: Sendable, Equatable {
         self.firstRejection = firstRejection
     }
 }
+
+/// An exception opened, resolved or dismissed, by which run and when (as-of time).
+public struct ExceptionEvent: Sendable, Equatable {
+    public let key: String
+    public let rule: String
+    public let owner: String
+    public let subject: String
+    /// `opened`, `resolved` or `dismissed`.
+    public let event: String
+    public let at: Date
+    public let runID: String
+
+    public init(key: String, rule: String, owner: String, subject: String, event: String, at: Date, runID: String) {
+        self.key = key
+        self.rule = rule
+        self.owner = owner
+        self.subject = subject
+        self.event = event
+        self.at = at
+        self.runID = runID
+    }
+}

@@ -19,8 +19,32 @@ extension SQLiteStore {
                 sql:
                     "UPDATE exceptions SET resolved_at = ?, resolved_run = 'dismissed', dismissed_note = ? WHERE key = ? AND resolved_at IS NULL",
                 arguments: [Self.ms(at), note, key])
-            return db.changesCount > 0
+            guard db.changesCount > 0 else { return false }
+            try db.execute(
+                sql: """
+                    INSERT INTO exception_events(key, rule, owner, subject, event, at, run_id)
+                    SELECT key, rule, owner, subject, 'dismissed', ?, 'dismissed' FROM exceptions WHERE key = ?
+                    """, arguments: [Self.ms(at), key])
+            return true
         }
+    }
+
+    public func exceptionEvents(from: Date, to: Date) throws -> [ExceptionEvent] {
+        try db.read { db in
+            try Row.fetchAll(
+                db, sql: "SELECT * FROM exception_events WHERE at >= ? AND at < ? ORDER BY seq", arguments: [Self.ms(from), Self.ms(to)]
+            ).map {
+                ExceptionEvent(
+                    key: $0["key"], rule: $0["rule"], owner: $0["owner"], subject: $0["subject"], event: $0["event"],
+                    at: Self.date($0["at"])!, runID: $0["run_id"])
+            }
+        }
+    }
+
+    static func insertEvent(_ db: Database, _ e: TrackedException, _ event: String, at: Date?, run: String?) throws {
+        try db.execute(
+            sql: "INSERT INTO exception_events(key, rule, owner, subject, event, at, run_id) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            arguments: [e.key, e.rule, e.owner, e.subject, event, ms(at ?? e.firstSeenAt) as Int64, run ?? e.firstSeenRun])
     }
 
     public func fileProblems() throws -> [ProblemFile] {
@@ -64,11 +88,13 @@ extension SQLiteStore {
                           resolved_at = NULL, resolved_run = NULL
                         """,
                     arguments: [e.key, e.rule, e.owner, e.subject, Self.ms(e.firstSeenAt), e.firstSeenRun])
+                try Self.insertEvent(db, e, "opened", at: e.firstSeenAt, run: e.firstSeenRun)
             }
             for e in resolved {
                 try db.execute(
                     sql: "UPDATE exceptions SET resolved_at = ?, resolved_run = ? WHERE key = ?",
                     arguments: [Self.ms(e.resolvedAt), e.resolvedRun, e.key])
+                try Self.insertEvent(db, e, "resolved", at: e.resolvedAt, run: e.resolvedRun)
             }
         }
     }

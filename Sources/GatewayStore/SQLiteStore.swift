@@ -158,6 +158,17 @@ public final class SQLiteStore: GatewayStore {
                     CREATE INDEX runs_status ON runs(status);
                     """)
         }
+        m.registerMigration("v7-exception-events") { db in
+            // Every opening, resolution and dismissal of an exception, so a day's report can say what
+            // was new and what was resolved across all the day's runs, not only since the last one.
+            try db.execute(
+                sql: """
+                    CREATE TABLE exception_events (
+                        seq INTEGER PRIMARY KEY AUTOINCREMENT, key TEXT NOT NULL, rule TEXT NOT NULL, owner TEXT NOT NULL,
+                        subject TEXT NOT NULL, event TEXT NOT NULL, at INTEGER NOT NULL, run_id TEXT NOT NULL);
+                    CREATE INDEX exception_events_at ON exception_events(at);
+                    """)
+        }
         return m
     }
 

@@ -106,6 +106,8 @@ public protocol GatewayStore: Sendable {
     /// An operator closes an open exception nothing in the data can resolve; false when no open
     /// exception has the key.
     func dismissException(key: String, note: String, at: Date) throws -> Bool
+    /// Openings, resolutions and dismissals between `from` (inclusive) and `to`, oldest first.
+    func exceptionEvents(from: Date, to: Date) throws -> [ExceptionEvent]
     /// Quarantined files not resent since, and ingested files with rejected records.
     func fileProblems() throws -> [ProblemFile]
     /// When each feed's ingested files arrived, by the as-of time of the run that took them, oldest first.

@@ -149,7 +149,7 @@ final class ReplayTests {
         let csv = try String(contentsOfFile: box.config.reportsDir + "/2026-11-20/report.csv", encoding: .utf8)
         #expect(
             csv.contains(
-                "finance,reservation_underpaid,S-2026-000303,S-2026-000303,48,2026-10-03T23:00:00Z,no,1500.00 EUR received of a 2000.00 EUR señal"
+                "finance,reservation_underpaid,S-2026-000303,S-2026-000303,48,2026-10-03T23:00:00Z,no,no,1500.00 EUR received of a 2000.00 EUR señal"
             ))
         // Every exception the story leaves open, under the owner who acts on it.
         let final = try report("2026-11-20")

@@ -322,3 +322,27 @@ struct FactoryConfigTests {
             ], secrets: ["abc123"])
     }
 }
+
+extension RobustnessTests {
+    /// A run of this host still marked running when the next one starts (holding the lock) died:
+    /// it is marked interrupted, and the temporary files it left in the outbox are removed; a run
+    /// of another host is left alone.
+    @Test func aDeadRunIsMarkedInterruptedAndItsTemporaryFilesRemoved() throws {
+        let box = try Sandbox()
+        let g = try box.gateway()
+        let t = Timestamp.parseISO("2026-10-01T23:00:00Z")!
+        try g.storeForQueries.beginRun(RunRecord(id: "r-dead", command: "run", asOf: t, startedAt: t, runner: RunContext.hostRunner))
+        try g.storeForQueries.beginRun(RunRecord(id: "r-other", command: "run", asOf: t, startedAt: t, runner: "another-host"))
+        let leftover = box.config.outbox + "/notifications/.r-dead-1-welcome.ndjson.tmp-4242"
+        try Fixtures.write("{\"idempotency_key\":\"half\"", leftover)
+        let kept = box.config.outbox + "/notifications/r-old-1-welcome.ndjson"
+        try Fixtures.write("{}\n", kept)
+        _ = try g.run(asOf: t.addingTimeInterval(600))
+        #expect(!FileManager.default.fileExists(atPath: leftover))
+        #expect(FileManager.default.fileExists(atPath: kept))
+        let runs = try g.storeForQueries.runs(onDay: "2026-10-01")
+        #expect(runs.first { $0.id == "r-dead" }?.status == "interrupted")
+        #expect(runs.first { $0.id == "r-other" }?.status == "running")
+        #expect(box.logs.all.contains("found runs that died"))
+    }
+}

@@ -95,6 +95,55 @@ public struct DailyReport: Codable, Sendable, Equatable {
         public let key, rule, owner, subject: String
         public let firstSeenAt: String
     }
+    /// Exceptions that opened in any run of the day (whether still open or not).
+    public let newToday: [DayException]
+    /// Exceptions resolved (or dismissed by an operator) in any run of the day.
+    public let resolvedToday: [DayException]
+
+    public struct DayException: Codable, Sendable, Equatable {
+        public let key, rule, owner, subject: String
+        /// When it opened (for `new_today`) or was resolved (for `resolved_today`), as-of time.
+        public let at: String
+        public let run: String
+        /// `opened`, `resolved` or `dismissed`.
+        public let event: String
+        /// For an exception new today: still open at this run.
+        public let open: Bool
+    }
+
+    /// The day's openings and resolutions, from the store's events, plus this run's own when it
+    /// did not record them (a dry run). An exception that opened twice counts once.
+    static func dayEvents(
+        store: any GatewayStore, day: String, runID: String, open: [ReconciliationException], resolved: [TrackedException], asOf: Date,
+        recorded: Bool
+    ) throws -> (new: [DayException], resolved: [DayException]) {
+        let start = Timestamp.parseISO(day)!
+        var events = try store.exceptionEvents(from: start, to: start.addingTimeInterval(86400))
+        if !recorded {
+            events += open.filter(\.isNew).map {
+                ExceptionEvent(
+                    key: $0.key, rule: $0.rule, owner: $0.owner.rawValue, subject: $0.subject, event: "opened", at: asOf, runID: runID)
+            }
+            events += resolved.map {
+                ExceptionEvent(key: $0.key, rule: $0.rule, owner: $0.owner, subject: $0.subject, event: "resolved", at: asOf, runID: runID)
+            }
+        }
+        let openNow = Set(open.map(\.key))
+        var new: [String: DayException] = [:]
+        var gone: [String: DayException] = [:]
+        for e in events {
+            let row = DayException(
+                key: e.key, rule: e.rule, owner: e.owner, subject: e.subject, at: Timestamp.iso(e.at), run: e.runID, event: e.event,
+                open: openNow.contains(e.key))
+            if e.event == "opened" {
+                if new[e.key] == nil { new[e.key] = row }
+            } else {
+                gone[e.key] = row
+            }
+        }
+        let order: (DayException, DayException) -> Bool = { ($0.owner, $0.at, $0.key) < ($1.owner, $1.at, $1.key) }
+        return (new.values.sorted(by: order), gone.values.sorted(by: order))
+    }
     /// Registrations not (yet) registered: waiting for a body's decision or an operator's plate,
     /// unsure, or rejected with the field and reason.
     public let registrations: [RegistrationRow]
@@ -179,8 +228,10 @@ public struct DailyReport: Codable, Sendable, Equatable {
         input.failedTransfers = transfers.filter { $0.outcome == .refused || $0.outcome == .failed }
         input.feedArrivals = try store.feedArrivals()
         input.fileProblems = try store.fileProblems()
-        let (open, resolved) = try Reconciliation.track(
+        var (open, resolved) = try Reconciliation.track(
             Reconciliation.evaluate(input, config: rules, asOf: asOf), store: store, runID: runID, at: asOf, persist: track)
+        for i in open.indices { open[i].isNewToday = open[i].firstSeenAt.map { $0.hasPrefix(day) } ?? true }
+        let today = try dayEvents(store: store, day: day, runID: runID, open: open, resolved: resolved, asOf: asOf, recorded: track)
         return DailyReport(
             schema: schema, day: day, asOf: Timestamp.iso(asOf),
             runs: runs.map {
@@ -195,7 +246,7 @@ public struct DailyReport: Codable, Sendable, Equatable {
             resolvedExceptions: resolved.map {
                 ResolvedException(
                     key: $0.key, rule: $0.rule, owner: $0.owner, subject: $0.subject, firstSeenAt: Timestamp.iso($0.firstSeenAt))
-            },
+            }, newToday: today.new, resolvedToday: today.resolved,
             registrations: registrations.filter { $0.phase != .registered }.map {
                 RegistrationRow(
                     order: $0.orderRef, country: $0.country, submissionId: $0.submissionID, phase: $0.phase.rawValue, field: $0.field,

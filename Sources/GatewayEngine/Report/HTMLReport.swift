@@ -82,6 +82,8 @@ enum HTMLReport {
         tile("records rejected", r.recordsRejected, bad: true)
         tile("orders", r.orders.count)
         tile("open exceptions", r.exceptions.count, bad: true)
+        tile("new today", r.newToday.count, bad: true)
+        tile("resolved today", r.resolvedToday.count)
         tile("new since last run", r.exceptions.filter(\.isNew).count, bad: true)
         tile("resolved since last run", r.resolvedExceptions.count)
         h += "</div>"
@@ -113,18 +115,32 @@ enum HTMLReport {
                 mine.map { e in
                     Row([
                         Cell(String(e.ageDays), "num", sort: String(e.ageDays)),
-                        Cell(e.rule, "name", html: esc(e.rule) + (e.isNew ? " <span class=\"new\">new</span>" : "")),
+                        Cell(
+                            e.rule, "name",
+                            html: esc(e.rule)
+                                + (e.isNew
+                                    ? " <span class=\"new\">new</span>" : e.isNewToday ? " <span class=\"new\">new today</span>" : "")),
                         Cell(e.order ?? "", "name", html: e.order.map(orderLink) ?? ""), Cell(e.order == e.subject ? "" : e.subject),
                         Cell(e.detail), Cell(e.todo), Cell(e.since, "name"),
                     ])
                 }, sortable: true)
         }
-        if !r.resolvedExceptions.isEmpty {
-            h += "<h3>Resolved since the previous run</h3>"
+        if !r.resolvedToday.isEmpty {
+            // Across all of the day's runs: with cron every ten minutes, "since the previous run"
+            // would show only the last ten minutes.
+            h += "<h3>Resolved today</h3>"
             h += table(
-                [Cell("owner"), Cell("rule"), Cell("subject"), Cell("open since")],
-                r.resolvedExceptions.map { Row([Cell($0.owner), Cell($0.rule), Cell($0.subject, "name"), Cell($0.firstSeenAt)]) },
-                sortable: true)
+                [Cell("owner"), Cell("rule"), Cell("subject"), Cell("resolved"), Cell("how")],
+                r.resolvedToday.map {
+                    Row([Cell($0.owner), Cell($0.rule), Cell($0.subject, "name"), Cell($0.at), Cell($0.event)])
+                }, sortable: true)
+        }
+        let cameAndWent = r.newToday.filter { !$0.open }
+        if !cameAndWent.isEmpty {
+            h += "<h3>Opened and resolved today</h3>"
+            h += table(
+                [Cell("owner"), Cell("rule"), Cell("subject"), Cell("opened")],
+                cameAndWent.map { Row([Cell($0.owner), Cell($0.rule), Cell($0.subject, "name"), Cell($0.at)]) }, sortable: true)
         }
 
         if !r.registrations.isEmpty {

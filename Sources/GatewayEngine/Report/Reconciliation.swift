@@ -33,6 +33,8 @@ public struct ReconciliationException: Codable, Sendable, Equatable {
     public let todo: String
     /// Not open at the end of the previous run.
     public internal(set) var isNew = true
+    /// First seen by a run of the report's day (not only by the last run).
+    public internal(set) var isNewToday = true
     public internal(set) var firstSeenAt: String?
 }
 

@@ -18,10 +18,11 @@ enum ReportWriter {
 
     /// One row per exception, in the page's order: owner, then oldest first.
     static func exceptionsCSV(_ r: DailyReport) -> String {
-        var rows: [[String]] = [["owner", "rule", "order", "subject", "age_days", "since", "new", "detail", "what_to_do"]]
+        var rows: [[String]] = [["owner", "rule", "order", "subject", "age_days", "since", "new", "new_today", "detail", "what_to_do"]]
         for e in r.exceptions {
             rows.append([
-                e.owner.rawValue, e.rule, e.order ?? "", e.subject, String(e.ageDays), e.since, e.isNew ? "yes" : "no", e.detail, e.todo,
+                e.owner.rawValue, e.rule, e.order ?? "", e.subject, String(e.ageDays), e.since, e.isNew ? "yes" : "no",
+                e.isNewToday ? "yes" : "no", e.detail, e.todo,
             ])
         }
         return CSVText.render(rows)
