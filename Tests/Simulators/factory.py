@@ -10,9 +10,11 @@
     401                                                missing or wrong token
 
 Test switches (never part of the partner's API):
-  POST /_sim/faults {"fail_every": N, "status": 503|500, "retry_after": S, "delay": S, "drop_after_accept": bool}
-     every N-th order request fails with `status` (503 carries Retry-After), or waits `delay` seconds,
-     or is accepted and then the connection is closed without an answer.
+  POST /_sim/faults {"fail_every": N, "fail_first_per_key": N, "status": 503|500, "retry_after": S, "delay": S,
+                     "drop_after_accept": bool}
+     every N-th order request fails with `status` (503 carries Retry-After), or the first N requests
+     of each Idempotency-Key do (the same fate for every order, whatever the order of the calls), or
+     it waits `delay` seconds, or is accepted and then the connection is closed without an answer.
   GET  /_sim/requests  {"<key>": {"requests": n, "placed": bool}}
   GET  /_sim/state, PUT /_sim/state   the orders, counts and faults, saved and put back as a whole
 
@@ -90,6 +92,8 @@ def handler(factory):
                 factory.calls += 1
                 calls, faults = factory.calls, dict(factory.faults)
             status = simhttp.injected_failure(faults, calls, 503)
+            if not status and factory.requests[key] <= int(faults.get("fail_first_per_key") or 0):
+                status = int(faults.get("status", 503))
             if status:
                 headers = [("Retry-After", str(faults.get("retry_after", 1)))] if status == 503 else []
                 return self.reply(status, {"error": "plant MES busy" if status == 503 else "internal error"}, headers)
