@@ -6,6 +6,13 @@
 - Memory: the gateway's peak RSS on a file 4x smaller, to show it does not grow with size. The
   store's page cache is capped at 64 MiB: a file large enough to fill it shows the ceiling.
 
+- Runs (--runs, --runs-only): a backlog of N orders (intranet sales, their señal captured by the
+  card provider, the VLC1 plant's status taking each into production) taken in by one
+  `caas-gateway run`, then an idle run with nothing new, at each N of --run-sizes. Prints CPU
+  seconds per 1,000 orders for the backlog, the idle run's time, and peak memory of both.
+  Targets: idle at the largest N <= 1.5x idle at the smallest; peak RSS <= 128 MiB;
+  backlog <= 1.0 CPU-s per 1,000 orders.
+
 - SFTP (--sftp): against a loopback OpenSSH sshd started here, `caas-gateway pull` of 10,000
   files of 1 KiB and of one 1 GiB file, next to OpenSSH's `sftp -b` fetching the same.
 
@@ -14,6 +21,41 @@ The gateway ingests for real: hashing, mapping, validating every id, one SQLite 
 with synchronous=FULL. Targets: CSV <= 2x .import, XML <= 1.5x xmllint, SFTP <= 1.3x sftp, flat memory.
 """
 import argparse, os, shutil, subprocess, sys, time
+
+def run_once(cmd, cwd=None):
+    """One run of `cmd`: (wall seconds, CPU seconds, peak MiB), from the child's own rusage."""
+    start = time.perf_counter()
+    p = subprocess.Popen(cmd, cwd=cwd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(p.pid, 0)
+    elapsed = time.perf_counter() - start
+    code = os.waitstatus_to_exitcode(status)
+    if code not in (0, 2):
+        sys.exit(f"{' '.join(cmd)} failed with exit code {code}: {p.stderr.read().decode()[-2000:]}")
+    return elapsed, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024.0
+
+def runs_bench(gw, gen, work, repo, sizes, repeat):
+    """The backlog and the idle run at each size; the idle run is the best of `repeat`."""
+    results = []
+    for n in sizes:
+        d = os.path.join(work, f"runs-{n}")
+        shutil.rmtree(d, ignore_errors=True)
+        os.makedirs(os.path.join(d, "inbox"))
+        shutil.copytree(os.path.join(repo, "mappings"), os.path.join(d, "mappings"))
+        subprocess.run([gen, "--orders", str(n), "--formats", "intranet-xml,psp-csv,mfg-xml", "--out", os.path.join(d, "inbox")],
+                       check=True, capture_output=True)
+        backlog = run_once([gw, "run", "--as-of", "2026-10-03T23:00:00Z"], cwd=d)
+        idle = min((run_once([gw, "run", "--as-of", f"2026-10-03T23:{10 + i:02d}:00Z"], cwd=d) for i in range(repeat)),
+                   key=lambda r: r[0])
+        results.append((n, backlog, idle))
+    print(f"caas-gateway runs: backlog then idle ({os.cpu_count()} cores)\n")
+    print(f"  {'orders':>8} {'backlog s':>10} {'CPU-s/1k':>9} {'peak MiB':>9} {'idle s':>8} {'idle MiB':>9}")
+    for n, b, i in results:
+        print(f"  {n:8,} {b[0]:10.2f} {b[1] / n * 1000:9.2f} {b[2]:9.1f} {i[0]:8.3f} {i[2]:9.1f}")
+    first, last = results[0], results[-1]
+    peak = max(max(b[2], i[2]) for _, b, i in results)
+    worst = max(b[1] / n * 1000 for n, b, _ in results)
+    print(f"\n  idle at {last[0]:,} / idle at {first[0]:,}: {last[2][0] / first[2][0]:.2f}x (target <= 1.5x)")
+    print(f"  peak RSS: {peak:.1f} MiB (target <= 128 MiB); backlog: {worst:.2f} CPU-s per 1,000 orders at worst (target <= 1.0)\n")
 
 def measure(cmd, cwd=None, stdin=None, setup=None, repeat=1):
     best = None
@@ -52,7 +94,17 @@ def main():
     ap.add_argument("--sftp-only", action="store_true", help="only the SFTP pull benchmark")
     ap.add_argument("--small-files", type=int, default=10_000)
     ap.add_argument("--big-mib", type=int, default=1024)
+    ap.add_argument("--runs", action="store_true", help="also run the backlog and idle runs")
+    ap.add_argument("--runs-only", action="store_true", help="only the backlog and idle runs")
+    ap.add_argument("--run-sizes", default="1000,10000,100000", help="orders of the backlog runs, comma separated")
     a = ap.parse_args()
+    repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    if a.runs or a.runs_only:
+        os.makedirs(a.work, exist_ok=True)
+        runs_bench(os.path.join(a.bin, "caas-gateway"), os.path.join(a.bin, "caas-feedgen"), a.work, repo,
+                   [int(x) for x in a.run_sizes.split(",")], max(3, a.repeat))
+        if a.runs_only:
+            return
     if a.sftp or a.sftp_only:
         r = sftp_bench(os.path.join(a.bin, "caas-gateway"), a.work, a.repeat, a.small_files, a.big_mib)
         print(f"SFTP pull over loopback ({os.cpu_count()} cores)\n")
@@ -64,7 +116,6 @@ def main():
         print(f"\n  peak memory, 1 GiB file vs 1 KiB files: {r['big'][0][1] / r['small'][0][1]:.2f}x (target <= 1.3x time, flat memory)\n")
         if a.sftp_only:
             return
-    repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     gw, gen = os.path.join(a.bin, "caas-gateway"), os.path.join(a.bin, "caas-feedgen")
     os.makedirs(a.work, exist_ok=True)
 

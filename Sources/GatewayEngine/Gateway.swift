@@ -279,7 +279,7 @@ public final class Gateway {
     func fold(_ ctx: RunContext, _ s: inout RunSummary) throws {
         let result = try FoldStage(
             store: store, policies: config.policies, logger: ctx.logger, expedientes: ExpedienteWriter(dir: config.expedientesDir),
-            executable: executable
+            executable: executable, rules: config.reconciliation
         ).fold(asOf: ctx.asOf)
         s.ordersFolded += result.folded
         for c in result.changes {
@@ -330,7 +330,7 @@ public final class Gateway {
         let report = try DailyReport.build(
             store: store, day: day, asOf: ctx.asOf, runID: ctx.runID, rules: config.reconciliation, feeds: mappings, track: !ctx.dryRun)
         s.exceptionsByRule = report.exceptions.reduce(into: [:]) { $0[$1.rule, default: 0] += 1 }
-        s.reportPath = try ReportWriter.write(report, to: (config.reportsDir as NSString).appendingPathComponent(day))
+        s.reportPath = try ReportWriter.write(report, to: (config.reportsDir as NSString).appendingPathComponent(day), store: store)
     }
 
     // MARK: Queries

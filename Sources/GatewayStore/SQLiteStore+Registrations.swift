@@ -15,6 +15,13 @@ extension SQLiteStore {
         }
     }
 
+    public func unfinishedRegistrations() throws -> [RegistrationRecord] {
+        try db.read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM registrations WHERE phase != 'registered' ORDER BY country, order_ref")
+                .map(Self.registration)
+        }
+    }
+
     static func insertAttempts(_ db: Database, _ attempts: [RegistrationAttempt]) throws {
         let stmt = try db.cachedStatement(
             sql: """

@@ -169,6 +169,29 @@ public final class SQLiteStore: GatewayStore {
                     CREATE INDEX exception_events_at ON exception_events(at);
                     """)
         }
+        m.registerMigration("v8-order-columns-and-reviews") { db in
+            // What the report and orders.csv need of every order, as columns, so neither decodes
+            // every order's JSON; and when the reconciliation rules must look at an order again
+            // without a new fact (review_at), or every run because it has exceptions (flagged).
+            // Every order is folded once more to fill them in.
+            try db.execute(
+                sql: """
+                    ALTER TABLE orders ADD COLUMN currency TEXT;
+                    ALTER TABLE orders ADD COLUMN total_minor INTEGER NOT NULL DEFAULT 0;
+                    ALTER TABLE orders ADD COLUMN deposit_minor INTEGER NOT NULL DEFAULT 0;
+                    ALTER TABLE orders ADD COLUMN received_minor INTEGER NOT NULL DEFAULT 0;
+                    ALTER TABLE orders ADD COLUMN amount_due_minor INTEGER NOT NULL DEFAULT 0;
+                    ALTER TABLE orders ADD COLUMN final_payment_due_at INTEGER;
+                    ALTER TABLE orders ADD COLUMN review_at INTEGER;
+                    ALTER TABLE orders ADD COLUMN flagged INTEGER NOT NULL DEFAULT 0;
+                    CREATE INDEX orders_review ON orders(review_at);
+                    CREATE INDEX orders_flagged ON orders(flagged);
+                    CREATE INDEX orders_folded ON orders(folded_at);
+                    CREATE INDEX orders_state ON orders(state, state_since);
+                    INSERT INTO dirty_orders(order_ref, version) SELECT ref, 1 FROM orders WHERE true
+                      ON CONFLICT(order_ref) DO UPDATE SET version = version + 1;
+                    """)
+        }
         return m
     }
 
@@ -436,24 +459,36 @@ public final class SQLiteStore: GatewayStore {
     }
 
     @discardableResult
-    public func commitFold(_ views: [OrderView], due: [DueAction], marks: [OrderToFold], at: Date) throws -> Int {
+    public func commitFold(
+        _ views: [OrderView], reviews: [String: OrderReview], due: [DueAction], marks: [OrderToFold], at: Date
+    ) throws -> Int {
         let encoder = JSONEncoder()
         encoder.dateEncodingStrategy = .millisecondsSince1970
         return try db.write { db in
             let upsert = try db.cachedStatement(
                 sql: """
-                    INSERT INTO orders(ref, state, state_since, dealer_code, country, next_deadline_at, anomalies, view_json, folded_at)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    INSERT INTO orders(ref, state, state_since, dealer_code, country, next_deadline_at, anomalies, view_json, folded_at,
+                      currency, total_minor, deposit_minor, received_minor, amount_due_minor, final_payment_due_at, review_at, flagged)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                     ON CONFLICT(ref) DO UPDATE SET state = excluded.state, state_since = excluded.state_since,
                       dealer_code = excluded.dealer_code, country = excluded.country, next_deadline_at = excluded.next_deadline_at,
-                      anomalies = excluded.anomalies, view_json = excluded.view_json, folded_at = excluded.folded_at
+                      anomalies = excluded.anomalies, view_json = excluded.view_json, folded_at = excluded.folded_at,
+                      currency = excluded.currency, total_minor = excluded.total_minor, deposit_minor = excluded.deposit_minor,
+                      received_minor = excluded.received_minor, amount_due_minor = excluded.amount_due_minor,
+                      final_payment_due_at = excluded.final_payment_due_at, review_at = excluded.review_at, flagged = excluded.flagged
                     """)
             for v in views {
                 let deadline = v.state == .awaitingFinalPayment ? v.finalPaymentDueAt : nil
-                try upsert.execute(arguments: [
+                let review = reviews[v.ref]
+                var args: StatementArguments = [
                     v.ref, v.state?.rawValue, Self.ms(v.stateSince), v.dealerCode, v.country, Self.ms(deadline),
                     v.anomalies.count, String(decoding: try encoder.encode(v), as: UTF8.self), Self.ms(at),
-                ])
+                ]
+                args += [
+                    v.currency, v.totalMinor, v.depositMinor, v.receivedMinor, v.amountDueMinor, Self.ms(v.finalPaymentDueAt),
+                    Self.ms(review?.nextAt), review?.flagged ?? false,
+                ]
+                try upsert.execute(arguments: args)
                 try Self.saveAnomalies(db, of: v, at: at)
             }
             let added = try Self.insertDue(db, due, at: at)
@@ -509,6 +544,57 @@ public final class SQLiteStore: GatewayStore {
 
     public func projections() throws -> [OrderView] {
         try db.read { db in try String.fetchAll(db, sql: "SELECT view_json FROM orders ORDER BY ref").map(Self.view) }
+    }
+
+    public func ordersForReview(asOf: Date, foldedSince: Date) throws -> [OrderView] {
+        try db.read { db in
+            try String.fetchAll(
+                db,
+                sql: """
+                    SELECT view_json FROM orders WHERE flagged = 1 OR review_at <= ? OR folded_at >= ? ORDER BY ref
+                    """, arguments: [Self.ms(asOf), Self.ms(foldedSince)]
+            ).map(Self.view)
+        }
+    }
+
+    public func saveReviews(_ reviews: [String: OrderReview]) throws {
+        guard !reviews.isEmpty else { return }
+        try db.write { db in
+            let stmt = try db.cachedStatement(sql: "UPDATE orders SET review_at = ?, flagged = ? WHERE ref = ?")
+            for (ref, r) in reviews { try stmt.execute(arguments: [Self.ms(r.nextAt), r.flagged, ref]) }
+        }
+    }
+
+    public func stateAges(asOf: Date) throws -> [StateAge] {
+        try db.read { db in
+            try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT state, MAX(0, (? - state_since) / 86400000) AS days, COUNT(*) AS n FROM orders
+                    WHERE state IS NOT NULL GROUP BY state, days ORDER BY state, days
+                    """, arguments: [Self.ms(asOf)]
+            ).map { StateAge(state: $0["state"], days: $0["days"] ?? 0, count: $0["n"]) }
+        }
+    }
+
+    public func forEachOrderRow(_ body: (OrderListing) throws -> Void) throws {
+        try db.read { db in
+            let rows = try Row.fetchCursor(
+                db,
+                sql: """
+                    SELECT ref, dealer_code, country, state, state_since, currency, total_minor, deposit_minor, received_minor,
+                      amount_due_minor, final_payment_due_at, anomalies FROM orders WHERE state IS NOT NULL ORDER BY ref
+                    """)
+            while let r = try rows.next() {
+                try body(
+                    OrderListing(
+                        ref: r["ref"], dealer: r["dealer_code"], country: r["country"], state: r["state"],
+                        stateSince: Self.date(r["state_since"]),
+                        currency: r["currency"], totalMinor: r["total_minor"], depositMinor: r["deposit_minor"],
+                        receivedMinor: r["received_minor"], amountDueMinor: r["amount_due_minor"],
+                        finalPaymentDueAt: Self.date(r["final_payment_due_at"]), anomalies: r["anomalies"]))
+            }
+        }
     }
 
     public func projections(refs: [String]) throws -> [String: OrderView] {

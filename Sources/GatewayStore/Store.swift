@@ -46,7 +46,16 @@ public protocol GatewayStore: Sendable {
     /// that became due (inserted once by idempotency key; returns how many were new), and their
     /// change marks, each cleared only if its count is still the one the fold read.
     @discardableResult
-    func commitFold(_ views: [OrderView], due: [DueAction], marks: [OrderToFold], at: Date) throws -> Int
+    func commitFold(_ views: [OrderView], reviews: [String: OrderReview], due: [DueAction], marks: [OrderToFold], at: Date) throws -> Int
+    /// The orders the day's report must look at: those with exceptions at their last review, those
+    /// whose review time has come, and those folded since `foldedSince`. Never every order.
+    func ordersForReview(asOf: Date, foldedSince: Date) throws -> [OrderView]
+    /// What a review found: when to look again, and whether the order has exceptions.
+    func saveReviews(_ reviews: [String: OrderReview]) throws
+    /// Known orders by state and whole days in it: the report's counts and charts.
+    func stateAges(asOf: Date) throws -> [StateAge]
+    /// Every known order as orders.csv lists it, in reference order, one at a time.
+    func forEachOrderRow(_ body: (OrderListing) throws -> Void) throws
     func projections() throws -> [OrderView]
     /// Every anomaly the last folds found, with when it was first seen.
     func anomalies() throws -> [StoredAnomaly]
@@ -93,6 +102,8 @@ public protocol GatewayStore: Sendable {
     // Registrations
     func registration(orderRef: String) throws -> RegistrationRecord?
     func registrations() throws -> [RegistrationRecord]
+    /// Registrations not registered yet: what the report and its rules look at.
+    func unfinishedRegistrations() throws -> [RegistrationRecord]
     /// The ledger, oldest first; one order's when `orderRef` is given.
     func registrationAttempts(orderRef: String?) throws -> [RegistrationAttempt]
 
@@ -128,6 +139,44 @@ public struct ActionCommit: Sendable {
     public var isEmpty: Bool {
         actions.isEmpty && facts.isEmpty && credentials.isEmpty && registrations.isEmpty && registrationAttempts.isEmpty
     }
+}
+
+extension GatewayStore {
+    /// A fold whose orders need no review bookkeeping (tests, operator commands).
+    @discardableResult
+    public func commitFold(_ views: [OrderView], due: [DueAction], marks: [OrderToFold], at: Date) throws -> Int {
+        try commitFold(views, reviews: [:], due: due, marks: marks, at: at)
+    }
+}
+
+/// When the reconciliation rules must look at an order again without a new fact, and whether
+/// they found something last time.
+public struct OrderReview: Sendable, Equatable {
+    public let nextAt: Date?
+    public let flagged: Bool
+
+    public init(nextAt: Date?, flagged: Bool) {
+        self.nextAt = nextAt
+        self.flagged = flagged
+    }
+}
+
+public struct StateAge: Sendable, Equatable {
+    public let state: String
+    public let days: Int
+    public let count: Int
+}
+
+/// One line of orders.csv, from the store's columns.
+public struct OrderListing: Sendable, Equatable {
+    public let ref: String
+    public let dealer, country: String?
+    public let state: String
+    public let stateSince: Date?
+    public let currency: String?
+    public let totalMinor, depositMinor, receivedMinor, amountDueMinor: Int64
+    public let finalPaymentDueAt: Date?
+    public let anomalies: Int
 }
 
 /// An order to fold: `version` is its change count when the fold read it (nil when only a

@@ -9,19 +9,24 @@ import GatewayCore
 struct FeedGen: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "caas-feedgen",
-        abstract: "Generate partner feed files (DMS sales CSV, intranet sales XML) of any size, deterministically.")
+        abstract:
+            "Generate partner feed files (DMS sales CSV, intranet sales XML, the card provider's señal captures and the VLC1 plant's status for those sales) of any size, deterministically."
+    )
 
     @Option(help: "How many sales to generate.") var orders: Int = 1000
     @Option(help: ArgumentHelp("Directory to write into (created if missing).", valueName: "dir")) var out: String = "."
     @Option(help: "Seed of the generator: the same seed gives the same files.") var seed: UInt64 = 2026
-    @Option(help: ArgumentHelp("Formats to write, comma separated: dms-csv, intranet-xml.", valueName: "list")) var formats: String =
-        "dms-csv,intranet-xml"
+    @Option(
+        help: ArgumentHelp(
+            "Formats to write, comma separated: dms-csv, intranet-xml, psp-csv (the señal of every intranet sale), mfg-xml (every intranet sale confirmed and in production at VLC1).",
+            valueName: "list")) var formats: String = "dms-csv,intranet-xml"
+
+    static let known = ["dms-csv", "intranet-xml", "psp-csv", "mfg-xml"]
 
     func validate() throws {
         guard orders > 0 else { throw ValidationError("--orders must be at least 1") }
-        let known: Set<String> = ["dms-csv", "intranet-xml"]
-        for f in formats.split(separator: ",") where !known.contains(String(f)) {
-            throw ValidationError("unknown format \(f); known: dms-csv, intranet-xml")
+        for f in formats.split(separator: ",") where !Self.known.contains(String(f)) {
+            throw ValidationError("unknown format \(f); known: \(Self.known.joined(separator: ", "))")
         }
     }
 
@@ -38,6 +43,16 @@ struct FeedGen: ParsableCommand {
             let path = out + "/SALES_ES-GEN-01_20261001233000.xml"
             var generator = SalesGenerator(seed: seed)
             try generator.writeIntranetXML(orders: orders, to: path)
+            print(path)
+        }
+        if wanted.contains("psp-csv") {
+            let path = out + "/settlement_20261002.csv"
+            try SalesGenerator(seed: seed).writeSettlement(orders: orders, to: path)
+            print(path)
+        }
+        if wanted.contains("mfg-xml") {
+            let path = out + "/MFGSTATUS_VLC1_20261003200000_00001.xml"
+            try SalesGenerator(seed: seed).writeFactoryStatus(orders: orders, to: path)
             print(path)
         }
     }
@@ -68,6 +83,11 @@ struct SalesGenerator {
     static let plans = ["BASE-URBAN", "BASE-FAMILY", "BASE-SPORT"]
     static let options = ["HEATED-SEATS", "AUTOPARK", "ADAPTIVE-CRUISE", "PREMIUM-AUDIO", "TOWBAR", "WINTER-PACK"]
     static let prices: [(Int, Int)] = [(34990, 2000), (45990, 3000), (61990, 5000)]
+
+    /// The price of intranet sale `i`: a function of `i`, so the card captures of its señal match it.
+    static func price(_ i: Int) -> (total: Int, deposit: Int) { prices[i % prices.count] }
+
+    static func saleRef(_ i: Int) -> String { "S-2026-\(String(format: "%06d", i % 1_000_000))" }
 
     mutating func nif() -> String {
         var d = [1 + rng.below(2)] + (0..<7).map { _ in rng.below(10) }
@@ -120,13 +140,13 @@ struct SalesGenerator {
             "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<SalesExport xmlns=\"urn:caas:intranet:sales:2\" dealerCode=\"ES-GEN-01\" exportedAt=\"2026-10-01T23:30:00+01:00\" count=\"\(orders)\">\n"
         )
         for i in 1...orders {
-            let (total, deposit) = rng.pick(Self.prices)
+            let (total, deposit) = Self.price(i)
             let home = i % 3 != 0
             let address =
                 "<Address><Street>Calle de Atocha \(i % 300)</Street><PostalCode>280\(10 + i % 89)</PostalCode><City>Madrid</City><Country>ES</Country></Address>"
             let family = rng.pick(Self.family).replacingOccurrences(of: "\"", with: "&quot;")
             w.write(
-                "  <Sale id=\"S-2026-\(String(format: "%06d", i % 1_000_000))\" registeredAt=\"2026-10-01T\(10 + i % 9):\(i % 6)0:00+01:00\">\n"
+                "  <Sale id=\"\(Self.saleRef(i))\" registeredAt=\"2026-10-01T\(10 + i % 9):\(i % 6)0:00+01:00\">\n"
             )
             w.write("    <Customer><GivenName>\(rng.pick(Self.given))</GivenName><FamilyName>\(family)</FamilyName>")
             w.write("<Email>cliente\(i)@example.es</Email><Phone>+34 612 \(100 + i % 900) \(100 + i % 899)</Phone>")
@@ -140,6 +160,42 @@ struct SalesGenerator {
             )
         }
         w.write("</SalesExport>\n")
+        try w.close()
+    }
+}
+
+extension SalesGenerator {
+    /// The card provider's settlement report: the señal of every intranet sale, captured on 2 Oct.
+    func writeSettlement(orders: Int, to path: String) throws {
+        let w = try writer(path)
+        w.write("psp_reference,merchant_reference,payment_method,event_code,success,amount_minor,currency,reason,event_date\n")
+        for i in 1...orders {
+            w.write("PSP\(String(format: "%012d", i)),\(Self.saleRef(i))-RES,visa,CAPTURE,true,\(Self.price(i).deposit * 100),EUR,,")
+            w.write("2026-10-02T\(10 + i % 9):\(i % 6)0:00Z\n")
+        }
+        try w.close()
+    }
+
+    /// VLC1's status feed of 3 Oct: every intranet sale confirmed, then in production with its VIN.
+    func writeFactoryStatus(orders: Int, to path: String) throws {
+        let w = try writer(path)
+        w.write(
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<StatusFeed xmlns=\"urn:oem:mfg:status:1\" plant=\"VLC1\" sequence=\"1\" generated=\"2026-10-03T20:00:00+01:00\">\n"
+        )
+        for i in 1...orders {
+            let order = "FO-VLC1-\(String(format: "%07d", i))"
+            w.write("  <Event><OrderRef>\(Self.saleRef(i))</OrderRef><FactoryOrder>\(order)</FactoryOrder>")
+            w.write(
+                "<Code>ORDER_CONFIRMED</Code><At>2026-10-03T08:00:00+01:00</At><EstimatedCompletion>2026-11-06</EstimatedCompletion></Event>\n"
+            )
+            w.write(
+                "  <Event><OrderRef>\(Self.saleRef(i))</OrderRef><FactoryOrder>\(order)</FactoryOrder><Vin>VSCCAE10\(String(format: "%09d", i))</Vin>"
+            )
+            w.write(
+                "<Code>PRODUCTION_STARTED</Code><At>2026-10-03T14:00:00+01:00</At><EstimatedCompletion>2026-11-06</EstimatedCompletion></Event>\n"
+            )
+        }
+        w.write("  <Trailer eventCount=\"\(orders * 2)\"/>\n</StatusFeed>\n")
         try w.close()
     }
 }

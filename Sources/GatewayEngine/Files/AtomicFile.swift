@@ -14,17 +14,9 @@ public enum AtomicFile {
         defer {
             if !ok { unlink(tmp) }
         }
-        try data.withUnsafeBytes { raw in
-            var off = 0
-            while off < raw.count {
-                let n = Foundation.write(fd, raw.baseAddress! + off, raw.count - off)
-                if n < 0 {
-                    if errno == EINTR { continue }
-                    close(fd)
-                    throw posixError("cannot write \(tmp)")
-                }
-                off += n
-            }
+        do { try writeAll(fd, data, name: tmp) } catch {
+            close(fd)
+            throw error
         }
         guard fsync(fd) == 0 else {
             close(fd)
@@ -34,6 +26,48 @@ public enum AtomicFile {
         guard rename(tmp, path) == 0 else { throw posixError("cannot rename \(tmp) to \(path)") }
         ok = true
         syncDirectory(dir)
+    }
+
+    /// Like `write`, for content too large to hold: `produce` hands chunks to the writer it is
+    /// given, which writes them to the temporary file as they come; then fsync, rename, fsync.
+    public static func stream(to path: String, mode: mode_t = 0o644, _ produce: ((Data) throws -> Void) throws -> Void) throws {
+        let dir = (path as NSString).deletingLastPathComponent
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        let tmp = (dir as NSString).appendingPathComponent(".\((path as NSString).lastPathComponent).tmp-\(getpid())")
+        let fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, mode)
+        guard fd >= 0 else { throw posixError("cannot create \(tmp)") }
+        var ok = false
+        defer {
+            if !ok { unlink(tmp) }
+        }
+        do {
+            try produce { data in try writeAll(fd, data, name: tmp) }
+        } catch {
+            close(fd)
+            throw error
+        }
+        guard fsync(fd) == 0 else {
+            close(fd)
+            throw posixError("cannot fsync \(tmp)")
+        }
+        close(fd)
+        guard rename(tmp, path) == 0 else { throw posixError("cannot rename \(tmp) to \(path)") }
+        ok = true
+        syncDirectory(dir)
+    }
+
+    static func writeAll(_ fd: Int32, _ data: Data, name: String) throws {
+        try data.withUnsafeBytes { raw in
+            var off = 0
+            while off < raw.count {
+                let n = Foundation.write(fd, raw.baseAddress! + off, raw.count - off)
+                if n < 0 {
+                    if errno == EINTR { continue }
+                    throw posixError("cannot write \(name)")
+                }
+                off += n
+            }
+        }
     }
 
     /// Removes the temporary files `write` leaves when its process dies before the rename

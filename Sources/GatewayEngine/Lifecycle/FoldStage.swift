@@ -17,6 +17,9 @@ struct FoldStage {
     var expedientes: ExpedienteWriter? = nil
     /// The action kinds this gateway performs; other due actions wait until it can.
     let executable: Set<DueActionKind>
+    /// The reconciliation rules: each folded order is reviewed, so the report looks only at orders
+    /// with exceptions or a threshold coming, never at every order.
+    let rules: ReconciliationConfig
     /// Orders folded per transaction.
     var batchSize = 500
 
@@ -36,6 +39,7 @@ struct FoldStage {
             let before = try store.projections(refs: refs)
             let facts = try store.facts(orderRefs: refs)
             var views: [OrderView] = []
+            var reviews: [String: OrderReview] = [:]
             for ref in refs {
                 let orderFacts = facts[ref] ?? []
                 let view = Lifecycle.fold(ref: ref, facts: orderFacts, policies: policies, asOf: asOf)
@@ -47,10 +51,12 @@ struct FoldStage {
                         "order state",
                         metadata: ["order.ref": "\(ref)", "from": "\(was?.rawValue ?? "-")", "to": "\(view.state?.rawValue ?? "-")"])
                 }
+                let review = Reconciliation.review(view, config: rules, asOf: asOf)
+                reviews[ref] = OrderReview(nextAt: review.nextChange, flagged: !review.exceptions.isEmpty)
                 views.append(view)
             }
             let due = views.flatMap(\.dueActions).filter { executable.contains($0.kind) }
-            try store.commitFold(views, due: due, marks: chunk, at: asOf)
+            try store.commitFold(views, reviews: reviews, due: due, marks: chunk, at: asOf)
         }
         return (marks.count, changes)
     }

@@ -77,7 +77,19 @@ public struct DailyReport: Codable, Sendable, Equatable {
     public let recordsRejected: Int
     public let rejections: [RejectionRow]
     public let ordersByState: [String: Int]
+    /// Every known order.
+    public let ordersTotal: Int
+    /// Orders still moving (not operational, cancelled or stock), by days in their current state,
+    /// one count per `ageBuckets` entry.
+    public let openOrdersByAge: [Int]
+    /// The orders that changed today or need a person, with their timelines; orders.csv lists every order.
     public let orders: [OrderRow]
+
+    public static let ageBuckets: [(label: String, upTo: Int)] = [
+        ("0-1 days", 1), ("2-3 days", 3), ("4-7 days", 7), ("8-14 days", 14), ("15-30 days", 30), ("over 30 days", Int.max),
+    ]
+
+    static func bucket(_ days: Int) -> Int { ageBuckets.firstIndex { days <= $0.upTo }! }
     public let anomalies: [AnomalyRow]
     public let actionsByStatus: [String: Int]
     /// SFTP pulls and pushes of the day, with what was refused or failed and why.
@@ -192,8 +204,16 @@ public struct DailyReport: Codable, Sendable, Equatable {
                     name: s.name, feed: s.feed, outcome: s.outcome.rawValue, detail: s.detail, records: c?.records,
                     accepted: c?.accepted, rejected: c?.rejected, factsNew: c?.factsNew, run: s.runID))
         }
-        let views = try store.projections()
+        // Only the orders that changed today, have exceptions, or reached a rule's threshold: the
+        // rest have nothing to show but their counts, which the store's columns give.
+        let dayStart = Timestamp.parseISO(day) ?? asOf
+        let views = try store.ordersForReview(asOf: asOf, foldedSince: dayStart)
         var byState: [String: Int] = [:]
+        var openByAge = Array(repeating: 0, count: ageBuckets.count)
+        for a in try store.stateAges(asOf: asOf) {
+            byState[a.state, default: 0] += a.count
+            if let st = OrderState(rawValue: a.state), !st.isTerminal { openByAge[Self.bucket(a.days)] += a.count }
+        }
         var orders: [OrderRow] = []
         var anomalies: [AnomalyRow] = []
         for s in try store.anomalies() {
@@ -204,7 +224,6 @@ public struct DailyReport: Codable, Sendable, Equatable {
         }
         for v in views {
             guard let state = v.state else { continue }
-            byState[state.rawValue, default: 0] += 1
             orders.append(
                 OrderRow(
                     ref: v.ref, dealer: v.dealerCode, country: v.country, state: state.rawValue,
@@ -221,13 +240,22 @@ public struct DailyReport: Codable, Sendable, Equatable {
         let actions = Dictionary(uniqueKeysWithValues: try store.actionCounts().map { ($0.key.rawValue, $0.value) })
         input.failedActions = try store.actions(status: .failed)
         let transfers = try store.transfers(runIDs: runs.map(\.id))
-        let registrations = try store.registrations()
+        let registrations = try store.unfinishedRegistrations()
         input.views = views
         input.registrations = registrations
         input.lostFiles = try store.sequenceGaps()
         input.failedTransfers = transfers.filter { $0.outcome == .refused || $0.outcome == .failed }
         input.feedArrivals = try store.feedArrivals()
         input.fileProblems = try store.fileProblems()
+        if track {
+            // What each order's review found now, and when to look at it again.
+            try store.saveReviews(
+                Dictionary(
+                    uniqueKeysWithValues: views.map { v in
+                        let r = Reconciliation.review(v, config: rules, asOf: asOf)
+                        return (v.ref, OrderReview(nextAt: r.nextChange, flagged: !r.exceptions.isEmpty))
+                    }))
+        }
         var (open, resolved) = try Reconciliation.track(
             Reconciliation.evaluate(input, config: rules, asOf: asOf), store: store, runID: runID, at: asOf, persist: track)
         for i in open.indices { open[i].isNewToday = open[i].firstSeenAt.map { $0.hasPrefix(day) } ?? true }
@@ -240,7 +268,8 @@ public struct DailyReport: Codable, Sendable, Equatable {
                     startedAt: Timestamp.iso($0.startedAt), finishedAt: $0.finishedAt.map(Timestamp.iso))
             },
             files: counts, fileList: fileList, recordsAccepted: accepted, recordsRejected: rejected, rejections: rejections,
-            ordersByState: byState, orders: orders, anomalies: anomalies, actionsByStatus: actions,
+            ordersByState: byState, ordersTotal: byState.values.reduce(0, +), openOrdersByAge: openByAge, orders: orders,
+            anomalies: anomalies, actionsByStatus: actions,
             transfers: transfers, lostFiles: input.lostFiles, exceptions: open,
             exceptionsByOwner: open.reduce(into: [:]) { $0[$1.owner.rawValue, default: 0] += 1 },
             resolvedExceptions: resolved.map {

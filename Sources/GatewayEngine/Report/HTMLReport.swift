@@ -80,7 +80,7 @@ enum HTMLReport {
         tile("quarantined", r.files.quarantined + r.files.unrecognised, bad: true)
         tile("records accepted", r.recordsAccepted)
         tile("records rejected", r.recordsRejected, bad: true)
-        tile("orders", r.orders.count)
+        tile("orders", r.ordersTotal)
         tile("open exceptions", r.exceptions.count, bad: true)
         tile("new today", r.newToday.count, bad: true)
         tile("resolved today", r.resolvedToday.count)
@@ -201,7 +201,8 @@ enum HTMLReport {
                     ])
                 }, sortable: true)
 
-        h += "<h2>All orders</h2>"
+        h += "<h2>Orders that changed today or need a person</h2>"
+        h += "<p>\(r.orders.count) of \(r.ordersTotal) orders; orders.csv beside this page lists every order.</p>"
         h += table(
             [
                 Cell("order"), Cell("dealer"), Cell("state"), Cell("since"), Cell("plate"), Cell("due", "num"), Cell("received", "num"),
@@ -296,32 +297,29 @@ enum HTMLReport {
 
     /// How many orders reached each stage of the main line. A branch counts as having reached
     /// the stage it left from (stock: the final-payment wait; a returned vehicle: transit).
+    /// Orders that reached each stage of the main line, from the counts by state.
     static func funnelChart(_ r: DailyReport) -> String {
-        let ranks = r.orders.compactMap { OrderState(rawValue: $0.state) }.filter { $0 != .cancelled }.map(\.rank)
+        let ranks = r.ordersByState.compactMap { state, n in
+            OrderState(rawValue: state).flatMap { $0 == .cancelled ? nil : ($0.rank, n) }
+        }
         return barChart(
             "lifecycle funnel",
             rows: OrderState.mainLine.map { stage in
-                (stage.rawValue, [(ranks.filter { $0 >= stage.rank }.count, "#4a7bd0")])
+                (stage.rawValue, [(ranks.filter { $0.0 >= stage.rank }.map(\.1).reduce(0, +), "#4a7bd0")])
             })
     }
 
-    static let ageBuckets: [(label: String, upTo: Int)] = [
-        ("0-1 days", 1), ("2-3 days", 3), ("4-7 days", 7), ("8-14 days", 14), ("15-30 days", 30), ("over 30 days", Int.max),
-    ]
+    static var ageBuckets: [(label: String, upTo: Int)] { DailyReport.ageBuckets }
 
-    static func bucket(_ days: Int) -> Int { ageBuckets.firstIndex { days <= $0.upTo }! }
+    static func bucket(_ days: Int) -> Int { DailyReport.bucket(days) }
 
     /// Orders still moving (not operational, cancelled or stock), by days in their current state.
     static func orderAgeingChart(_ r: DailyReport) -> String {
-        let asOf = Timestamp.parseISO(r.asOf)
-        var counts = Array(repeating: 0, count: ageBuckets.count)
-        for o in r.orders {
-            guard let st = OrderState(rawValue: o.state), !st.isTerminal, let since = o.stateSince.flatMap(Timestamp.parseISO),
-                let asOf
-            else { continue }
-            counts[bucket(max(0, Int(asOf.timeIntervalSince(since) / 86400)))] += 1
-        }
-        return barChart("open orders by days in state", rows: ageBuckets.indices.map { (ageBuckets[$0].label, [(counts[$0], "#6a9ad8")]) })
+        barChart(
+            "open orders by days in state",
+            rows: ageBuckets.indices.map {
+                (ageBuckets[$0].label, [(r.openOrdersByAge.indices.contains($0) ? r.openOrdersByAge[$0] : 0, "#6a9ad8")])
+            })
     }
 
     /// Open exceptions by age, each bar split by owner.

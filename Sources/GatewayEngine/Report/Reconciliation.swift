@@ -73,6 +73,31 @@ public enum Reconciliation {
     struct Findings {
         let asOf: Date
         var list: [ReconciliationException] = []
+        /// The next time a rule's answer changes by time alone (a threshold crossed), among the
+        /// thresholds the rules compared with: until then, only a new fact can change the findings.
+        var nextChange: Date?
+
+        /// Whether the as-of time is past `t`; `t` is remembered as a time the answer changes.
+        mutating func after(_ t: Date) -> Bool {
+            watch(t)
+            return asOf > t
+        }
+
+        /// Whether the as-of time is `t` or later; `t` is remembered likewise.
+        mutating func reached(_ t: Date) -> Bool {
+            watch(t)
+            return asOf >= t
+        }
+
+        /// Whether the as-of time is at or before `t`; `t` is remembered likewise.
+        mutating func through(_ t: Date) -> Bool {
+            watch(t)
+            return asOf <= t
+        }
+
+        private mutating func watch(_ t: Date) {
+            if t >= asOf, nextChange.map({ t < $0 }) ?? true { nextChange = t }
+        }
 
         mutating func add(
             _ rule: String, _ owner: ExceptionOwner, order: String?, subject: String? = nil, key: String? = nil, since: Date,
@@ -84,6 +109,18 @@ public enum Reconciliation {
                     key: "\(rule):\(key ?? subject)", rule: rule, owner: owner, order: order, subject: subject, since: Timestamp.iso(since),
                     ageDays: max(0, Int(asOf.timeIntervalSince(since) / 86400)), detail: detail, todo: todo))
         }
+    }
+
+    /// What the rules find about one order at `asOf`, and the next time that could change
+    /// without a new fact. The fold stores both, so a report reads only the orders that have
+    /// exceptions or reached such a time, never every order.
+    public static func review(_ v: OrderView, config c: ReconciliationConfig, asOf: Date) -> (
+        exceptions: [ReconciliationException], nextChange: Date?
+    ) {
+        var f = Findings(asOf: asOf)
+        orderRules(v, c, into: &f)
+        for a in v.anomalies { anomalyRule(a, v, into: &f) }
+        return (f.list, f.nextChange)
     }
 
     public static func evaluate(_ input: Input, config c: ReconciliationConfig, asOf: Date) -> [ReconciliationException] {
@@ -160,13 +197,13 @@ public enum Reconciliation {
                     "reservation_underpaid", .finance,
                     "\(money(v.receivedMinor)) received of a \(money(v.depositMinor)) señal",
                     "ask the customer for the missing \(money(v.depositMinor - v.receivedMinor))")
-            } else if v.receivedMinor == 0, age > TimeInterval(c.reservationUnpaidDays) * day {
+            } else if v.receivedMinor == 0, f.after(since + TimeInterval(c.reservationUnpaidDays) * day) {
                 rule(
                     "reservation_unpaid", .dealership, "no señal \(Int(age / day)) day(s) after the sale",
                     "call the customer; withdraw the sale in the intranet if they changed their mind")
             }
         case .reserved:
-            if v.factoryOrder == nil, age > TimeInterval(c.factoryOrderMissingHours) * 3600 {
+            if v.factoryOrder == nil, f.after(since + TimeInterval(c.factoryOrderMissingHours) * 3600) {
                 rule(
                     "factory_order_missing", .integration, "reservation paid \(Int(age / 3600)) hour(s) ago and no factory order",
                     "see the place_factory_order action in caas-gateway explain \(v.ref); factory orders are never placed by hand")
@@ -175,7 +212,7 @@ public enum Reconciliation {
             let lastWord =
                 v.timeline.filter { $0.kind == .manufacturingEvent || $0.kind == .factoryOrderPlaced }.map(\.occurredAt).max() ?? since
             let quiet = asOf.timeIntervalSince(lastWord)
-            if quiet > TimeInterval(c.factorySilentDays) * day {
+            if f.after(lastWord + TimeInterval(c.factorySilentDays) * day) {
                 rule(
                     "factory_silent", .logistics, since: lastWord,
                     "\(v.factoryOrder ?? "the factory order") (\(v.plant ?? "plant unknown")): no status for \(Int(quiet / day)) day(s), last \(state.rawValue)",
@@ -183,18 +220,17 @@ public enum Reconciliation {
             }
         case .awaitingFinalPayment:
             guard let due = v.finalPaymentDueAt else { break }
-            let left = due.timeIntervalSince(asOf)
-            if left < 0 {
+            if f.after(due) {
                 rule(
                     "final_payment_overdue", .finance, since: due, "\(money(v.amountDueMinor)) was due \(Timestamp.day(due))",
                     "the window has closed: check why the vehicle was not released to stock")
-            } else if left <= TimeInterval(c.finalPaymentDueSoonDays) * day {
+            } else if f.reached(due - TimeInterval(c.finalPaymentDueSoonDays) * day) {
                 rule(
                     "final_payment_due_soon", .finance, "\(money(v.amountDueMinor)) due by \(Timestamp.iso(due))",
                     "remind the customer: unpaid at the deadline, the vehicle goes to stock and the señal is kept")
             }
         case .sinAsignar:
-            if age <= TimeInterval(c.releasedToStockDays) * day {
+            if f.through(since + TimeInterval(c.releasedToStockDays) * day) {
                 rule(
                     "released_to_stock", .dealership,
                     "final payment window closed unpaid; \(v.vin ?? "the vehicle") is dealership stock, the señal is kept",
@@ -205,7 +241,7 @@ public enum Reconciliation {
                 "waiting_for_collection", .dealership, "registered \(v.plate ?? ""), at the dealership for the customer to collect",
                 "agree a collection date with the customer")
         case .inTransit:
-            if age > TimeInterval(c.inTransitDays) * day {
+            if f.after(since + TimeInterval(c.inTransitDays) * day) {
                 rule(
                     "delivery_overdue", .logistics, "out for delivery \(Int(age / day)) day(s) ago and no outcome from the carrier",
                     "ask the carrier where the vehicle is")
@@ -215,7 +251,7 @@ public enum Reconciliation {
                 "delivery_failed", .dealership, "the customer was absent; the vehicle is back at the dealership",
                 "agree a collection with the customer (they were told the dealership's address)")
         case .delivered:
-            if age > TimeInterval(c.notLinkedDays) * day {
+            if f.after(since + TimeInterval(c.notLinkedDays) * day) {
                 rule(
                     "not_linked", .integration,
                     "delivered \(Int(age / day)) day(s) ago and the app is not linked"
@@ -261,7 +297,7 @@ public enum Reconciliation {
                 "\(r.country) refused \(r.submissionID)\(r.field.map { " (field \($0))" } ?? ""): \(r.reason ?? "no reason given")",
                 todo: "correct the customer's data, then caas-gateway resubmit \(r.orderRef)")
         case .sent, .accepted, .manual:
-            guard f.asOf.timeIntervalSince(since) > TimeInterval(c.registrationPendingDays) * 86400 else { return }
+            guard f.after(since + TimeInterval(c.registrationPendingDays) * 86400) else { return }
             let todo =
                 r.phase == .manual
                 ? "upload outbox/registrations/\(r.country.lowercased())/\(r.submissionID), then caas-gateway registrations record \(r.orderRef) PLATE"

@@ -1,15 +1,28 @@
 import Foundation
 import GatewayCore
+import GatewayStore
 
 /// Writes `outbox/reports/<day>/report.{json,csv,html}`, `orders.csv` and `rejections.csv`, each atomically.
 enum ReportWriter {
-    static func write(_ report: DailyReport, to dir: String) throws -> String {
+    /// `store` streams orders.csv: every order, one row at a time, from the store's columns.
+    static func write(_ report: DailyReport, to dir: String, store: any GatewayStore) throws -> String {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         encoder.keyEncodingStrategy = .convertToSnakeCase
         try AtomicFile.write(try encoder.encode(report), to: dir + "/report.json")
         try AtomicFile.write(exceptionsCSV(report), to: dir + "/report.csv")
-        try AtomicFile.write(ordersCSV(report), to: dir + "/orders.csv")
+        try AtomicFile.stream(to: dir + "/orders.csv") { write in
+            try write(Data(CSVText.render([ordersHeader]).utf8))
+            var batch: [[String]] = []
+            try store.forEachOrderRow { o in
+                batch.append(ordersCSVRow(o))
+                if batch.count == 1000 {
+                    try write(Data(CSVText.render(batch).utf8))
+                    batch.removeAll(keepingCapacity: true)
+                }
+            }
+            if !batch.isEmpty { try write(Data(CSVText.render(batch).utf8)) }
+        }
         try AtomicFile.write(rejectionsCSV(report), to: dir + "/rejections.csv")
         let html = dir + "/report.html"
         try AtomicFile.write(HTMLReport.render(report), to: html)
@@ -35,21 +48,17 @@ enum ReportWriter {
         return CSVText.render(rows)
     }
 
-    static func ordersCSV(_ r: DailyReport) -> String {
-        var rows: [[String]] = [
-            [
-                "order_ref", "dealer", "country", "state", "state_since", "currency", "total", "deposit", "received", "amount_due",
-                "final_payment_due_at", "anomalies",
-            ]
+    static let ordersHeader = [
+        "order_ref", "dealer", "country", "state", "state_since", "currency", "total", "deposit", "received", "amount_due",
+        "final_payment_due_at", "anomalies",
+    ]
+
+    static func ordersCSVRow(_ o: OrderListing) -> [String] {
+        [
+            o.ref, o.dealer ?? "", o.country ?? "", o.state, o.stateSince.map(Timestamp.iso) ?? "", o.currency ?? "",
+            Money.format(o.totalMinor, nil), Money.format(o.depositMinor, nil), Money.format(o.receivedMinor, nil),
+            Money.format(o.amountDueMinor, nil), o.finalPaymentDueAt.map(Timestamp.iso) ?? "", String(o.anomalies),
         ]
-        for o in r.orders {
-            rows.append([
-                o.ref, o.dealer ?? "", o.country ?? "", o.state, o.stateSince ?? "", o.currency ?? "",
-                Money.format(o.totalMinor, nil), Money.format(o.depositMinor, nil), Money.format(o.receivedMinor, nil),
-                Money.format(o.amountDueMinor, nil), o.finalPaymentDueAt ?? "", String(o.anomalies),
-            ])
-        }
-        return CSVText.render(rows)
     }
 }
 
