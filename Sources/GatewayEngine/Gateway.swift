@@ -61,6 +61,20 @@ public struct RunSummary: Codable, Sendable {
 
     public func count(_ o: FileSighting.Outcome) -> Int { files.filter { $0.outcome == o }.count }
 
+    /// Adds the action counts and files of a summary kept apart while `self` was borrowed.
+    mutating func merge(_ o: RunSummary) {
+        actionsDone += o.actionsDone
+        actionsFailed += o.actionsFailed
+        actionsSkipped += o.actionsSkipped
+        actionsRetrying += o.actionsRetrying
+        registrationsWaiting += o.registrationsWaiting
+        notifications += o.notifications
+        notificationsFiles += o.notificationsFiles
+        stockFiles += o.stockFiles
+        linkAuthorizationFiles += o.linkAuthorizationFiles
+        registrationFiles += o.registrationFiles
+    }
+
     /// Adds one driver pass's counts and the files it wrote.
     mutating func tally(_ o: DriverOutcome, files: WritableKeyPath<RunSummary, [String]>?) {
         actionsDone += o.done
@@ -113,7 +127,7 @@ public final class Gateway {
     /// and `ConfigError` for a broken mapping.
     public init(
         config: GatewayConfig, logger: Logger, crashPoint: CrashPoint = CrashPoint(), progress: TransferProgress? = nil,
-        actionBatch: Int = 10_000, sleep: @escaping @Sendable (TimeInterval) -> Void = { Thread.sleep(forTimeInterval: $0) }
+        actionBatch: Int = 1_000, sleep: @escaping @Sendable (TimeInterval) -> Void = { Thread.sleep(forTimeInterval: $0) }
     ) throws {
         self.actionBatch = actionBatch
         self.config = config
@@ -276,11 +290,11 @@ public final class Gateway {
     /// Folds what changed and, in the same transaction per batch, enqueues what became due.
     /// Expedientes are written in a dry run too: the facts they show were taken in for real (a dry
     /// run ingests), and a projection saved without its expediente would never write it later.
-    func fold(_ ctx: RunContext, _ s: inout RunSummary) throws {
+    func fold(_ ctx: RunContext, _ s: inout RunSummary, committed: ((FoldedBatch) throws -> Void)? = nil) throws {
         let result = try FoldStage(
             store: store, policies: config.policies, logger: ctx.logger, expedientes: ExpedienteWriter(dir: config.expedientesDir),
             executable: executable, rules: config.reconciliation
-        ).fold(asOf: ctx.asOf)
+        ).fold(asOf: ctx.asOf, committed: committed)
         s.ordersFolded += result.folded
         for c in result.changes {
             s.moves[c.ref, default: RunSummary.Move(from: c.from, to: c.to)].to = c.to
@@ -308,14 +322,24 @@ public final class Gateway {
             return
         }
         let driver = ActionDriver(store: store, crashPoint: crashPoint, batch: actionBatch)
-        for pass in 1...Self.maxPasses {
-            try fold(ctx, &s)
+        // Each step has its own number: outbox files are named after it.
+        var step = 0
+        for _ in 1...Self.maxPasses {
             var settled = 0
-            for performer in performers {
-                let o = try driver.pass(performer, run: ctx, number: pass)
-                s.tally(o, files: performer.summaryFiles)
-                settled += o.handled
+            func act(_ orders: FoldedBatch?, _ s: inout RunSummary) throws {
+                for performer in performers {
+                    step += 1
+                    let o = try driver.pass(performer, run: ctx, number: step, orders: orders)
+                    s.tally(o, files: performer.summaryFiles)
+                    settled += o.handled
+                }
             }
+            // What each batch of changed orders made due, while its views and facts are at hand;
+            // then what is due without a change (retries, polls, the rest of a large batch).
+            var folded = RunSummary(runID: ctx.runID, command: ctx.command, asOf: ctx.asOf)
+            try fold(ctx, &s) { batch in try act(batch, &folded) }
+            s.merge(folded)
+            try act(nil, &s)
             if settled == 0 { break }
         }
         try fold(ctx, &s)

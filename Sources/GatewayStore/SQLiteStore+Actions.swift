@@ -20,11 +20,18 @@ extension SQLiteStore {
         return added
     }
 
-    public func claimActions(kinds: [DueActionKind], runner: String, now: Date, leaseUntil: Date, limit: Int) throws -> [ActionRecord] {
-        guard !kinds.isEmpty else { return [] }
+    public func claimActions(
+        kinds: [DueActionKind], orderRefs: [String]?, runner: String, now: Date, leaseUntil: Date, limit: Int
+    ) throws -> [ActionRecord] {
+        guard !kinds.isEmpty, orderRefs.map({ !$0.isEmpty }) ?? true else { return [] }
         return try db.write { db in
             let marks = Array(repeating: "?", count: kinds.count).joined(separator: ",")
             var args = StatementArguments(kinds.map(\.rawValue))
+            var orders = ""
+            if let orderRefs {
+                orders = "AND order_ref IN (\(Array(repeating: "?", count: orderRefs.count).joined(separator: ",")))"
+                args += StatementArguments(orderRefs)
+            }
             args += [Self.ms(now), Self.ms(now), limit]
             // Pending and due, or in flight; either way not under another runner's live lease
             // (a runner that died loses its leases when they expire, or when its run is found
@@ -32,7 +39,7 @@ extension SQLiteStore {
             let rows = try Row.fetchAll(
                 db,
                 sql: """
-                    SELECT * FROM actions WHERE kind IN (\(marks)) AND status IN ('pending', 'in_flight')
+                    SELECT * FROM actions WHERE kind IN (\(marks)) \(orders) AND status IN ('pending', 'in_flight')
                       AND (status = 'in_flight' OR next_attempt_at IS NULL OR next_attempt_at <= ?)
                       AND (lease_until IS NULL OR lease_until < ?)
                     ORDER BY created_at, key LIMIT ?

@@ -190,6 +190,8 @@ public final class SQLiteStore: GatewayStore {
                     CREATE INDEX orders_state ON orders(state, state_since);
                     INSERT INTO dirty_orders(order_ref, version) SELECT ref, 1 FROM orders WHERE true
                       ON CONFLICT(order_ref) DO UPDATE SET version = version + 1;
+                    CREATE TABLE counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
+                    INSERT INTO counters(name, value) VALUES ('projections', 0);
                     """)
         }
         return m
@@ -491,6 +493,7 @@ public final class SQLiteStore: GatewayStore {
                 try upsert.execute(arguments: args)
                 try Self.saveAnomalies(db, of: v, at: at)
             }
+            if !views.isEmpty { try db.execute(sql: "UPDATE counters SET value = value + 1 WHERE name = 'projections'") }
             let added = try Self.insertDue(db, due, at: at)
             // By version, never blindly: a fact that arrived after the fold read the order keeps its mark.
             let clear = try db.cachedStatement(sql: "DELETE FROM dirty_orders WHERE order_ref = ? AND version = ?")
@@ -555,6 +558,10 @@ public final class SQLiteStore: GatewayStore {
                     """, arguments: [Self.ms(asOf), Self.ms(foldedSince)]
             ).map(Self.view)
         }
+    }
+
+    public func projectionsVersion() throws -> Int64 {
+        try db.read { db in try Int64.fetchOne(db, sql: "SELECT value FROM counters WHERE name = 'projections'") ?? 0 }
     }
 
     public func saveReviews(_ reviews: [String: OrderReview]) throws {

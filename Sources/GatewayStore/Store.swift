@@ -54,6 +54,9 @@ public protocol GatewayStore: Sendable {
     func saveReviews(_ reviews: [String: OrderReview]) throws
     /// Known orders by state and whole days in it: the report's counts and charts.
     func stateAges(asOf: Date) throws -> [StateAge]
+    /// Grows with every fold that saved projections: what was written from them is still right
+    /// while it has not changed.
+    func projectionsVersion() throws -> Int64
     /// Every known order as orders.csv lists it, in reference order, one at a time.
     func forEachOrderRow(_ body: (OrderListing) throws -> Void) throws
     func projections() throws -> [OrderView]
@@ -66,7 +69,10 @@ public protocol GatewayStore: Sendable {
     // Actions
     /// Takes up to `limit` runnable actions of these kinds (pending and due, or in flight) that no
     /// live lease holds, leasing them to `runner` until `leaseUntil`.
-    func claimActions(kinds: [DueActionKind], runner: String, now: Date, leaseUntil: Date, limit: Int) throws -> [ActionRecord]
+    /// `orderRefs` narrows the claim to those orders' actions (the batch a fold just committed).
+    func claimActions(
+        kinds: [DueActionKind], orderRefs: [String]?, runner: String, now: Date, leaseUntil: Date, limit: Int
+    ) throws -> [ActionRecord]
     func updateAction(_ action: ActionRecord) throws
     func actions(status: ActionStatus?) throws -> [ActionRecord]
     func actions(orderRef: String) throws -> [ActionRecord]
@@ -142,6 +148,10 @@ public struct ActionCommit: Sendable {
 }
 
 extension GatewayStore {
+    public func claimActions(kinds: [DueActionKind], runner: String, now: Date, leaseUntil: Date, limit: Int) throws -> [ActionRecord] {
+        try claimActions(kinds: kinds, orderRefs: nil, runner: runner, now: now, leaseUntil: leaseUntil, limit: limit)
+    }
+
     /// A fold whose orders need no review bookkeeping (tests, operator commands).
     @discardableResult
     public func commitFold(_ views: [OrderView], due: [DueAction], marks: [OrderToFold], at: Date) throws -> Int {

@@ -1,8 +1,9 @@
 // A crash at every durable boundary, for the crash tests: loaded with LD_PRELOAD into
-// caas-gateway, it counts fsync and fdatasync calls (every SQLite commit and every atomic file
-// write ends in one) and, with CAAS_KILL_AT_FSYNC=K, kills the process with SIGKILL right after
-// the K-th returns: what that call made durable is on disk, nothing after it ran. With
-// CAAS_FSYNC_COUNT_FILE=path the number of calls is written there when the process exits.
+// caas-gateway, it counts fsync, fdatasync and syncfs calls (every SQLite commit and every atomic
+// file write ends in one; syncfs makes a fold's batch of expedientes durable) and, with
+// CAAS_KILL_AT_FSYNC=K, kills the process with SIGKILL right after the K-th returns: what that
+// call made durable is on disk, nothing after it ran. With CAAS_FSYNC_COUNT_FILE=path the number
+// of calls is written there when the process exits.
 // Built by the tests with `cc -shared -fPIC -o libkillat.so killat.c -ldl`; test tooling only.
 #define _GNU_SOURCE
 #include <dlfcn.h>
@@ -23,6 +24,14 @@ static void boundary(void) {
 int fsync(int fd) {
     static int (*real)(int);
     if (!real) real = (int (*)(int))dlsym(RTLD_NEXT, "fsync");
+    int r = real(fd);
+    boundary();
+    return r;
+}
+
+int syncfs(int fd) {
+    static int (*real)(int);
+    if (!real) real = (int (*)(int))dlsym(RTLD_NEXT, "syncfs");
     int r = real(fd);
     boundary();
     return r;

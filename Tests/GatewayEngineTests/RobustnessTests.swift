@@ -346,3 +346,24 @@ extension RobustnessTests {
         #expect(box.logs.all.contains("found runs that died"))
     }
 }
+
+extension RobustnessTests {
+    /// orders.csv lists every order, so an idle run does not write it again: it is rewritten only
+    /// when a fold changed an order since the day's copy was written.
+    @Test func ordersCSVIsRewrittenOnlyWhenAnOrderChanged() throws {
+        let box = try Sandbox()
+        try box.drop(["intranet/SALES_ES-MAD-01_20261001233000.xml"])
+        _ = try box.run(asOf: "2026-10-01T23:00:00Z")
+        let csv = box.config.reportsDir + "/2026-10-01/orders.csv"
+        func inode() throws -> UInt64 { try FileManager.default.attributesOfItem(atPath: csv)[.systemFileNumber] as! UInt64 }
+        let first = try inode()
+        let text = try String(contentsOfFile: csv, encoding: .utf8)
+        #expect(text.hasPrefix("order_ref,dealer,country,state,") && text.contains("S-2026-000101,ES-MAD-01,ES,"))
+        _ = try box.run(asOf: "2026-10-01T23:10:00Z")
+        #expect(try inode() == first, "an idle run rewrote orders.csv")
+        try box.drop(["intranet/SALES_FR-LYO-01_20261001233000.xml"])
+        _ = try box.run(asOf: "2026-10-01T23:20:00Z")
+        #expect(try inode() != first)
+        #expect(try String(contentsOfFile: csv, encoding: .utf8).contains(",FR-LYO-01,FR,"))
+    }
+}

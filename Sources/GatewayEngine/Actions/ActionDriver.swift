@@ -106,6 +106,9 @@ extension ActionPerformer {
     var summaryFiles: WritableKeyPath<RunSummary, [String]>? { nil }
 }
 
+/// The orders a fold just committed, by reference: their views and facts as it folded them.
+typealias FoldedBatch = [String: (view: OrderView, facts: [Fact])]
+
 /// Counts of one driver pass over one kind.
 struct DriverOutcome: Sendable {
     var done = 0
@@ -135,17 +138,24 @@ struct ActionDriver {
     let crashPoint: CrashPoint
     let batch: Int
 
-    func pass<P: ActionPerformer>(_ performer: P, run: RunContext, number: Int) throws -> DriverOutcome {
+    /// One step of one kind: with `orders`, the actions of the batch a fold just committed, whose
+    /// views and facts are at hand; without, whatever is due (retries, polls), read from the store.
+    func pass<P: ActionPerformer>(_ performer: P, run: RunContext, number: Int, orders: FoldedBatch? = nil) throws -> DriverOutcome {
         var outcome = DriverOutcome()
         let asOf = run.asOf
         let claimed = try store.claimActions(
-            kinds: [performer.kind], runner: run.runID, now: asOf, leaseUntil: asOf.addingTimeInterval(performer.policy.lease),
-            limit: batch)
+            kinds: [performer.kind], orderRefs: orders.map { Array($0.keys) }, runner: run.runID, now: asOf,
+            leaseUntil: asOf.addingTimeInterval(performer.policy.lease), limit: batch)
         guard !claimed.isEmpty else { return outcome }
-        let refs = claimed.map(\.orderRef)
-        let views = try store.projections(refs: refs)
-        let facts = try store.facts(orderRefs: refs)
-        let items = claimed.map { ActionItem(action: $0, view: views[$0.orderRef], facts: facts[$0.orderRef] ?? []) }
+        let items: [ActionItem]
+        if let orders {
+            items = claimed.map { ActionItem(action: $0, view: orders[$0.orderRef]?.view, facts: orders[$0.orderRef]?.facts ?? []) }
+        } else {
+            let refs = claimed.map(\.orderRef)
+            let views = try store.projections(refs: refs)
+            let facts = try store.facts(orderRefs: refs)
+            items = claimed.map { ActionItem(action: $0, view: views[$0.orderRef], facts: facts[$0.orderRef] ?? []) }
+        }
         let pass = ActionPass(run: run, number: number, store: store, crashPoint: crashPoint, report: PassReport())
 
         var inFlight = ActionCommit()

@@ -143,7 +143,7 @@ struct ExpedienteWriter {
         return e
     }()
 
-    /// Returns true when the file was (re)written.
+    /// Returns true when the file was (re)written. Not durable until `flush`.
     @discardableResult
     func write(_ v: OrderView, facts: [Fact]) throws -> Bool {
         guard v.isKnown else { return false }
@@ -151,7 +151,13 @@ struct ExpedienteWriter {
         let path = (dir as NSString).appendingPathComponent(Self.fileName(v.ref))
         if FileManager.default.contents(atPath: path) == data { return false }
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        try AtomicFile.write(data, to: path, mode: 0o640)
+        try AtomicFile.write(data, to: path, mode: 0o640, durable: false)
         return true
+    }
+
+    /// Makes the batch's expedientes durable with one flush, before the fold that wrote them commits.
+    func flush() throws {
+        guard FileManager.default.fileExists(atPath: dir) else { return }
+        try AtomicFile.syncFileSystem(holding: dir)
     }
 }

@@ -4,7 +4,9 @@ import Foundation
 public enum AtomicFile {
     /// Writes to a temporary name in the same directory, fsyncs, renames over the target and
     /// fsyncs the directory. `mode` 0o600 for files that hold tokens.
-    public static func write(_ data: Data, to path: String, mode: mode_t = 0o644) throws {
+    /// `durable: false` leaves the fsyncs to the caller, who makes a whole batch durable at once
+    /// with `syncFileSystem` (one flush instead of two per file).
+    public static func write(_ data: Data, to path: String, mode: mode_t = 0o644, durable: Bool = true) throws {
         let dir = (path as NSString).deletingLastPathComponent
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         let tmp = (dir as NSString).appendingPathComponent(".\((path as NSString).lastPathComponent).tmp-\(getpid())")
@@ -18,15 +20,35 @@ public enum AtomicFile {
             close(fd)
             throw error
         }
-        guard fsync(fd) == 0 else {
+        guard !durable || fsync(fd) == 0 else {
             close(fd)
             throw posixError("cannot fsync \(tmp)")
         }
         close(fd)
         guard rename(tmp, path) == 0 else { throw posixError("cannot rename \(tmp) to \(path)") }
         ok = true
-        syncDirectory(dir)
+        if durable { syncDirectory(dir) }
     }
+
+    /// Makes everything written to the file system that holds `dir` durable: files and renames.
+    public static func syncFileSystem(holding dir: String) throws {
+        let fd = open(dir, O_RDONLY | O_DIRECTORY)
+        guard fd >= 0 else { throw posixError("cannot open \(dir)") }
+        defer { close(fd) }
+        guard syncFS(fd) == 0 else { throw posixError("cannot sync the file system of \(dir)") }
+    }
+
+    /// Linux's syncfs(2), which Glibc declares only under _GNU_SOURCE: looked up once; where it is
+    /// missing, sync(2) does the same for every file system.
+    private static let syncFS: @convention(c) (Int32) -> Int32 = {
+        if let handle = dlopen(nil, RTLD_NOW), let symbol = dlsym(handle, "syncfs") {
+            return unsafeBitCast(symbol, to: (@convention(c) (Int32) -> Int32).self)
+        }
+        return { _ in
+            sync()
+            return 0
+        }
+    }()
 
     /// Like `write`, for content too large to hold: `produce` hands chunks to the writer it is
     /// given, which writes them to the temporary file as they come; then fsync, rename, fsync.

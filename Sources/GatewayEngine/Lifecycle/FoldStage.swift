@@ -29,8 +29,10 @@ struct FoldStage {
         let to: OrderState?
     }
 
-    /// Returns how many orders it folded and the state changes among them.
-    func fold(asOf: Date) throws -> (folded: Int, changes: [Change]) {
+    /// Returns how many orders it folded and the state changes among them. `committed` is called
+    /// after each batch commits, with its views and facts: the actions they made due are taken
+    /// while they are at hand, and never read again.
+    func fold(asOf: Date, committed: ((FoldedBatch) throws -> Void)? = nil) throws -> (folded: Int, changes: [Change]) {
         let marks = try store.ordersToFold(asOf: asOf)
         var changes: [Change] = []
         for start in stride(from: 0, to: marks.count, by: batchSize) {
@@ -40,10 +42,11 @@ struct FoldStage {
             let facts = try store.facts(orderRefs: refs)
             var views: [OrderView] = []
             var reviews: [String: OrderReview] = [:]
+            var wroteExpedientes = false
             for ref in refs {
                 let orderFacts = facts[ref] ?? []
                 let view = Lifecycle.fold(ref: ref, facts: orderFacts, policies: policies, asOf: asOf)
-                try expedientes?.write(view, facts: orderFacts)
+                if try expedientes?.write(view, facts: orderFacts) == true { wroteExpedientes = true }
                 let was = before[ref]?.state
                 if was != view.state {
                     changes.append(Change(ref: ref, from: was, to: view.state))
@@ -56,7 +59,13 @@ struct FoldStage {
                 views.append(view)
             }
             let due = views.flatMap(\.dueActions).filter { executable.contains($0.kind) }
+            if wroteExpedientes { try expedientes?.flush() }
             try store.commitFold(views, reviews: reviews, due: due, marks: chunk, at: asOf)
+            if let committed {
+                var batch = FoldedBatch(minimumCapacity: views.count)
+                for v in views { batch[v.ref] = (v, facts[v.ref] ?? []) }
+                try committed(batch)
+            }
         }
         return (marks.count, changes)
     }

@@ -82,7 +82,7 @@ public struct DailyReport: Codable, Sendable, Equatable {
     /// Orders still moving (not operational, cancelled or stock), by days in their current state,
     /// one count per `ageBuckets` entry.
     public let openOrdersByAge: [Int]
-    /// The orders that changed today or need a person, with their timelines; orders.csv lists every order.
+    /// The orders this run folded or that need a person, with their timelines; orders.csv lists every order.
     public let orders: [OrderRow]
 
     public static let ageBuckets: [(label: String, upTo: Int)] = [
@@ -204,10 +204,10 @@ public struct DailyReport: Codable, Sendable, Equatable {
                     name: s.name, feed: s.feed, outcome: s.outcome.rawValue, detail: s.detail, records: c?.records,
                     accepted: c?.accepted, rejected: c?.rejected, factsNew: c?.factsNew, run: s.runID))
         }
-        // Only the orders that changed today, have exceptions, or reached a rule's threshold: the
-        // rest have nothing to show but their counts, which the store's columns give.
-        let dayStart = Timestamp.parseISO(day) ?? asOf
-        let views = try store.ordersForReview(asOf: asOf, foldedSince: dayStart)
+        // Only the orders that have exceptions, reached a rule's threshold, or were folded by this
+        // run: the rest have nothing to show but their counts, which the store's columns give, and
+        // their timelines are in their expedientes and `caas-gateway explain`. Never every order.
+        let views = try store.ordersForReview(asOf: asOf, foldedSince: asOf)
         var byState: [String: Int] = [:]
         var openByAge = Array(repeating: 0, count: ageBuckets.count)
         for a in try store.stateAges(asOf: asOf) {

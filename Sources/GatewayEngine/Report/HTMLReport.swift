@@ -201,8 +201,9 @@ enum HTMLReport {
                     ])
                 }, sortable: true)
 
-        h += "<h2>Orders that changed today or need a person</h2>"
-        h += "<p>\(r.orders.count) of \(r.ordersTotal) orders; orders.csv beside this page lists every order.</p>"
+        h += "<h2>Orders that moved in this run or need a person</h2>"
+        h += "<p>\(r.orders.count) of \(r.ordersTotal) orders. orders.csv beside this page lists every order; every order's "
+        h += "timeline is in its expediente (outbox/expedientes/) and in <code>caas-gateway explain</code>.</p>"
         h += table(
             [
                 Cell("order"), Cell("dealer"), Cell("state"), Cell("since"), Cell("plate"), Cell("due", "num"), Cell("received", "num"),

@@ -11,7 +11,23 @@ enum ReportWriter {
         encoder.keyEncodingStrategy = .convertToSnakeCase
         try AtomicFile.write(try encoder.encode(report), to: dir + "/report.json")
         try AtomicFile.write(exceptionsCSV(report), to: dir + "/report.csv")
-        try AtomicFile.stream(to: dir + "/orders.csv") { write in
+        // Every order, so written only when a fold changed some since this folder's copy: an idle
+        // run costs the same at any number of orders.
+        let version = String(try store.projectionsVersion())
+        let marker = dir + "/.orders.csv.version"
+        if (try? String(contentsOfFile: marker, encoding: .utf8)) != version || !FileManager.default.fileExists(atPath: dir + "/orders.csv")
+        {
+            try writeOrders(to: dir + "/orders.csv", store: store)
+            try AtomicFile.write(version, to: marker)
+        }
+        try AtomicFile.write(rejectionsCSV(report), to: dir + "/rejections.csv")
+        let html = dir + "/report.html"
+        try AtomicFile.write(HTMLReport.render(report), to: html)
+        return html
+    }
+
+    static func writeOrders(to path: String, store: any GatewayStore) throws {
+        try AtomicFile.stream(to: path) { write in
             try write(Data(CSVText.render([ordersHeader]).utf8))
             var batch: [[String]] = []
             try store.forEachOrderRow { o in
@@ -23,10 +39,6 @@ enum ReportWriter {
             }
             if !batch.isEmpty { try write(Data(CSVText.render(batch).utf8)) }
         }
-        try AtomicFile.write(rejectionsCSV(report), to: dir + "/rejections.csv")
-        let html = dir + "/report.html"
-        try AtomicFile.write(HTMLReport.render(report), to: html)
-        return html
     }
 
     /// One row per exception, in the page's order: owner, then oldest first.
@@ -70,13 +82,18 @@ enum CSVText {
     }
 
     static func cell(_ raw: String) -> String {
+        // Bytes, not characters: every byte that matters here is ASCII.
+        let bytes = raw.utf8
         var v = raw
-        if let first = v.unicodeScalars.first, "=+-@\t\r".unicodeScalars.contains(first), Double(v) == nil {
-            v = "'" + v
-        }
-        if v.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }) {
+        if let first = bytes.first, formulaStarts.contains(first), Double(v) == nil { v = "'" + v }
+        if bytes.contains(where: { needsQuotes.contains($0) }) {
             return "\"" + v.replacingOccurrences(of: "\"", with: "\"\"") + "\""
         }
         return v
     }
+
+    /// =, +, -, @, tab, CR.
+    static let formulaStarts: Set<UInt8> = [0x3D, 0x2B, 0x2D, 0x40, 0x09, 0x0D]
+    /// comma, quote, LF, CR.
+    static let needsQuotes: Set<UInt8> = [0x2C, 0x22, 0x0A, 0x0D]
 }
