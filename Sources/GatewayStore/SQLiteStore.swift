@@ -549,13 +549,10 @@ public final class SQLiteStore: GatewayStore {
         try db.read { db in try String.fetchAll(db, sql: "SELECT view_json FROM orders ORDER BY ref").map(Self.view) }
     }
 
-    public func ordersForReview(asOf: Date, foldedSince: Date) throws -> [OrderView] {
+    public func ordersForReview(asOf: Date) throws -> [OrderView] {
         try db.read { db in
             try String.fetchAll(
-                db,
-                sql: """
-                    SELECT view_json FROM orders WHERE flagged = 1 OR review_at <= ? OR folded_at >= ? ORDER BY ref
-                    """, arguments: [Self.ms(asOf), Self.ms(foldedSince)]
+                db, sql: "SELECT view_json FROM orders WHERE flagged = 1 OR review_at <= ? ORDER BY ref", arguments: [Self.ms(asOf)]
             ).map(Self.view)
         }
     }

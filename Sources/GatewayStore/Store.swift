@@ -47,9 +47,9 @@ public protocol GatewayStore: Sendable {
     /// change marks, each cleared only if its count is still the one the fold read.
     @discardableResult
     func commitFold(_ views: [OrderView], reviews: [String: OrderReview], due: [DueAction], marks: [OrderToFold], at: Date) throws -> Int
-    /// The orders the day's report must look at: those with exceptions at their last review, those
-    /// whose review time has come, and those folded since `foldedSince`. Never every order.
-    func ordersForReview(asOf: Date, foldedSince: Date) throws -> [OrderView]
+    /// The orders the report's rules must look at: those with exceptions at their last review and
+    /// those whose review time has come. Never every order.
+    func ordersForReview(asOf: Date) throws -> [OrderView]
     /// What a review found: when to look again, and whether the order has exceptions.
     func saveReviews(_ reviews: [String: OrderReview]) throws
     /// Known orders by state and whole days in it: the report's counts and charts.

@@ -96,9 +96,9 @@ struct HTMLReportTests {
         // A click on "age (days)" sorts the largest group, a second click reverses it.
         let up = seen["ascending"] as! [Int], down = seen["descending"] as! [Int]
         #expect(up == up.sorted() && down == up.sorted(by: >) && Set(up).count > 1, "\(up) \(down)")
-        // Every order reference leads to its timeline. The page shows the orders that changed that
-        // day or need a person, not every order (orders.csv has them all).
-        #expect((seen["links"] as! Int) > 5)
+        // Every order reference leads to its timeline. The page shows the orders that need a
+        // person, not every order (orders.csv has them all).
+        #expect((seen["links"] as! Int) > 0)
         let report =
             try JSONSerialization.jsonObject(
                 with: Data(contentsOf: URL(fileURLWithPath: (html as NSString).deletingLastPathComponent + "/report.json")))

@@ -82,7 +82,7 @@ public struct DailyReport: Codable, Sendable, Equatable {
     /// Orders still moving (not operational, cancelled or stock), by days in their current state,
     /// one count per `ageBuckets` entry.
     public let openOrdersByAge: [Int]
-    /// The orders this run folded or that need a person, with their timelines; orders.csv lists every order.
+    /// The orders that need a person, with their timelines; orders.csv lists every order.
     public let orders: [OrderRow]
 
     public static let ageBuckets: [(label: String, upTo: Int)] = [
@@ -204,10 +204,10 @@ public struct DailyReport: Codable, Sendable, Equatable {
                     name: s.name, feed: s.feed, outcome: s.outcome.rawValue, detail: s.detail, records: c?.records,
                     accepted: c?.accepted, rejected: c?.rejected, factsNew: c?.factsNew, run: s.runID))
         }
-        // Only the orders that have exceptions, reached a rule's threshold, or were folded by this
-        // run: the rest have nothing to show but their counts, which the store's columns give, and
-        // their timelines are in their expedientes and `caas-gateway explain`. Never every order.
-        let views = try store.ordersForReview(asOf: asOf, foldedSince: asOf)
+        // Only the orders that had exceptions or reached a rule's threshold (every fold reviews its
+        // orders): the rest have nothing to show but their counts, which the store's columns give,
+        // and their timelines are in their expedientes and `caas-gateway explain`. Never every order.
+        let views = try store.ordersForReview(asOf: asOf)
         var byState: [String: Int] = [:]
         var openByAge = Array(repeating: 0, count: ageBuckets.count)
         for a in try store.stateAges(asOf: asOf) {
@@ -222,8 +222,11 @@ public struct DailyReport: Codable, Sendable, Equatable {
                     order: s.orderRef, code: s.anomaly.code.rawValue, occurredAt: Timestamp.iso(s.anomaly.occurredAt),
                     firstSeenAt: Timestamp.iso(s.firstSeenAt), message: s.anomaly.message, fact: s.anomaly.factID))
         }
+        var reviews: [String: OrderReview] = [:]
         for v in views {
-            guard let state = v.state else { continue }
+            let r = Reconciliation.review(v, config: rules, asOf: asOf)
+            reviews[v.ref] = OrderReview(nextAt: r.nextChange, flagged: !r.exceptions.isEmpty)
+            guard let state = v.state, !r.exceptions.isEmpty else { continue }
             orders.append(
                 OrderRow(
                     ref: v.ref, dealer: v.dealerCode, country: v.country, state: state.rawValue,
@@ -247,15 +250,8 @@ public struct DailyReport: Codable, Sendable, Equatable {
         input.failedTransfers = transfers.filter { $0.outcome == .refused || $0.outcome == .failed }
         input.feedArrivals = try store.feedArrivals()
         input.fileProblems = try store.fileProblems()
-        if track {
-            // What each order's review found now, and when to look at it again.
-            try store.saveReviews(
-                Dictionary(
-                    uniqueKeysWithValues: views.map { v in
-                        let r = Reconciliation.review(v, config: rules, asOf: asOf)
-                        return (v.ref, OrderReview(nextAt: r.nextChange, flagged: !r.exceptions.isEmpty))
-                    }))
-        }
+        // What each order's review found now, and when to look at it again.
+        if track { try store.saveReviews(reviews) }
         var (open, resolved) = try Reconciliation.track(
             Reconciliation.evaluate(input, config: rules, asOf: asOf), store: store, runID: runID, at: asOf, persist: track)
         for i in open.indices { open[i].isNewToday = open[i].firstSeenAt.map { $0.hasPrefix(day) } ?? true }

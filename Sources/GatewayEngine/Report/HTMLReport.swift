@@ -201,7 +201,7 @@ enum HTMLReport {
                     ])
                 }, sortable: true)
 
-        h += "<h2>Orders that moved in this run or need a person</h2>"
+        h += "<h2>Orders that need a person</h2>"
         h += "<p>\(r.orders.count) of \(r.ordersTotal) orders. orders.csv beside this page lists every order; every order's "
         h += "timeline is in its expediente (outbox/expedientes/) and in <code>caas-gateway explain</code>.</p>"
         h += table(
