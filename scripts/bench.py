@@ -13,6 +13,10 @@
   Targets: idle at the largest N <= 1.5x idle at the smallest; peak RSS <= 128 MiB;
   backlog <= 1.0 CPU-s per 1,000 orders.
 
+- Registration (--registration, --registration-only): N fully paid orders registered with the
+  ES simulator answering after 50 ms, at concurrency 4, 8 and 16: the `act` pass's time against
+  the bound N x 50 ms / concurrency. Target: >= 90% of the bound at each.
+
 - SFTP (--sftp): against a loopback OpenSSH sshd started here, `caas-gateway pull` of 10,000
   files of 1 KiB and of one 1 GiB file, next to OpenSSH's `sftp -b` fetching the same.
 
@@ -57,6 +61,76 @@ def runs_bench(gw, gen, work, repo, sizes, repeat):
     print(f"\n  idle at {last[0]:,} / idle at {first[0]:,}: {last[2][0] / first[2][0]:.2f}x (target <= 1.5x)")
     print(f"  peak RSS: {peak:.1f} MiB (target <= 128 MiB); backlog: {worst:.2f} CPU-s per 1,000 orders at worst (target <= 1.0)\n")
 
+def registration_bench(gw, gen, work, repo, n, latency, levels):
+    """N fully paid orders registered with the ES simulator answering after `latency` seconds,
+    at each concurrency: the pass's time against the bound N * latency / concurrency."""
+    import signal, socket
+    d = os.path.join(work, "registration")
+    shutil.rmtree(d, ignore_errors=True)
+    os.makedirs(os.path.join(d, "ca"))
+    ca = os.path.join(d, "ca")
+    ssl = lambda *a: subprocess.run(["openssl", *a], check=True, capture_output=True)
+    ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
+    ssl("req", "-x509", *ec, "-keyout", f"{ca}/ca.key", "-out", f"{ca}/ca.pem", "-days", "2", "-subj", "/CN=caas-bench-ca")
+    ssl("req", *ec, "-keyout", f"{ca}/server.key", "-out", f"{ca}/server.csr", "-subj", "/CN=localhost")
+    with open(f"{ca}/server.ext", "w") as f:
+        f.write("subjectAltName=IP:127.0.0.1,DNS:localhost\n")
+    ssl("x509", "-req", "-in", f"{ca}/server.csr", "-CA", f"{ca}/ca.pem", "-CAkey", f"{ca}/ca.key", "-CAcreateserial",
+        "-out", f"{ca}/server.pem", "-days", "2", "-extfile", f"{ca}/server.ext")
+    with socket.socket() as sck:
+        sck.bind(("127.0.0.1", 0))
+        port = sck.getsockname()[1]
+    sim = subprocess.Popen([sys.executable, os.path.join(repo, "Tests/Simulators/registration.py"), "--country", "ES", "--port", str(port),
+                            "--token", "bench-token", "--cert", f"{ca}/server.pem", "--key", f"{ca}/server.key"],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    import ssl as pyssl, urllib.request
+    context = pyssl.create_default_context(cafile=f"{ca}/ca.pem")
+    def faults(body):
+        req = urllib.request.Request(f"https://127.0.0.1:{port}/_sim/faults", data=body.encode(), method="POST")
+        urllib.request.urlopen(req, context=context).read()
+    try:
+        for _ in range(200):
+            with socket.socket() as sck:
+                if sck.connect_ex(("127.0.0.1", port)) == 0: break
+            time.sleep(0.05)
+        home = os.path.join(d, "home")
+        os.makedirs(os.path.join(home, "inbox"))
+        shutil.copytree(os.path.join(repo, "mappings"), os.path.join(home, "mappings"))
+        with open(os.path.join(home, "token"), "w") as f:
+            f.write("bench-token")
+        def config(concurrency):
+            with open(os.path.join(home, "caas-gateway.yaml"), "w") as f:
+                f.write(f"""registration:
+  concurrency: {concurrency}
+  first_backoff_seconds: 60
+  countries:
+    ES: {{base_url: "https://127.0.0.1:{port}", token: {{file: token}}, ca_bundle: {ca}/ca.pem}}
+""")
+        subprocess.run([gen, "--orders", str(n), "--formats", "intranet-xml,psp-csv,mfg-xml", "--fully-paid", "--out",
+                        os.path.join(home, "inbox")], check=True, capture_output=True)
+        # Every order fully paid, its registration refused with 503 once: all due again an hour later.
+        config(4)
+        faults('{"fail_every": 1, "status": 503}')
+        run_once([gw, "run", "--as-of", "2026-10-04T23:00:00Z"], cwd=home)
+        saved = home + ".saved"
+        shutil.copytree(home, saved)
+        results = []
+        for c in levels:
+            shutil.rmtree(home)
+            shutil.copytree(saved, home)
+            config(c)
+            faults(f'{{"delay": {latency}}}')
+            wall, cpu, rss = run_once([gw, "act", "--as-of", "2026-10-05T00:00:00Z"], cwd=home)
+            results.append((c, wall, n * latency / c))
+        print(f"registration pass: {n} submissions, {latency * 1000:.0f} ms per answer ({os.cpu_count()} cores)\n")
+        print(f"  {'concurrency':>11} {'seconds':>8} {'bound s':>8} {'of bound':>9}")
+        for c, wall, bound in results:
+            print(f"  {c:11} {wall:8.2f} {bound:8.2f} {bound / wall:8.0%}")
+        print("\n  target: >= 90% of the bound at every concurrency (the act command's whole time, fold and ledger included)\n")
+    finally:
+        os.killpg(sim.pid, signal.SIGKILL)
+        sim.wait()
+
 def measure(cmd, cwd=None, stdin=None, setup=None, repeat=1):
     best = None
     for _ in range(repeat):
@@ -97,8 +171,17 @@ def main():
     ap.add_argument("--runs", action="store_true", help="also run the backlog and idle runs")
     ap.add_argument("--runs-only", action="store_true", help="only the backlog and idle runs")
     ap.add_argument("--run-sizes", default="1000,10000,100000", help="orders of the backlog runs, comma separated")
+    ap.add_argument("--registration", action="store_true", help="also run the registration pass at 50 ms latency")
+    ap.add_argument("--registration-only", action="store_true", help="only the registration pass")
+    ap.add_argument("--registrations", type=int, default=400, help="submissions in the registration pass")
     a = ap.parse_args()
     repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    if a.registration or a.registration_only:
+        os.makedirs(a.work, exist_ok=True)
+        registration_bench(os.path.join(a.bin, "caas-gateway"), os.path.join(a.bin, "caas-feedgen"), a.work, repo,
+                           a.registrations, 0.05, [4, 8, 16])
+        if a.registration_only:
+            return
     if a.runs or a.runs_only:
         os.makedirs(a.work, exist_ok=True)
         runs_bench(os.path.join(a.bin, "caas-gateway"), os.path.join(a.bin, "caas-feedgen"), a.work, repo,

@@ -6,7 +6,7 @@ import GatewayTransport
 import Logging
 
 /// What one command did, for the terminal, for `--json`, and for the runs table.
-public struct RunSummary: Codable, Sendable {
+public struct RunSummary: Encodable, Sendable {
     public let runID: String
     public let command: String
     public let asOf: Date
@@ -22,8 +22,9 @@ public struct RunSummary: Codable, Sendable {
         for (_, move) in moves where move.from != move.to { out[move.to?.rawValue ?? "unknown", default: 0] += 1 }
         return out
     }
-    /// Per order: state before the run's first fold of it, and after its last.
-    var moves: [String: Move] = [:]
+    /// Per order: state before the run's first fold of it, and after its last. One entry per order
+    /// the run folded, so it stays out of the summary's JSON (a backlog would put 100,000 there).
+    @NotEncoded var moves: [String: Move] = [:]
 
     struct Move: Codable, Sendable {
         let from: OrderState?
@@ -99,6 +100,18 @@ public struct RunSummary: Codable, Sendable {
     public var changedNothing: Bool {
         files.isEmpty && factsNew == 0 && stateChanges.isEmpty && actionsDone == 0 && actionsFailed == 0 && pulled == 0 && pushed == 0
     }
+}
+
+/// A value a run keeps in memory and leaves out of its JSON summary.
+@propertyWrapper
+struct NotEncoded<Value: Sendable>: Encodable, Sendable {
+    var wrappedValue: Value
+    func encode(to encoder: any Encoder) throws {}
+}
+
+extension KeyedEncodingContainer {
+    /// Chosen over the generic `encode` by synthesized code: no key at all.
+    mutating func encode<Value>(_ value: NotEncoded<Value>, forKey key: Key) throws {}
 }
 
 /// The run, stage by stage: pull → ingest → fold → decide → act → fold → report → push. Each stage

@@ -101,7 +101,7 @@ extension SQLiteStore {
     public func actionCounts() throws -> [ActionStatus: Int] {
         try db.read { db in
             var out: [ActionStatus: Int] = [:]
-            for r in try Row.fetchAll(db, sql: "SELECT status, COUNT(*) AS n FROM actions GROUP BY status") {
+            for r in try Row.fetchAll(db, sql: "SELECT status, n FROM action_counts WHERE n > 0") {
                 guard let s = ActionStatus(rawValue: r["status"]) else {
                     throw StoreError("actions: unknown status \(r["status"] as String)")
                 }

@@ -21,6 +21,11 @@ struct FeedGen: ParsableCommand {
             "Formats to write, comma separated: dms-csv, intranet-xml, psp-csv (the señal of every intranet sale), mfg-xml (every intranet sale confirmed and in production at VLC1).",
             valueName: "list")) var formats: String = "dms-csv,intranet-xml"
 
+    @Flag(
+        help:
+            "Take every intranet sale to fully paid: the plant's status runs to available at the dealership and the card provider captures the final payment too."
+    ) var fullyPaid = false
+
     static let known = ["dms-csv", "intranet-xml", "psp-csv", "mfg-xml"]
 
     func validate() throws {
@@ -47,12 +52,12 @@ struct FeedGen: ParsableCommand {
         }
         if wanted.contains("psp-csv") {
             let path = out + "/settlement_20261002.csv"
-            try SalesGenerator(seed: seed).writeSettlement(orders: orders, to: path)
+            try SalesGenerator(seed: seed).writeSettlement(orders: orders, to: path, finalPayments: fullyPaid)
             print(path)
         }
         if wanted.contains("mfg-xml") {
             let path = out + "/MFGSTATUS_VLC1_20261003200000_00001.xml"
-            try SalesGenerator(seed: seed).writeFactoryStatus(orders: orders, to: path)
+            try SalesGenerator(seed: seed).writeFactoryStatus(orders: orders, to: path, toDealership: fullyPaid)
             print(path)
         }
     }
@@ -166,18 +171,26 @@ struct SalesGenerator {
 
 extension SalesGenerator {
     /// The card provider's settlement report: the señal of every intranet sale, captured on 2 Oct.
-    func writeSettlement(orders: Int, to path: String) throws {
+    /// With `finalPayments`, the rest of the price too, captured on 4 Oct.
+    func writeSettlement(orders: Int, to path: String, finalPayments: Bool = false) throws {
         let w = try writer(path)
         w.write("psp_reference,merchant_reference,payment_method,event_code,success,amount_minor,currency,reason,event_date\n")
         for i in 1...orders {
-            w.write("PSP\(String(format: "%012d", i)),\(Self.saleRef(i))-RES,visa,CAPTURE,true,\(Self.price(i).deposit * 100),EUR,,")
+            let (total, deposit) = Self.price(i)
+            w.write("PSP\(String(format: "%012d", i)),\(Self.saleRef(i))-RES,visa,CAPTURE,true,\(deposit * 100),EUR,,")
             w.write("2026-10-02T\(10 + i % 9):\(i % 6)0:00Z\n")
+            guard finalPayments else { continue }
+            w.write("PSF\(String(format: "%012d", i)),\(Self.saleRef(i))-FIN,visa,CAPTURE,true,\((total - deposit) * 100),EUR,,")
+            w.write("2026-10-04T\(10 + i % 9):\(i % 6)0:00Z\n")
         }
         try w.close()
     }
 
     /// VLC1's status feed of 3 Oct: every intranet sale confirmed, then in production with its VIN.
-    func writeFactoryStatus(orders: Int, to path: String) throws {
+    /// With `toDealership`, each vehicle then goes through quality control and shipping to the
+    /// dealership, where it is available on 3 Oct in the evening.
+    func writeFactoryStatus(orders: Int, to path: String, toDealership: Bool = false) throws {
+        let later = ["QUALITY_CONTROL", "READY_FOR_SHIPMENT", "SHIPPED_TO_DEALERSHIP", "AVAILABLE_AT_DEALERSHIP"]
         let w = try writer(path)
         w.write(
             "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<StatusFeed xmlns=\"urn:oem:mfg:status:1\" plant=\"VLC1\" sequence=\"1\" generated=\"2026-10-03T20:00:00+01:00\">\n"
@@ -194,8 +207,13 @@ extension SalesGenerator {
             w.write(
                 "<Code>PRODUCTION_STARTED</Code><At>2026-10-03T14:00:00+01:00</At><EstimatedCompletion>2026-11-06</EstimatedCompletion></Event>\n"
             )
+            guard toDealership else { continue }
+            for (k, code) in later.enumerated() {
+                w.write("  <Event><OrderRef>\(Self.saleRef(i))</OrderRef><FactoryOrder>\(order)</FactoryOrder>")
+                w.write("<Code>\(code)</Code><At>2026-10-03T1\(5 + k):00:00+01:00</At></Event>\n")
+            }
         }
-        w.write("  <Trailer eventCount=\"\(orders * 2)\"/>\n</StatusFeed>\n")
+        w.write("  <Trailer eventCount=\"\(orders * (toDealership ? 2 + later.count : 2))\"/>\n</StatusFeed>\n")
         try w.close()
     }
 }

@@ -213,3 +213,38 @@ extension SQLiteStoreTests {
         #expect(mode == "wal")
     }
 }
+
+extension SQLiteStoreTests {
+    /// The report's counts come from tables the writes keep up to date; they must say what a count
+    /// over every row says, after inserts and after changes.
+    @Test func countsKeptByTriggersMatchCountingEveryRow() throws {
+        func view(_ ref: String, _ state: OrderState, _ since: Date) -> OrderView {
+            var v = OrderView(ref: ref)
+            v.state = state
+            v.stateSince = since
+            return v
+        }
+        let day: TimeInterval = 86400
+        try store.commitFold(
+            [view("S-1", .reserved, t0), view("S-2", .reserved, t0 - 3 * day), view("S-3", .inProduction, t0)],
+            due: [DueAction(kind: .notifyCustomer, orderRef: "S-1"), DueAction(kind: .notifyCustomer, orderRef: "S-2")], marks: [],
+            at: t0)
+        try store.commitFold([view("S-2", .inProduction, t0 - day), view("S-4", .delivered, t0)], due: [], marks: [], at: t0)
+        var a = try #require(try store.actions(status: .pending).first)
+        a.status = .done
+        try store.updateAction(a)
+
+        let counted = try store.db.read { db in
+            try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT state, MAX(0, ? / 86400000 - state_since / 86400000) AS days, COUNT(*) AS n FROM orders
+                    GROUP BY state, days ORDER BY state, days
+                    """, arguments: [Timestamp.millis(t0 + day)]
+            ).map { StateAge(state: $0["state"], days: $0["days"], count: $0["n"]) }
+        }
+        #expect(try store.stateAges(asOf: t0 + day) == counted)
+        #expect(counted.count == 4 && counted.contains(StateAge(state: "in_production", days: 2, count: 1)))
+        #expect(try store.actionCounts() == [.pending: 1, .done: 1])
+    }
+}

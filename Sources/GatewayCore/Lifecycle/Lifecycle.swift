@@ -394,6 +394,9 @@ public enum Money {
         let sign = minor < 0 ? "-" : ""
         let m = abs(minor)
         let cents = m % 100
-        return "\(sign)\(m / 100).\(cents < 10 ? "0" : "")\(cents) \(currency ?? "")".trimmingCharacters(in: .whitespaces)
+        let amount = "\(sign)\(m / 100).\(cents < 10 ? "0" : "")\(cents)"
+        // orders.csv formats three amounts for every order: no Foundation trimming per call.
+        guard let currency, !currency.isEmpty else { return amount }
+        return amount + " " + currency
     }
 }
