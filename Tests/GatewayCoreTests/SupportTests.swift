@@ -90,3 +90,34 @@ import Testing
         #expect(f.merging(["a": .int(1), "b": .int(2)]) { $1 }.keys == ["a", "b", "currency", "customer.email", "plan", "total_minor"])
     }
 }
+
+/// Facts are read back on every fold: the byte reader must give exactly what the encoder wrote,
+/// and what the general JSON reader would give.
+@Suite("Fact fields as bytes")
+struct FactFieldsCodecTests {
+    @Test func whatIsWrittenIsReadBackTheSameWhateverTheText() throws {
+        var g = SystemRandomNumberGenerator()
+        let pieces = ["a", "Muñoz", "\"", "\\", "\n", "\r", "\t", "\u{1}", "\u{1F}", "/", "€", "日本", "😀", " ", "@t:x", ",", "}", "]"]
+        for _ in 0..<500 {
+            var fields = FactFields()
+            for k in 0..<Int.random(in: 0...6, using: &g) {
+                let text = (0..<Int.random(in: 0...8, using: &g)).map { _ in pieces.randomElement(using: &g)! }.joined()
+                switch Int.random(in: 0...3, using: &g) {
+                case 0: fields["s\(k)\(text.prefix(2))"] = .string(text)
+                case 1: fields["i\(k)"] = .int(Int64.random(in: Int64.min...Int64.max, using: &g))
+                case 2: fields["l\(k)"] = .list((0..<Int.random(in: 0...3, using: &g)).map { _ in text })
+                default: fields["t\(k)"] = .time(Timestamp.date(millis: Int64.random(in: 0...4_000_000_000_000, using: &g) / 1000 * 1000))
+                }
+            }
+            let json = FactFieldsCodec.encode(fields)
+            #expect(try FactFieldsCodec.decode(json) == fields, "\(json)")
+            #expect(try FactFieldsCodec.decodeSlowly(json) == fields, "\(json)")
+        }
+    }
+
+    @Test func anotherShapeStillReads() throws {
+        #expect(try FactFieldsCodec.decode(#"{ "a" : "x", "n": 2 }"#) == ["a": .string("x"), "n": .int(2)])
+        #expect(try FactFieldsCodec.decode(#"{"a":"\u00e9"}"#) == ["a": .string("é")])
+        #expect(throws: (any Error).self) { try FactFieldsCodec.decode("[1]") }
+    }
+}

@@ -131,7 +131,20 @@ public enum FactFieldsCodec {
         return String(decoding: out, as: UTF8.self)
     }
 
+    /// Reads what `encode` wrote, as bytes (every fold reads every fact of its orders); anything
+    /// else (a hand-edited row, an older layout) goes through JSONSerialization.
     public static func decode(_ json: String) throws -> FactFields {
+        var json = json
+        if let fields = json.withUTF8({ bytes -> FactFields? in
+            var reader = FlatJSONReader(bytes: bytes)
+            return reader.fields()
+        }) {
+            return fields
+        }
+        return try decodeSlowly(json)
+    }
+
+    static func decodeSlowly(_ json: String) throws -> FactFields {
         guard let data = json.data(using: .utf8),
             let object = try JSONSerialization.jsonObject(with: data) as? [String: Any]
         else { throw FactDecodingError(message: "fact payload is not a JSON object") }
@@ -156,4 +169,114 @@ public enum FactFieldsCodec {
 public struct FactDecodingError: Error, CustomStringConvertible {
     public let message: String
     public var description: String { message }
+}
+
+/// The one shape `FactFieldsCodec.encode` writes: an object of strings, integers and lists of
+/// strings, with the escapes `JSONBytes` uses. Returns nil for anything else.
+struct FlatJSONReader {
+    let bytes: UnsafeBufferPointer<UInt8>
+    var i = 0
+
+    init(bytes: UnsafeBufferPointer<UInt8>) { self.bytes = bytes }
+
+    mutating func fields() -> FactFields? {
+        var out = FactFields()
+        guard take(0x7B) else { return nil }
+        if take(0x7D) { return i == bytes.count ? out : nil }
+        repeat {
+            guard let key = string(), take(0x3A) else { return nil }
+            guard i < bytes.count else { return nil }
+            switch bytes[i] {
+            case 0x22:
+                guard let v = string() else { return nil }
+                if v.hasPrefix("@t:") {
+                    guard let d = Timestamp.parseISO(String(v.dropFirst(3))) else { return nil }
+                    out[key] = .time(d)
+                } else {
+                    out[key] = .string(v)
+                }
+            case 0x5B:
+                i += 1
+                var list: [String] = []
+                if !take(0x5D) {
+                    repeat {
+                        guard let v = string() else { return nil }
+                        list.append(v)
+                    } while take(0x2C)
+                    guard take(0x5D) else { return nil }
+                }
+                out[key] = .list(list)
+            default:
+                guard let n = integer() else { return nil }
+                out[key] = .int(n)
+            }
+        } while take(0x2C)
+        guard take(0x7D), i == bytes.count else { return nil }
+        return out
+    }
+
+    mutating func take(_ b: UInt8) -> Bool {
+        guard i < bytes.count, bytes[i] == b else { return false }
+        i += 1
+        return true
+    }
+
+    mutating func integer() -> Int64? {
+        var negative = false
+        if take(0x2D) { negative = true }
+        var n: Int64 = 0
+        let start = i
+        while i < bytes.count, bytes[i] >= 0x30, bytes[i] <= 0x39 {
+            let (m, o1) = n.multipliedReportingOverflow(by: 10)
+            let (a, o2) = m.addingReportingOverflow(Int64(bytes[i] - 0x30))
+            guard !o1, !o2 else { return nil }
+            n = a
+            i += 1
+        }
+        return i > start ? (negative ? -n : n) : nil
+    }
+
+    mutating func string() -> String? {
+        guard take(0x22) else { return nil }
+        let start = i
+        while i < bytes.count, bytes[i] != 0x22, bytes[i] != 0x5C { i += 1 }
+        guard i < bytes.count else { return nil }
+        if bytes[i] == 0x22 {
+            let s = String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<i]), as: UTF8.self)
+            i += 1
+            return s
+        }
+        // Escapes: rare (quotes, backslashes and control characters in a value).
+        var out = Array(bytes[start..<i])
+        while i < bytes.count {
+            let b = bytes[i]
+            i += 1
+            switch b {
+            case 0x22: return String(decoding: out, as: UTF8.self)
+            case 0x5C:
+                guard i < bytes.count else { return nil }
+                let e = bytes[i]
+                i += 1
+                switch e {
+                case 0x22, 0x5C, 0x2F: out.append(e)
+                case 0x6E: out.append(0x0A)
+                case 0x72: out.append(0x0D)
+                case 0x74: out.append(0x09)
+                case 0x62: out.append(0x08)
+                case 0x66: out.append(0x0C)
+                case 0x75:
+                    // \u00XX is all `encode` writes; anything wider goes the slow way.
+                    guard i + 4 <= bytes.count,
+                        let v = UInt32(String(decoding: UnsafeBufferPointer(rebasing: bytes[i..<i + 4]), as: UTF8.self), radix: 16),
+                        v < 0x80
+                    else { return nil }
+                    out.append(UInt8(v))
+                    i += 4
+                default: return nil
+                }
+            default: out.append(b)
+            }
+        }
+        return nil
+    }
 }
