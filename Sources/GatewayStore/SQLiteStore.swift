@@ -15,7 +15,7 @@ public final class SQLiteStore: GatewayStore {
             // file spills pages mid-transaction and every row gets slower. 64 MB is a bound, not a
             // growth. Readers read a batch at a time and keep 8 MB each, so a run's memory does
             // not grow by 64 MB per reader connection.
-            try db.execute(sql: db.configuration.readonly ? "PRAGMA cache_size = -8192" : "PRAGMA cache_size = -65536")
+            try db.execute(sql: db.configuration.readonly ? "PRAGMA cache_size = -8192" : "PRAGMA cache_size = -32768")
         }
         config.maximumReaderCount = 2
         config.busyMode = .timeout(10)

@@ -53,13 +53,49 @@ public struct TLSOptions: Sendable {
 /// connection that is not kept: libcurl silently sends a request again when a reused keep-alive
 /// connection turns out to be dead, and a state-changing POST must not reach a partner twice
 /// without its idempotency key being the only thing that saves us.
+///
+/// TLS sessions are shared between the client's requests (a fresh connection resumes the last
+/// session instead of a full handshake): a pass of hundreds of calls to one partner spends its
+/// time waiting for answers, not on key exchanges. Nothing else is shared.
 public final class HTTPClient: @unchecked Sendable {
     public let tls: TLSOptions
     private static let initialised: CURLcode = curl_global_init(Int(CURL_GLOBAL_DEFAULT))
+    private let sessions: TLSSessionCache?
 
     public init(tls: TLSOptions = TLSOptions()) {
         _ = Self.initialised
         self.tls = tls
+        sessions = TLSSessionCache()
+    }
+
+    /// A curl share handle holding TLS sessions, locked for use from several threads at once.
+    final class TLSSessionCache: @unchecked Sendable {
+        let handle: UnsafeMutableRawPointer
+        let lock = NSLock()
+
+        init?() {
+            guard let h = curl_share_init() else { return nil }
+            handle = h
+            let me = Unmanaged.passUnretained(self).toOpaque()
+            guard caas_curl_share_set_pointer(h, CURLSHOPT_USERDATA, me) == CURLSHE_OK,
+                caas_curl_share_set_lock(
+                    h,
+                    { _, _, _, ctx in
+                        Unmanaged<TLSSessionCache>.fromOpaque(ctx!).takeUnretainedValue().lock.lock()
+                    }) == CURLSHE_OK,
+                caas_curl_share_set_unlock(
+                    h,
+                    { _, _, ctx in
+                        Unmanaged<TLSSessionCache>.fromOpaque(ctx!).takeUnretainedValue().lock.unlock()
+                    }) == CURLSHE_OK,
+                caas_curl_share_set_long(h, CURLSHOPT_SHARE, Int(CURL_LOCK_DATA_SSL_SESSION.rawValue)) == CURLSHE_OK
+            else {
+                curl_share_cleanup(h)
+                return nil
+            }
+        }
+
+        deinit { curl_share_cleanup(handle) }
     }
 
     final class Collector {
@@ -85,6 +121,7 @@ public final class HTTPClient: @unchecked Sendable {
             try check(caas_curl_set_long(h, CURLOPT_NOSIGNAL, 1), "NOSIGNAL")
             try check(caas_curl_set_long(h, CURLOPT_FRESH_CONNECT, 1), "FRESH_CONNECT")
             try check(caas_curl_set_long(h, CURLOPT_FORBID_REUSE, 1), "FORBID_REUSE")
+            if let sessions { try check(caas_curl_set_pointer(h, CURLOPT_SHARE, sessions.handle), "the TLS session cache") }
             try check(caas_curl_set_long(h, CURLOPT_SSL_VERIFYPEER, 1), "SSL_VERIFYPEER")
             try check(caas_curl_set_long(h, CURLOPT_SSL_VERIFYHOST, 2), "SSL_VERIFYHOST")
             try check(caas_curl_set_string(h, CURLOPT_PROTOCOLS_STR, "https,http"), "the protocols")

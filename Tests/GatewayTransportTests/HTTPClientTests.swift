@@ -31,6 +31,21 @@ final class HTTPClientTests {
 
     var client: HTTPClient { HTTPClient(tls: TLSOptions(caBundle: factory.ca.caCertificate)) }
 
+    /// Every request has a fresh connection, but one client's connections resume its TLS session:
+    /// a pass of many calls to one partner does not pay a full handshake for each.
+    @Test func oneClientsConnectionsResumeItsTLSSession() throws {
+        let tls = { (c: HTTPClient) throws -> [String: Int] in
+            try JSONSerialization.jsonObject(with: c.send(HTTPRequest(method: "GET", url: self.factory.baseURL + "/_sim/tls")).body)
+                as! [String: Int]
+        }
+        let before = try tls(HTTPClient(tls: TLSOptions(caBundle: factory.ca.caCertificate)))
+        let shared = client
+        for _ in 0..<4 { #expect(try shared.send(HTTPRequest(method: "GET", url: factory.baseURL + "/_sim/requests")).status == 200) }
+        let after = try tls(shared)
+        #expect(after["connections"]! - before["connections"]! == 5)
+        #expect(after["resumed"]! - before["resumed"]! >= 4, "\(before) \(after)")
+    }
+
     @Test func theOrderAPIAnswersAsTheContractSays() throws {
         let first = try client.send(order("S-2026-000101"))
         #expect(first.status == 201)

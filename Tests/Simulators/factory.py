@@ -17,6 +17,7 @@ Test switches (never part of the partner's API):
      it waits `delay` seconds, or is accepted and then the connection is closed without an answer.
   GET  /_sim/requests  {"<key>": {"requests": n, "placed": bool}}
   GET  /_sim/state, PUT /_sim/state   the orders, counts and faults, saved and put back as a whole
+  GET  /_sim/tls       {"connections": n, "resumed": n}: TLS connections, and those that resumed a session
 
   python3 factory.py --port P --token T --order-book order-book.csv [--cert server.pem --key server.key]
 Stops on SIGTERM. Standard library only.
@@ -68,6 +69,8 @@ def handler(factory):
                 return self.reply(200, out)
             if self.path == "/_sim/state":
                 return self.reply(200, simhttp.snapshot(factory, Factory.STATE))
+            if self.path == "/_sim/tls":
+                return self.reply(200, dict(simhttp.TLS_STATS))
             self.reply(404, {"error": "not found"})
 
         def do_PUT(self):

@@ -5,8 +5,20 @@ import base64, json, pickle, ssl, time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
+# TLS connections served and how many resumed an earlier session (GET /_sim/tls where a
+# simulator offers it): what a client's session cache saves is visible to a test.
+TLS_STATS = {"connections": 0, "resumed": 0}
+
+
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+
+    def setup(self):
+        super().setup()
+        reused = getattr(self.connection, "session_reused", None)
+        if reused is not None:
+            TLS_STATS["connections"] += 1
+            TLS_STATS["resumed"] += 1 if reused else 0
 
     def log_message(self, *args):
         pass
