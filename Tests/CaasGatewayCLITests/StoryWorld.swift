@@ -53,15 +53,7 @@ final class StoryWorld: @unchecked Sendable {
         try Fixtures.write(yaml, home + "/caas-gateway.yaml")
     }
 
-    static var days: [String] {
-        var out: [String] = []
-        var d = Timestamp.parseISO("2026-10-01")!
-        while Timestamp.day(d) <= "2026-11-20" {
-            out.append(Timestamp.day(d))
-            d = d.addingTimeInterval(86400)
-        }
-        return out
-    }
+    static var days: [String] { Fixtures.storyDays }
 
     /// The story's files of one day: those whose names carry it (as scripts/demo drops them).
     static func files(of day: String) -> [String] {

@@ -21,29 +21,19 @@ static void boundary(void) {
     if (at && atol(at) == n) kill(getpid(), SIGKILL);
 }
 
-int fsync(int fd) {
-    static int (*real)(int);
-    if (!real) real = (int (*)(int))dlsym(RTLD_NEXT, "fsync");
-    int r = real(fd);
-    boundary();
-    return r;
-}
+// Each call goes to the real function, then counts as a boundary.
+#define BOUNDARY(name)                                                   \
+    int name(int fd) {                                                   \
+        static int (*real)(int);                                         \
+        if (!real) real = (int (*)(int))dlsym(RTLD_NEXT, #name);         \
+        int r = real(fd);                                                \
+        boundary();                                                      \
+        return r;                                                        \
+    }
 
-int syncfs(int fd) {
-    static int (*real)(int);
-    if (!real) real = (int (*)(int))dlsym(RTLD_NEXT, "syncfs");
-    int r = real(fd);
-    boundary();
-    return r;
-}
-
-int fdatasync(int fd) {
-    static int (*real)(int);
-    if (!real) real = (int (*)(int))dlsym(RTLD_NEXT, "fdatasync");
-    int r = real(fd);
-    boundary();
-    return r;
-}
+BOUNDARY(fsync)
+BOUNDARY(fdatasync)
+BOUNDARY(syncfs)
 
 __attribute__((destructor)) static void report(void) {
     const char *path = getenv("CAAS_FSYNC_COUNT_FILE");

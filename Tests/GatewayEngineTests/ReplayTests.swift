@@ -34,15 +34,7 @@ final class ReplayTests {
         return out
     }
 
-    static var days: [String] {
-        var out: [String] = []
-        var d = Timestamp.parseISO("2026-10-01")!
-        while Timestamp.day(d) <= "2026-11-20" {
-            out.append(Timestamp.day(d))
-            d = d.addingTimeInterval(86400)
-        }
-        return out
-    }
+    static var days: [String] { Fixtures.storyDays }
 
     @Test func theStoryEndsWhereThePartnerRulesSay() throws {
         var box = try Sandbox()

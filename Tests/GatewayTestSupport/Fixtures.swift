@@ -1,4 +1,5 @@
 import Foundation
+import GatewayCore
 
 /// Test fixtures live in Tests/Fixtures (public samples) and samples/ (the partner story).
 /// Shared by every test target; not part of the product.
@@ -16,6 +17,17 @@ extension Fixtures {
     public static func story(_ rel: String) -> String { repoRoot.appendingPathComponent("samples/partner-story/" + rel).path }
     public static var mappingsDir: String { repoRoot.appendingPathComponent("mappings/feeds").path }
     public static var registrationMappingsDir: String { repoRoot.appendingPathComponent("mappings/registration").path }
+
+    /// Every day of the partner story, 1 Oct to 20 Nov 2026, as `YYYY-MM-DD`.
+    public static var storyDays: [String] {
+        var out: [String] = []
+        var d = Timestamp.parseISO("2026-10-01")!
+        while Timestamp.day(d) <= "2026-11-20" {
+            out.append(Timestamp.day(d))
+            d = d.addingTimeInterval(86400)
+        }
+        return out
+    }
 
     /// A fresh scratch directory under the system's temporary directory, named after the test.
     public static func tempDir(_ name: String = #function) -> String {

@@ -7,27 +7,7 @@ public enum AtomicFile {
     /// `durable: false` leaves the fsyncs to the caller, who makes a whole batch durable at once
     /// with `syncFileSystem` (one flush instead of two per file).
     public static func write(_ data: Data, to path: String, mode: mode_t = 0o644, durable: Bool = true) throws {
-        let dir = (path as NSString).deletingLastPathComponent
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        let tmp = (dir as NSString).appendingPathComponent(".\((path as NSString).lastPathComponent).tmp-\(getpid())")
-        let fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, mode)
-        guard fd >= 0 else { throw posixError("cannot create \(tmp)") }
-        var ok = false
-        defer {
-            if !ok { unlink(tmp) }
-        }
-        do { try writeAll(fd, data, name: tmp) } catch {
-            close(fd)
-            throw error
-        }
-        guard !durable || fsync(fd) == 0 else {
-            close(fd)
-            throw posixError("cannot fsync \(tmp)")
-        }
-        close(fd)
-        guard rename(tmp, path) == 0 else { throw posixError("cannot rename \(tmp) to \(path)") }
-        ok = true
-        if durable { syncDirectory(dir) }
+        try stream(to: path, mode: mode, durable: durable) { write in try write(data) }
     }
 
     /// Makes everything written to the file system that holds `dir` durable: files and renames.
@@ -52,7 +32,9 @@ public enum AtomicFile {
 
     /// Like `write`, for content too large to hold: `produce` hands chunks to the writer it is
     /// given, which writes them to the temporary file as they come; then fsync, rename, fsync.
-    public static func stream(to path: String, mode: mode_t = 0o644, _ produce: ((Data) throws -> Void) throws -> Void) throws {
+    public static func stream(
+        to path: String, mode: mode_t = 0o644, durable: Bool = true, _ produce: ((Data) throws -> Void) throws -> Void
+    ) throws {
         let dir = (path as NSString).deletingLastPathComponent
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         let tmp = (dir as NSString).appendingPathComponent(".\((path as NSString).lastPathComponent).tmp-\(getpid())")
@@ -68,14 +50,14 @@ public enum AtomicFile {
             close(fd)
             throw error
         }
-        guard fsync(fd) == 0 else {
+        guard !durable || fsync(fd) == 0 else {
             close(fd)
             throw posixError("cannot fsync \(tmp)")
         }
         close(fd)
         guard rename(tmp, path) == 0 else { throw posixError("cannot rename \(tmp) to \(path)") }
         ok = true
-        syncDirectory(dir)
+        if durable { syncDirectory(dir) }
     }
 
     static func writeAll(_ fd: Int32, _ data: Data, name: String) throws {
