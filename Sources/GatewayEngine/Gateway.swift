@@ -129,6 +129,7 @@ public final class Gateway {
     let lock: RunLock
     /// This runner's name, on its runs and leases.
     let runner: String
+    let actionPerformers: [any ActionPerformer]
     let crashPoint: CrashPoint
     let progress: TransferProgress?
     /// How many actions of a kind one pass takes.
@@ -159,6 +160,7 @@ public final class Gateway {
         let registration = RegistrationMappingLoader.loadDirectory(config.registrationMappingsDir)
         if let first = registration.errors.first { throw first }
         registrationMappings = registration.mappings
+        actionPerformers = ActionRegistry.performers(config: config, registrationMappings: registration.mappings, sleep: sleep)
         store = try SQLiteStore(path: config.storePath)
     }
 
@@ -306,7 +308,7 @@ public final class Gateway {
     func fold(_ ctx: RunContext, _ s: inout RunSummary, committed: ((FoldedBatch) throws -> Void)? = nil) throws {
         let result = try FoldStage(
             store: store, policies: config.policies, logger: ctx.logger, expedientes: ExpedienteWriter(dir: config.expedientesDir),
-            executable: executable, rules: config.reconciliation
+            due: { [performers] view in performers.flatMap { $0.due(in: view) } }, rules: config.reconciliation
         ).fold(asOf: ctx.asOf, committed: committed)
         s.ordersFolded += result.folded
         for c in result.changes {
@@ -314,13 +316,9 @@ public final class Gateway {
         }
     }
 
-    var performers: [any ActionPerformer] {
-        ActionRegistry.performers(config: config, registrationMappings: registrationMappings, sleep: sleep)
-    }
-
-    /// Only kinds this gateway can perform are enqueued; the rest wait for their stage (or, for
-    /// factory orders, for a configured factory).
-    var executable: Set<DueActionKind> { Set(performers.map(\.kind)) }
+    /// Every kind of action this gateway performs (built at start, which also registers their
+    /// kinds before any action row is read).
+    var performers: [any ActionPerformer] { actionPerformers }
 
     /// Acting changes state (credentials issued, factory order placed), which may make new
     /// actions due, and actions are taken in batches: passes go on until one settles nothing.

@@ -31,14 +31,77 @@ public struct Anomaly: Sendable, Hashable, Codable {
 
 /// What the gateway must do for an order in its current state. The engine turns these into
 /// actions with idempotency keys; the key is the kind and the order reference.
-public enum DueActionKind: String, Sendable, Codable, CaseIterable {
-    case issueCredentials = "issue_credentials"
-    case placeFactoryOrder = "place_factory_order"
-    case submitRegistration = "submit_registration"
-    case releaseToStock = "release_to_stock"
-    case notifyCustomer = "notify_customer"
+///
+/// A kind is a registered name, not an enum case, so a new kind of action is declared in its own
+/// file (`static let x = DueActionKind.register("x")`) next to the performer that does it. A name
+/// nobody registered does not decode: an action row of a kind this gateway cannot perform is an
+/// error, never a guess.
+public struct DueActionKind: RawRepresentable, Hashable, Sendable, Codable, CustomStringConvertible {
+    public let rawValue: String
+
+    /// Only registered names.
+    public init?(rawValue: String) {
+        _ = Self.builtIn
+        guard Self.registry.contains(rawValue) else { return nil }
+        self.rawValue = rawValue
+    }
+
+    private init(registered name: String) { rawValue = name }
+
+    /// Declares a kind; registering a name twice gives the same kind.
+    public static func register(_ name: String) -> DueActionKind {
+        registry.insert(name)
+        return DueActionKind(registered: name)
+    }
+
+    public static let issueCredentials = register("issue_credentials")
+    public static let placeFactoryOrder = register("place_factory_order")
+    public static let submitRegistration = register("submit_registration")
+    public static let releaseToStock = register("release_to_stock")
+    public static let notifyCustomer = register("notify_customer")
     /// At handover: the IoT platform is told which customer may link which vehicle.
-    case authorizeLink = "authorize_link"
+    public static let authorizeLink = register("authorize_link")
+
+    /// The lifecycle's own kinds, registered before anything is decoded.
+    public static let builtIn: [DueActionKind] = [
+        issueCredentials, placeFactoryOrder, submitRegistration, releaseToStock, notifyCustomer, authorizeLink,
+    ]
+
+    public var description: String { rawValue }
+
+    public init(from decoder: any Decoder) throws {
+        _ = Self.builtIn
+        let name = try decoder.singleValueContainer().decode(String.self)
+        guard let kind = DueActionKind(rawValue: name) else {
+            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "unknown action kind \(name)"))
+        }
+        self = kind
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.singleValueContainer()
+        try c.encode(rawValue)
+    }
+
+    private static let registry = KindRegistry()
+}
+
+/// The registered kind names, safe to read and extend from any thread.
+final class KindRegistry: @unchecked Sendable {
+    private let lock = NSLock()
+    private var names: Set<String> = []
+
+    func insert(_ name: String) {
+        lock.lock()
+        names.insert(name)
+        lock.unlock()
+    }
+
+    func contains(_ name: String) -> Bool {
+        lock.lock()
+        defer { lock.unlock() }
+        return names.contains(name)
+    }
 }
 
 public struct DueAction: Sendable, Hashable, Codable {

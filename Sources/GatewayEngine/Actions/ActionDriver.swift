@@ -84,14 +84,17 @@ final class PassReport: @unchecked Sendable {
     }
 }
 
-/// One kind of action: which actions of its kind it can take, and how. Everything else (claims,
+/// One kind of action: when an order needs it, and how it is done. Everything else (claims,
 /// leases, the durable in-flight mark, attempts, back-off, giving up, outcomes as facts) is the
-/// driver's. A new kind is one file with a type conforming to this, plus one line in
-/// `ActionRegistry.performers`.
+/// driver's. A new kind is one file with its `DueActionKind.register` and a type conforming to
+/// this, plus one line in `ActionRegistry.performers`.
 protocol ActionPerformer: Sendable {
     associatedtype Work: Sendable
     var kind: DueActionKind { get }
     var policy: ActionPolicy { get }
+    /// The actions of this kind the folded order needs now (enqueued with the fold, once by key).
+    /// By default, those the lifecycle says are due.
+    func due(in view: OrderView) -> [DueAction]
     /// Decides each item: settled now, or a side effect to perform. May add writes that must be
     /// durable with the in-flight marks (a token's hash, a submission marked sent).
     func prepare(_ items: [ActionItem], pass: ActionPass, inFlight: inout ActionCommit) throws -> [Prepared<Work>]
@@ -104,6 +107,7 @@ protocol ActionPerformer: Sendable {
 
 extension ActionPerformer {
     var summaryFiles: WritableKeyPath<RunSummary, [String]>? { nil }
+    func due(in view: OrderView) -> [DueAction] { view.dueActions.filter { $0.kind == kind } }
 }
 
 /// The orders a fold just committed, by reference: their views and facts as it folded them.

@@ -15,8 +15,9 @@ struct FoldStage {
     /// Rewrites the expediente of each folded order. Written before the batch commits: a crash in
     /// between leaves the order marked, so the rerun writes it again (only if its bytes changed).
     var expedientes: ExpedienteWriter? = nil
-    /// The action kinds this gateway performs; other due actions wait until it can.
-    let executable: Set<DueActionKind>
+    /// The actions each folded order needs, from the performers this gateway has: a kind it
+    /// cannot perform (no factory configured) waits until it can.
+    let due: @Sendable (OrderView) -> [DueAction]
     /// The reconciliation rules: each folded order is reviewed, so the report looks only at orders
     /// with exceptions or a threshold coming, never at every order.
     let rules: ReconciliationConfig
@@ -58,7 +59,7 @@ struct FoldStage {
                 reviews[ref] = OrderReview(nextAt: review.nextChange, flagged: !review.exceptions.isEmpty)
                 views.append(view)
             }
-            let due = views.flatMap(\.dueActions).filter { executable.contains($0.kind) }
+            let due = views.flatMap(self.due)
             if wroteExpedientes { try expedientes?.flush() }
             try store.commitFold(views, reviews: reviews, due: due, marks: chunk, at: asOf)
             if let committed {
