@@ -344,6 +344,10 @@ extension RobustnessTests {
         #expect(runs.first { $0.id == "r-dead" }?.status == "interrupted")
         #expect(runs.first { $0.id == "r-other" }?.status == "running")
         #expect(box.logs.all.contains("found runs that died"))
+        // The runner is the kernel's host name, read without asking DNS.
+        let kernel = try String(contentsOfFile: "/proc/sys/kernel/hostname", encoding: .utf8).trimmingCharacters(
+            in: .whitespacesAndNewlines)
+        #expect(RunContext.hostRunner == kernel)
     }
 }
 

@@ -30,8 +30,13 @@ public struct RunContext: Sendable {
         self.runner = runner
     }
 
-    /// This host's name: runs started here are this runner's.
-    public static var hostRunner: String { ProcessInfo.processInfo.hostName }
+    /// This host's name: runs started here are this runner's. gethostname(2), not
+    /// ProcessInfo.hostName, which may ask DNS for a canonical name and hang where there is none.
+    public static let hostRunner: String = {
+        var buffer = [CChar](repeating: 0, count: 256)
+        guard gethostname(&buffer, buffer.count - 1) == 0 else { return "localhost" }
+        return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }()
 }
 
 /// The system clock, for what is not business time: time-outs, durations, a run's start and end
