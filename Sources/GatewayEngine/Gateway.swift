@@ -362,6 +362,10 @@ public final class Gateway {
     /// real run still says what is new.
     func reportStage(_ ctx: RunContext, _ s: inout RunSummary) throws {
         let day = Timestamp.day(ctx.asOf)
+        // Reviews stored with other thresholds are out of date: the report looks at every order once.
+        if try store.reviewAll(ifRulesChangedTo: config.reconciliation.orderRulesFingerprint) {
+            ctx.logger.notice("the reconciliation thresholds changed: every order is reviewed again")
+        }
         let report = try DailyReport.build(
             store: store, day: day, asOf: ctx.asOf, runID: ctx.runID, rules: config.reconciliation, feeds: mappings, track: !ctx.dryRun)
         s.exceptionsByRule = report.exceptions.reduce(into: [:]) { $0[$1.rule, default: 0] += 1 }

@@ -233,6 +233,11 @@ public final class SQLiteStore: GatewayStore {
                     END;
                     """)
         }
+        m.registerMigration("v10-settings") { db in
+            // What the store must remember about how it was written, such as the thresholds the
+            // stored reviews were computed with.
+            try db.execute(sql: "CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+        }
         return m
     }
 
@@ -603,6 +608,19 @@ public final class SQLiteStore: GatewayStore {
 
     public func projectionsVersion() throws -> Int64 {
         try db.read { db in try Int64.fetchOne(db, sql: "SELECT value FROM counters WHERE name = 'projections'") ?? 0 }
+    }
+
+    public func reviewAll(ifRulesChangedTo fingerprint: String) throws -> Bool {
+        try db.write { db in
+            let stored = try String.fetchOne(db, sql: "SELECT value FROM settings WHERE key = 'order_rules'")
+            guard stored != fingerprint else { return false }
+            // A store without a fingerprint yet was reviewed with whatever rules it had: once more.
+            try db.execute(sql: "UPDATE orders SET review_at = 0")
+            try db.execute(
+                sql: "INSERT INTO settings(key, value) VALUES ('order_rules', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                arguments: [fingerprint])
+            return true
+        }
     }
 
     public func saveReviews(_ reviews: [String: OrderReview]) throws {

@@ -52,6 +52,9 @@ public protocol GatewayStore: Sendable {
     func ordersForReview(asOf: Date) throws -> [OrderView]
     /// What a review found: when to look again, and whether the order has exceptions.
     func saveReviews(_ reviews: [String: OrderReview]) throws
+    /// When the rules' thresholds differ from those the stored reviews were made with, makes every
+    /// order due for review and remembers the new ones. True when it did.
+    func reviewAll(ifRulesChangedTo fingerprint: String) throws -> Bool
     /// Known orders by state and whole days in it: the report's counts and charts.
     func stateAges(asOf: Date) throws -> [StateAge]
     /// Grows with every fold that saved projections: what was written from them is still right

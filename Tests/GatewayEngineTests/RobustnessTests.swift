@@ -371,3 +371,25 @@ extension RobustnessTests {
         #expect(try String(contentsOfFile: csv, encoding: .utf8).contains(",FR-LYO-01,FR,"))
     }
 }
+
+extension RobustnessTests {
+    /// Each order's review is stored with the thresholds of its time: lowering one makes the next
+    /// report look at every order again, so an order past the new threshold is reported at once.
+    @Test func changedThresholdsReviewEveryOrderAgain() throws {
+        var box = try Sandbox()
+        try box.drop(["intranet/SALES_ES-MAD-01_20261001233000.xml", "psp/settlement_20261002.csv"])
+        box.config.reconciliation.factoryOrderMissingHours = 1000
+        _ = try box.run(asOf: "2026-10-02T23:00:00Z")
+        func missing() throws -> [String] {
+            try box.gateway().exceptions(asOf: Timestamp.parseISO("2026-10-04T23:00:00Z")!).filter { $0.rule == "factory_order_missing" }
+                .map(\.key)
+        }
+        _ = try box.run(asOf: "2026-10-04T23:00:00Z")
+        #expect(try missing().isEmpty)
+        box.config.reconciliation.factoryOrderMissingHours = 24
+        _ = try box.run(asOf: "2026-10-04T23:10:00Z")
+        let found = try missing()
+        #expect(found.count == 2, "\(found)")
+        #expect(box.logs.all.contains("every order is reviewed again"))
+    }
+}

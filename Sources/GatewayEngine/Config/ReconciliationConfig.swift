@@ -4,6 +4,15 @@ import GatewayFormats
 /// `reconciliation:` in caas-gateway.yaml: when a waiting order becomes an exception for a person.
 /// Every threshold has a default; the README lists them.
 public struct ReconciliationConfig: Sendable, Equatable {
+    /// The thresholds the per-order rules compare with (a new one belongs here too): when they
+    /// change, every order's stored review is out of date and is done again once.
+    public var orderRulesFingerprint: String {
+        [
+            reservationUnpaidDays, factoryOrderMissingHours, factorySilentDays, finalPaymentDueSoonDays, releasedToStockDays,
+            inTransitDays, notLinkedDays,
+        ].map(String.init).joined(separator: ",")
+    }
+
     /// A sale with no señal at all after this many days: the dealership calls the customer.
     public var reservationUnpaidDays = 3
     /// A paid reservation without a factory order after this many hours: orders are placed
