@@ -62,20 +62,6 @@ public struct RunSummary: Encodable, Sendable {
 
     public func count(_ o: FileSighting.Outcome) -> Int { files.filter { $0.outcome == o }.count }
 
-    /// Adds the action counts and files of a summary kept apart while `self` was borrowed.
-    mutating func merge(_ o: RunSummary) {
-        actionsDone += o.actionsDone
-        actionsFailed += o.actionsFailed
-        actionsSkipped += o.actionsSkipped
-        actionsRetrying += o.actionsRetrying
-        registrationsWaiting += o.registrationsWaiting
-        notifications += o.notifications
-        notificationsFiles += o.notificationsFiles
-        stockFiles += o.stockFiles
-        linkAuthorizationFiles += o.linkAuthorizationFiles
-        registrationFiles += o.registrationFiles
-    }
-
     /// Adds one driver pass's counts and the files it wrote.
     mutating func tally(_ o: DriverOutcome, files: WritableKeyPath<RunSummary, [String]>?) {
         actionsDone += o.done
@@ -327,8 +313,9 @@ public final class Gateway {
         let performers = self.performers
         if ctx.dryRun {
             try fold(ctx, &s)
+            let kinds = Set(performers.map(\.kind))
             s.wouldDo = try store.actions(status: .pending)
-                .filter { performers.map(\.kind).contains($0.kind) && ($0.nextAttemptAt ?? .distantPast) <= ctx.asOf }
+                .filter { kinds.contains($0.kind) && ($0.nextAttemptAt ?? .distantPast) <= ctx.asOf }
                 .map(\.key).sorted()
             return
         }
@@ -337,20 +324,21 @@ public final class Gateway {
         var step = 0
         for _ in 1...Self.maxPasses {
             var settled = 0
-            func act(_ orders: FoldedBatch?, _ s: inout RunSummary) throws {
+            var outcomes: [(DriverOutcome, WritableKeyPath<RunSummary, [String]>?)] = []
+            func act(_ orders: FoldedBatch?) throws {
                 for performer in performers {
                     step += 1
                     let o = try driver.pass(performer, run: ctx, number: step, orders: orders)
-                    s.tally(o, files: performer.summaryFiles)
+                    outcomes.append((o, performer.summaryFiles))
                     settled += o.handled
                 }
             }
             // What each batch of changed orders made due, while its views and facts are at hand;
-            // then what is due without a change (retries, polls, the rest of a large batch).
-            var folded = RunSummary(runID: ctx.runID, command: ctx.command, asOf: ctx.asOf)
-            try fold(ctx, &s) { batch in try act(batch, &folded) }
-            s.merge(folded)
-            try act(nil, &s)
+            // then what is due without a change (retries, polls, the rest of a large batch). The
+            // outcomes are tallied once the fold, which writes the summary too, has returned.
+            try fold(ctx, &s) { batch in try act(batch) }
+            try act(nil)
+            for (o, files) in outcomes { s.tally(o, files: files) }
             if settled == 0 { break }
         }
         try fold(ctx, &s)

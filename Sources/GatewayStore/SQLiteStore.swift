@@ -664,6 +664,20 @@ public final class SQLiteStore: GatewayStore {
         }
     }
 
+    public func states(refs: [String]) throws -> [String: OrderState] {
+        guard !refs.isEmpty else { return [:] }
+        return try db.read { db in
+            let stmt = try db.cachedStatement(sql: "SELECT state FROM orders WHERE ref = ?")
+            var out: [String: OrderState] = [:]
+            for ref in Set(refs) {
+                guard let raw = try String.fetchOne(stmt, arguments: [ref]) else { continue }
+                guard let state = OrderState(rawValue: raw) else { throw StoreError("order \(ref) has an unknown state '\(raw)'") }
+                out[ref] = state
+            }
+            return out
+        }
+    }
+
     public func projections(refs: [String]) throws -> [String: OrderView] {
         guard !refs.isEmpty else { return [:] }
         return try db.read { db in

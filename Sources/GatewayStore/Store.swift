@@ -37,6 +37,9 @@ public protocol GatewayStore: Sendable {
     func facts(orderRef: String) throws -> [Fact]
     /// The facts of several orders at once, each order's in time order.
     func facts(orderRefs: [String]) throws -> [String: [Fact]]
+    /// The saved states of several orders at once (orders with a state only), without decoding
+    /// their projections.
+    func states(refs: [String]) throws -> [String: OrderState]
     /// The saved projections of several orders at once.
     func projections(refs: [String]) throws -> [String: OrderView]
     /// Orders with facts not folded yet (with their change count), plus orders with a deadline

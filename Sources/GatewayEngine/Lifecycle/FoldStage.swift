@@ -39,7 +39,8 @@ struct FoldStage {
         for start in stride(from: 0, to: marks.count, by: batchSize) {
             let chunk = Array(marks[start..<min(start + batchSize, marks.count)])
             let refs = chunk.map(\.ref)
-            let before = try store.projections(refs: refs)
+            // Only the state is compared: decoding every old projection would cost a JSON decode per order.
+            let before = try store.states(refs: refs)
             let facts = try store.facts(orderRefs: refs)
             var views: [OrderView] = []
             var reviews: [String: OrderReview] = [:]
@@ -48,7 +49,7 @@ struct FoldStage {
                 let orderFacts = facts[ref] ?? []
                 let view = Lifecycle.fold(ref: ref, facts: orderFacts, policies: policies, asOf: asOf)
                 if try expedientes?.write(view, facts: orderFacts) == true { wroteExpedientes = true }
-                let was = before[ref]?.state
+                let was = before[ref]
                 if was != view.state {
                     changes.append(Change(ref: ref, from: was, to: view.state))
                     logger.debug(

@@ -223,9 +223,12 @@ public struct DailyReport: Codable, Sendable, Equatable {
                     firstSeenAt: Timestamp.iso(s.firstSeenAt), message: s.anomaly.message, fact: s.anomaly.factID))
         }
         var reviews: [String: OrderReview] = [:]
+        // The orders' own rules, once per order: their findings are the report's order exceptions.
+        var orderExceptions: [ReconciliationException] = []
         for v in views {
             let r = Reconciliation.review(v, config: rules, asOf: asOf)
             reviews[v.ref] = OrderReview(nextAt: r.nextChange, flagged: !r.exceptions.isEmpty)
+            orderExceptions += r.exceptions
             guard let state = v.state, !r.exceptions.isEmpty else { continue }
             orders.append(
                 OrderRow(
@@ -244,7 +247,6 @@ public struct DailyReport: Codable, Sendable, Equatable {
         input.failedActions = try store.actions(status: .failed)
         let transfers = try store.transfers(runIDs: runs.map(\.id))
         let registrations = try store.unfinishedRegistrations()
-        input.views = views
         input.registrations = registrations
         input.lostFiles = try store.sequenceGaps()
         input.failedTransfers = transfers.filter { $0.outcome == .refused || $0.outcome == .failed }
@@ -253,7 +255,8 @@ public struct DailyReport: Codable, Sendable, Equatable {
         // What each order's review found now, and when to look at it again.
         if track { try store.saveReviews(reviews) }
         var (open, resolved) = try Reconciliation.track(
-            Reconciliation.evaluate(input, config: rules, asOf: asOf), store: store, runID: runID, at: asOf, persist: track)
+            Reconciliation.ordered(orderExceptions + Reconciliation.evaluate(input, config: rules, asOf: asOf)), store: store, runID: runID,
+            at: asOf, persist: track)
         for i in open.indices { open[i].isNewToday = open[i].firstSeenAt.map { $0.hasPrefix(day) } ?? true }
         let today = try dayEvents(store: store, day: day, runID: runID, open: open, resolved: resolved, asOf: asOf, recorded: track)
         return DailyReport(
