@@ -31,7 +31,19 @@ public struct RunSummary: Encodable, Sendable {
         var to: OrderState?
     }
     public var actionsDone = 0
+    /// Actions that failed or gave up in this run (an action fails once: later runs leave it
+    /// alone until an operator retries it, so cron hears of each failure once).
     public var actionsFailed = 0
+    /// The first failures of the run, by idempotency key, with why.
+    public var failedActions: [FailedAction] = []
+    public struct FailedAction: Encodable, Sendable {
+        public let key, why: String
+    }
+    /// Partners that refused our credentials in this run, with what to check.
+    public var credentialsRefused: [String: String] = [:]
+    /// Exceptions open now that were not open at the end of the previous run (rejected records
+    /// and quarantined files among them).
+    public var newExceptions = 0
     public var actionsSkipped = 0
     /// One notifications file per pass that issued any (actions are taken in batches).
     public var notificationsFiles: [String] = []
@@ -69,6 +81,8 @@ public struct RunSummary: Encodable, Sendable {
         actionsSkipped += o.skipped
         actionsRetrying += o.retrying
         registrationsWaiting += o.waiting
+        for f in o.failures where failedActions.count < Self.failuresKept { failedActions.append(FailedAction(key: f.key, why: f.why)) }
+        credentialsRefused.merge(o.credentialsRefused) { first, _ in first }
         if let files {
             self[keyPath: files] += o.files
             // Notification files hold one notification a line.
@@ -76,11 +90,46 @@ public struct RunSummary: Encodable, Sendable {
         }
     }
 
-    /// Quarantined files, rejected records or refused transfers: the run worked, but a person must look.
-    public var needsAttention: Bool { count(.quarantined) + count(.unrecognised) > 0 || recordsRejected > 0 || transfersRefused > 0 }
+    static let failuresKept = 20
+
+    /// How the run ends, as the runs table and the metrics record it.
+    public var status: String { endpointsFailed ? "endpoint_failed" : needsAttention ? "attention" : "ok" }
+
+    /// The run worked, but a person must look: a file quarantined, a record rejected, a transfer
+    /// refused, an action that failed or gave up, a partner refusing our credentials, or an
+    /// exception that was not open after the previous run. Each is news once: the next run
+    /// with nothing new is quiet again.
+    public var needsAttention: Bool {
+        count(.quarantined) + count(.unrecognised) > 0 || recordsRejected > 0 || transfersRefused > 0 || actionsFailed > 0
+            || !credentialsRefused.isEmpty || newExceptions > 0
+    }
+
+    /// What needs a person, as one line's clauses (the cron line).
+    public var attentionClauses: [String] {
+        var out: [String] = []
+        for (partner, why) in credentialsRefused.sorted(by: { $0.key < $1.key }) { out.append("\(partner): \(why)") }
+        let quarantined = count(.quarantined) + count(.unrecognised)
+        if quarantined > 0 { out.append("\(quarantined) file(s) quarantined") }
+        if recordsRejected > 0 { out.append("\(recordsRejected) record(s) rejected") }
+        if transfersRefused > 0 { out.append("\(transfersRefused) transfer(s) refused") }
+        if actionsFailed > 0 { out.append("\(actionsFailed) action(s) failed" + (failedActions.first.map { " (first: \($0.key))" } ?? "")) }
+        if newExceptions > 0 { out.append("\(newExceptions) new exception(s)") }
+        return out
+    }
 
     /// A source or destination failed; the rest of the run went on.
     public var endpointsFailed: Bool { !failedEndpoints.isEmpty }
+
+    /// The end-of-run log line's counts.
+    func logMetadata(status: String, durationMillis: Int) -> Logger.Metadata {
+        [
+            "status": "\(status)", "duration_ms": "\(durationMillis)", "files": "\(files.count)",
+            "files_quarantined": "\(count(.quarantined) + count(.unrecognised))", "records_accepted": "\(recordsAccepted)",
+            "records_rejected": "\(recordsRejected)", "facts_new": "\(factsNew)", "orders_folded": "\(ordersFolded)",
+            "actions_done": "\(actionsDone)", "actions_failed": "\(actionsFailed)", "actions_retrying": "\(actionsRetrying)",
+            "pulled": "\(pulled)", "pushed": "\(pushed)",
+        ]
+    }
 
     /// Nothing came in and nothing moved.
     public var changedNothing: Bool {
@@ -112,7 +161,8 @@ public final class Gateway {
     public let registrationMappings: [String: RegistrationMapping]
     let store: any GatewayStore
     let logger: Logger
-    let lock: RunLock
+    /// Held by every command that writes; `nil` for the read-only ones, which never wait for a run.
+    let lock: RunLock?
     /// This runner's name, on its runs and leases.
     let runner: String
     let actionPerformers: [any ActionPerformer]
@@ -123,11 +173,21 @@ public final class Gateway {
     /// Pause between reconnection attempts (tests make it instant).
     let sleep: @Sendable (TimeInterval) -> Void
 
+    /// What a command does with the gateway's files.
+    public enum Access: Sendable {
+        /// Runs and operator commands: the run lock, then the store for writing.
+        case write
+        /// Queries (orders, explain, exceptions, registrations): no lock, the store read-only, so
+        /// they answer while a run is working and never make it wait.
+        case read
+    }
+
     /// Opens the store and loads the mappings. Throws `RunLock.Held` when another run is active
     /// and `ConfigError` for a broken mapping.
     public init(
-        config: GatewayConfig, logger: Logger, crashPoint: CrashPoint = CrashPoint(), progress: TransferProgress? = nil,
-        actionBatch: Int = 1_000, sleep: @escaping @Sendable (TimeInterval) -> Void = { Thread.sleep(forTimeInterval: $0) }
+        config: GatewayConfig, logger: Logger, access: Access = .write, crashPoint: CrashPoint = CrashPoint(),
+        progress: TransferProgress? = nil, actionBatch: Int = 1_000,
+        sleep: @escaping @Sendable (TimeInterval) -> Void = { Thread.sleep(forTimeInterval: $0) }
     ) throws {
         self.actionBatch = actionBatch
         self.config = config
@@ -136,10 +196,14 @@ public final class Gateway {
         self.progress = progress
         self.sleep = sleep
         runner = RunContext.hostRunner
-        for dir in [config.varDir, config.inbox, config.outbox] {
-            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        if access == .write {
+            for dir in [config.varDir, config.inbox, config.outbox] {
+                try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+            }
+            lock = try RunLock(path: config.lockFile)
+        } else {
+            lock = nil
         }
-        lock = try RunLock(path: config.lockFile)
         let loaded = try MappingLoader.loadDirectory(config.feedMappingsDir)
         if let first = loaded.errors.first { throw first }
         mappings = loaded.mappings
@@ -147,7 +211,7 @@ public final class Gateway {
         if let first = registration.errors.first { throw first }
         registrationMappings = registration.mappings
         actionPerformers = ActionRegistry.performers(config: config, registrationMappings: registration.mappings, sleep: sleep)
-        store = try SQLiteStore(path: config.storePath)
+        store = access == .write ? try SQLiteStore(path: config.storePath) : try SQLiteStore(readOnlyAt: config.storePath)
     }
 
     public var storeForQueries: any GatewayStore { store }
@@ -170,6 +234,12 @@ public final class Gateway {
             runID: Self.newRunID(now: started), command: command, asOf: asOf, logger: logger, config: config, dryRun: dryRun,
             runner: runner)
         var summary = RunSummary(runID: ctx.runID, command: command, asOf: asOf)
+        ctx.logger.info(
+            "run started",
+            metadata: [
+                "command": "\(command)", "as_of": "\(Timestamp.iso(asOf))", "runner": "\(runner)", "version": "\(GatewayVersion.number)",
+                "dry_run": "\(dryRun)",
+            ])
         try store.beginRun(RunRecord(id: ctx.runID, command: command, asOf: asOf, startedAt: started, runner: runner))
         try recoverDeadRuns(ctx)
         do {
@@ -181,19 +251,23 @@ public final class Gateway {
             try? store.finishRun(
                 id: ctx.runID, status: "failed", summaryJSON: "{\"error\":\(JSONText.quoted("\(error)"))}", finishedAt: WallClock.now())
             try? Metrics.write(summary, status: "failed", store: store, varDir: config.varDir)
+            ctx.logger.error("run failed", metadata: ["error": "\(error)", "duration_ms": "\(Self.millis(since: started))"])
             throw error
         }
         let encoder = JSONEncoder()
         encoder.dateEncodingStrategy = .iso8601
         let json = String(decoding: (try? encoder.encode(summary)) ?? Data(), as: UTF8.self)
-        let status = summary.endpointsFailed ? "endpoint_failed" : summary.needsAttention ? "attention" : "ok"
+        let status = summary.status
         try store.finishRun(id: ctx.runID, status: status, summaryJSON: json, finishedAt: WallClock.now())
         // Monitoring must not fail the run it describes.
         do { try Metrics.write(summary, status: status, store: store, varDir: config.varDir) } catch {
             ctx.logger.warning("cannot write the metrics file", metadata: ["error": "\(error)"])
         }
+        ctx.logger.info("run finished", metadata: summary.logMetadata(status: status, durationMillis: Self.millis(since: started)))
         return summary
     }
+
+    static func millis(since start: Date) -> Int { Int((WallClock.now().timeIntervalSince(start) * 1000).rounded()) }
 
     /// Runs of this runner still marked running died (this one holds the runner's lock): they are
     /// marked interrupted, their leases freed, and the temporary files they left in the outbox
@@ -354,10 +428,15 @@ public final class Gateway {
         if try store.reviewAll(ifRulesChangedTo: config.reconciliation.orderRulesFingerprint) {
             ctx.logger.notice("the reconciliation thresholds changed: every order is reviewed again")
         }
-        let report = try DailyReport.build(
+        var report = try DailyReport.build(
             store: store, day: day, asOf: ctx.asOf, runID: ctx.runID, rules: config.reconciliation, feeds: mappings, track: !ctx.dryRun)
         s.exceptionsByRule = report.exceptions.reduce(into: [:]) { $0[$1.rule, default: 0] += 1 }
-        s.reportPath = try ReportWriter.write(report, to: (config.reportsDir as NSString).appendingPathComponent(day), store: store)
+        // A dry run remembers nothing, so what it finds is still news for the next real run.
+        if !ctx.dryRun { s.newExceptions = report.exceptions.filter(\.isNew).count }
+        // The run writing the report is still "running" in the store: show what it ends as.
+        if let i = report.runs.firstIndex(where: { $0.id == ctx.runID }) { report.runs[i].status = s.status }
+        s.reportPath = try ReportWriter.write(
+            report, to: (config.reportsDir as NSString).appendingPathComponent(day), store: store, output: config.report)
     }
 
     // MARK: Queries

@@ -69,7 +69,9 @@ extension SQLiteStore {
                     name: r["name"], feed: r["feed"], hash: hash, arrivedAt: Self.date(r["as_of"])!,
                     quarantineReason: r["status"] == "quarantined" ? (r["reason"] ?? "quarantined") : nil, rejected: r["rejected"],
                     firstRejection: first.map {
-                        Rejection(record: $0["record_no"], line: $0["line"], field: $0["field"], reason: $0["reason"])
+                        Rejection(
+                            record: $0["record_no"], line: $0["line"], field: $0["field"], reason: $0["reason"], recordRef: $0["record_ref"]
+                        )
                     })
             }
         }

@@ -8,8 +8,22 @@ public final class SQLiteStore: GatewayStore {
     let db: any DatabaseWriter
 
     /// Opens (and migrates) the store at `path`; `:memory:` gives a private in-memory store for tests.
-    public init(path: String) throws {
+    public convenience init(path: String) throws {
+        try self.init(path: path, readOnly: false)
+    }
+
+    /// A store another process may be writing, opened for queries only: no lock, no migration
+    /// (a store a newer or older gateway left must be migrated by a run first).
+    public convenience init(readOnlyAt path: String) throws {
+        guard FileManager.default.fileExists(atPath: path) else {
+            throw StoreError("no store at \(path) yet: nothing has run here (caas-gateway run creates it)")
+        }
+        try self.init(path: path, readOnly: true)
+    }
+
+    init(path: String, readOnly: Bool) throws {
         var config = Configuration()
+        config.readonly = readOnly
         config.prepareDatabase { db in
             // A file is one transaction on the writer: with the default 2 MB page cache, a large
             // file spills pages mid-transaction and every row gets slower. 64 MB is a bound, not a
@@ -27,8 +41,18 @@ public final class SQLiteStore: GatewayStore {
         // FULL: a commit is on disk before the call returns, because a file moves to the archive
         // right after its transaction. Set on the writer once it is open: GRDB's pool switches WAL
         // connections to NORMAL after prepareDatabase has run, which would silently undo it.
+        if readOnly {
+            guard try db.read({ try Self.migrator.hasCompletedMigrations($0) }) else {
+                throw StoreError(
+                    "the store at \(path) was written by another version of caas-gateway: a run migrates it first (caas-gateway run)")
+            }
+            return
+        }
         try db.writeWithoutTransaction { try $0.execute(sql: "PRAGMA synchronous = FULL") }
         try Self.migrator.migrate(db)
+        // The store holds personal data (national ids, e-mails): its owner only, whatever the
+        // umask. SQLite gives the -wal and -shm files the main file's mode.
+        if path != ":memory:" { for suffix in ["", "-wal", "-shm"] { chmod(path + suffix, 0o600) } }
     }
 
     /// Named, append-only migrations: a released migration is never edited, only followed.
@@ -238,6 +262,24 @@ public final class SQLiteStore: GatewayStore {
             // stored reviews were computed with.
             try db.execute(sql: "CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
         }
+        m.registerMigration("v11-file-requeues") { db in
+            // An operator sends a file back to the inbox: its ledger row becomes 'requeued' (so the
+            // same bytes are claimed again instead of being a duplicate), and what it was before,
+            // rejected records included, is kept here.
+            try db.execute(
+                sql: """
+                    CREATE TABLE file_requeues (
+                        seq INTEGER PRIMARY KEY AUTOINCREMENT, hash TEXT NOT NULL, name TEXT NOT NULL, feed TEXT NOT NULL,
+                        status_before TEXT NOT NULL, reason_before TEXT, counts_before TEXT NOT NULL, run_before TEXT NOT NULL,
+                        at_before INTEGER NOT NULL, note TEXT NOT NULL, at INTEGER NOT NULL);
+                    CREATE INDEX file_requeues_hash ON file_requeues(hash);
+                    CREATE TABLE requeued_rejections (
+                        requeue_seq INTEGER NOT NULL, record_no INTEGER NOT NULL, line INTEGER NOT NULL, field TEXT, reason TEXT NOT NULL,
+                        record_ref TEXT);
+                    -- A rejected record's business reference (a sale's), for the person who asks the partner.
+                    ALTER TABLE rejections ADD COLUMN record_ref TEXT;
+                    """)
+        }
         return m
     }
 
@@ -304,11 +346,65 @@ public final class SQLiteStore: GatewayStore {
 
     public func ledgerEntry(hash: String) throws -> LedgerEntry? {
         try db.read { db in
+            try Row.fetchOne(db, sql: "SELECT * FROM files WHERE hash = ?", arguments: [hash]).map(Self.ledgerEntry)
+        }
+    }
+
+    public func ledgerEntries(named nameOrHash: String) throws -> [LedgerEntry] {
+        try db.read { db in
+            let hex = nameOrHash.lowercased()
+            let byHash = hex.count >= 8 && hex.allSatisfy(\.isHexDigit)
+            let rows = try Row.fetchAll(
+                db,
+                sql: byHash ? "SELECT * FROM files WHERE hash LIKE ? || '%' ORDER BY at" : "SELECT * FROM files WHERE name = ? ORDER BY at",
+                arguments: [byHash ? hex : nameOrHash])
+            return rows.map(Self.ledgerEntry)
+        }
+    }
+
+    static func ledgerEntry(_ r: Row) -> LedgerEntry {
+        let counts = (try? JSONDecoder().decode(IngestCounts.self, from: Data((r["counts_json"] as String).utf8))) ?? IngestCounts()
+        return LedgerEntry(
+            hash: r["hash"], feed: r["feed"], name: r["name"], status: FileStatus(rawValue: r["status"]) ?? .ingested,
+            counts: counts, reason: r["reason"], runID: r["run_id"], at: Self.date(r["at"])!)
+    }
+
+    public func requeueFile(hash: String, note: String, at: Date) throws -> LedgerEntry? {
+        try db.write { db in
             guard let r = try Row.fetchOne(db, sql: "SELECT * FROM files WHERE hash = ?", arguments: [hash]) else { return nil }
-            let counts = (try? JSONDecoder().decode(IngestCounts.self, from: Data((r["counts_json"] as String).utf8))) ?? IngestCounts()
-            return LedgerEntry(
-                hash: r["hash"], feed: r["feed"], name: r["name"], status: FileStatus(rawValue: r["status"]) ?? .ingested,
-                counts: counts, reason: r["reason"], runID: r["run_id"], at: Self.date(r["at"])!)
+            let before = Self.ledgerEntry(r)
+            // Asked again after a crash between the store and the move: already done here.
+            guard before.status != .requeued else { return before }
+            try db.execute(
+                sql: """
+                    INSERT INTO file_requeues(hash, name, feed, status_before, reason_before, counts_before, run_before, at_before, note, at)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    """,
+                arguments: [
+                    hash, before.name, before.feed, before.status.rawValue, before.reason, r["counts_json"] as String, before.runID,
+                    r["at"] as Int64, note, Self.ms(at),
+                ])
+            let seq = db.lastInsertedRowID
+            try db.execute(
+                sql: """
+                    INSERT INTO requeued_rejections(requeue_seq, record_no, line, field, reason, record_ref)
+                      SELECT ?, record_no, line, field, reason, record_ref FROM rejections WHERE file_hash = ?;
+                    DELETE FROM rejections WHERE file_hash = ?;
+                    UPDATE files SET status = 'requeued' WHERE hash = ?;
+                    """, arguments: [seq, hash, hash, hash])
+            return before
+        }
+    }
+
+    public func fileRequeues(hash: String) throws -> [FileRequeue] {
+        try db.read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM file_requeues WHERE hash = ? ORDER BY seq", arguments: [hash]).map {
+                FileRequeue(
+                    hash: $0["hash"], name: $0["name"], statusBefore: $0["status_before"], reasonBefore: $0["reason_before"],
+                    note: $0["note"], at: Self.date($0["at"])!,
+                    rejectedBefore: try Int.fetchOne(
+                        db, sql: "SELECT COUNT(*) FROM requeued_rejections WHERE requeue_seq = ?", arguments: [$0["seq"] as Int64]) ?? 0)
+            }
         }
     }
 
@@ -345,12 +441,18 @@ public final class SQLiteStore: GatewayStore {
         do {
             try db.writeWithoutTransaction { db in
                 try db.inTransaction(.immediate) {
-                    // The claim: a second runner (or a rerun) with the same content hits the primary key.
+                    // The claim: a second runner (or a rerun) with the same content hits the unique
+                    // hash. A file an operator requeued is claimed again, keeping its row (and id).
                     try db.execute(
-                        sql:
-                            "INSERT INTO files(hash, feed, name, size, status, counts_json, run_id, at) VALUES (?, ?, ?, ?, 'ingesting', '{}', ?, ?)",
+                        sql: """
+                            INSERT INTO files(hash, feed, name, size, status, counts_json, run_id, at) VALUES (?, ?, ?, ?, 'ingesting', '{}', ?, ?)
+                            ON CONFLICT(hash) DO UPDATE SET feed = excluded.feed, name = excluded.name, status = 'ingesting',
+                              counts_json = '{}', reason = NULL, run_id = excluded.run_id, at = excluded.at
+                            WHERE files.status = 'requeued'
+                            """,
                         arguments: [file.hash, file.feed, file.name, file.size, runID, Self.ms(at)])
-                    let fileID = db.lastInsertedRowID
+                    guard db.changesCount == 1 else { throw FileAlreadyClaimed(hash: file.hash) }
+                    let fileID = try Int64.fetchOne(db, sql: "SELECT id FROM files WHERE hash = ?", arguments: [file.hash])!
                     let firstFact = (try Int64.fetchOne(db, sql: "SELECT max(rowid) FROM facts") ?? 0) + 1
                     var writer: any FactWriter = SQLiteFactWriter(db: db, file: file, fileID: fileID, runID: runID)
                     try body(&writer)
@@ -384,7 +486,9 @@ public final class SQLiteStore: GatewayStore {
             try db.execute(
                 sql: """
                     INSERT INTO files(hash, feed, name, size, status, counts_json, reason, run_id, at) VALUES (?, ?, ?, ?, 'quarantined', '{}', ?, ?, ?)
-                    ON CONFLICT(hash) DO NOTHING
+                    ON CONFLICT(hash) DO UPDATE SET feed = excluded.feed, name = excluded.name, status = 'quarantined',
+                      counts_json = '{}', reason = excluded.reason, run_id = excluded.run_id, at = excluded.at
+                    WHERE files.status = 'requeued'
                     """, arguments: [file.hash, file.feed, file.name, file.size, reason, runID, Self.ms(at)])
             try Self.insertSighting(
                 db,
@@ -413,7 +517,7 @@ public final class SQLiteStore: GatewayStore {
     public func rejections(fileHash: String) throws -> [Rejection] {
         try db.read { db in
             try Row.fetchAll(db, sql: "SELECT * FROM rejections WHERE file_hash = ? ORDER BY record_no, rowid", arguments: [fileHash]).map {
-                Rejection(record: $0["record_no"], line: $0["line"], field: $0["field"], reason: $0["reason"])
+                Rejection(record: $0["record_no"], line: $0["line"], field: $0["field"], reason: $0["reason"], recordRef: $0["record_ref"])
             }
         }
     }
@@ -837,8 +941,8 @@ struct SQLiteFactWriter: FactWriter {
                 Rejection(
                     record: fact.provenance.record ?? 0, line: fact.provenance.line ?? 0, field: nil,
                     reason:
-                        "repeats the \(fact.kind.rawValue) of \(fact.orderRef) from \(first) with different content; the first version stands (a correction must come as a new record kind, such as a cancellation)"
-                )
+                        "repeats the \(fact.kind.rawValue) of \(fact.orderRef) from \(first) with different content; the first version stands (a correction must come as a new record kind, such as a cancellation)",
+                    recordRef: fact.orderRef)
             ])
             return .conflicting(firstFile: first)
         }
@@ -860,9 +964,10 @@ struct SQLiteFactWriter: FactWriter {
     mutating func reject(_ problems: [Rejection]) throws {
         counts.records += 1
         counts.rejected += 1
-        let stmt = try db.cachedStatement(sql: "INSERT INTO rejections(file_hash, record_no, line, field, reason) VALUES (?, ?, ?, ?, ?)")
+        let stmt = try db.cachedStatement(
+            sql: "INSERT INTO rejections(file_hash, record_no, line, field, reason, record_ref) VALUES (?, ?, ?, ?, ?, ?)")
         for r in problems {
-            try stmt.execute(arguments: [file.hash, r.record, r.line, r.field, r.reason])
+            try stmt.execute(arguments: [file.hash, r.record, r.line, r.field, r.reason, r.recordRef])
         }
     }
 }

@@ -20,6 +20,12 @@ public protocol GatewayStore: Sendable {
 
     // File ledger
     func ledgerEntry(hash: String) throws -> LedgerEntry?
+    /// The ledger rows of a file by its name, or by a prefix of its SHA-256 (8 hex digits or more).
+    func ledgerEntries(named nameOrHash: String) throws -> [LedgerEntry]
+    /// Makes a file's ledger row `requeued`, keeping what it was (and its rejected records) in
+    /// the requeue history; returns the row as it was, or nil if the ledger has no such file.
+    func requeueFile(hash: String, note: String, at: Date) throws -> LedgerEntry?
+    func fileRequeues(hash: String) throws -> [FileRequeue]
     func recordSighting(_ sighting: FileSighting) throws
     func sightings(runIDs: [String]) throws -> [FileSighting]
     /// One transaction for one file: claims it by hash, lets `body` write its facts and
@@ -277,9 +283,9 @@ public struct TransferRecord: Sendable, Equatable, Codable {
     public let runID: String
     public let direction: String  // pull | push
     public let endpoint: String
-    public let name: String?
+    @Nullable public var name: String?
     public let outcome: Outcome
-    public let detail: String?
+    @Nullable public var detail: String?
     public let bytes: Int64
     public let at: Date
 
@@ -362,6 +368,18 @@ public struct IngestCounts: Sendable, Equatable, Codable {
 
 public enum FileStatus: String, Sendable, Codable {
     case ingested, quarantined
+    /// Sent back to the inbox by an operator: the same bytes are taken in again, once.
+    case requeued
+}
+
+/// An operator sent a file back to the inbox; what it had been is kept.
+public struct FileRequeue: Sendable, Equatable {
+    public let hash, name, statusBefore: String
+    public let reasonBefore: String?
+    public let note: String
+    public let at: Date
+    /// Its rejected records before, kept apart from the new ingest's.
+    public let rejectedBefore: Int
 }
 
 public struct LedgerEntry: Sendable, Equatable {

@@ -56,7 +56,13 @@ public struct KnownHosts: Sendable {
     }
 
     /// The string known_hosts uses for a host and port.
-    static func hostString(_ host: String, _ port: Int) -> String { port == 22 ? host : "[\(host)]:\(port)" }
+    public static func hostString(_ host: String, _ port: Int) -> String { port == 22 ? host : "[\(host)]:\(port)" }
+
+    /// Whether some key, not revoked, is known for the host: without one every connection is refused.
+    public func knows(host: String, port: Int) -> Bool {
+        let name = Self.hostString(host, port)
+        return entries.contains { !$0.revoked && Self.matches(name, $0.patterns) }
+    }
 
     public func verify(host: String, port: Int, key: Data) -> Verdict {
         let name = Self.hostString(host, port)

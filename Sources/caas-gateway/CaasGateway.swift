@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import GatewayEngine
 
 @main
 struct CaasGateway: ParsableCommand {
@@ -12,15 +13,18 @@ struct CaasGateway: ParsableCommand {
 
             EXIT CODES (for cron)
               0   success, nothing needs a person
-              2   success, but input was quarantined, records were rejected or a transfer was refused: see the report
+              2   success, but a person is needed: see the report (a file quarantined,
+                  a record rejected, a transfer refused, an action failed, a partner
+                  refused our credentials, an exception new since the previous run)
               3   another run holds the lock; this one did nothing
               4   an SFTP source or destination failed; everything else ran
               1   failure: the run could not complete (configuration, store, disk)
               64  usage error (unknown option, bad --as-of)
             """,
+        version: GatewayVersion.number,
         subcommands: [
             Run.self, Pull.self, Ingest.self, Act.self, Reconcile.self, Push.self, Orders.self, Explain.self, Registrations.self,
-            Resubmit.self, Exceptions.self, Validate.self,
+            Resubmit.self, Exceptions.self, Retry.self, Requeue.self, Prune.self, Validate.self, TryMapping.self, Fields.self,
         ]
     )
 }

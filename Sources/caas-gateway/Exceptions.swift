@@ -26,7 +26,7 @@ struct Exceptions: ParsableCommand {
         }
 
         func run() throws {
-            let found = try global.openGateway().exceptions(asOf: global.asOfDate).filter { e in
+            let found = try global.openGateway(.read).exceptions(asOf: global.asOfDate).filter { e in
                 owner.map { $0 == e.owner.rawValue } ?? true
             }
             if json { return try Output.json(found) }

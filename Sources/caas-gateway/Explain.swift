@@ -35,6 +35,14 @@ struct Explain: ParsableCommand {
         let pendingActions: [[String: String]]
         let registration: [Attempt]
         let exceptions: [ReconciliationException]
+        /// What operators did to the order's actions (made due again, with their notes).
+        let actionHistory: [HistoryEntry]
+    }
+
+    struct HistoryEntry: Encodable {
+        let key, at, event, statusBefore: String
+        let attemptsBefore: Int
+        let lastError, note: String?
     }
 
     struct Attempt: Encodable {
@@ -44,7 +52,7 @@ struct Explain: ParsableCommand {
     }
 
     func run() throws {
-        let gateway = try global.openGateway()
+        let gateway = try global.openGateway(.read)
         guard let e = try gateway.explain(ref: order, asOf: global.asOfDate) else {
             Output.error("no facts for order \(order); check the reference (orders lists every known order)")
             throw ExitCode(ExitCodes.failure)
@@ -66,12 +74,17 @@ struct Explain: ParsableCommand {
                 httpStatus: $0.httpStatus, detail: $0.detail)
         }
         let exceptions = try gateway.exceptions(asOf: global.asOfDate).filter { $0.order == order }
+        let history = try gateway.actionHistory(keys: e.actions.map(\.key)).map {
+            HistoryEntry(
+                key: $0.key, at: Timestamp.iso($0.at), event: $0.event, statusBefore: $0.statusBefore, attemptsBefore: $0.attemptsBefore,
+                lastError: $0.lastError, note: $0.note)
+        }
         if json {
             return try Output.json(
                 Explanation(
                     order: order, state: e.view.state?.rawValue, timeline: steps, anomalies: e.view.anomalies,
                     dueActions: e.view.dueActions.map(\.kind.rawValue), actions: actions, pendingActions: pending, registration: ledger,
-                    exceptions: exceptions))
+                    exceptions: exceptions, actionHistory: history))
         }
         Output.line("order \(order): \(e.view.state?.rawValue ?? "unknown (no sale registered)")")
         for s in steps {
@@ -82,6 +95,11 @@ struct Explain: ParsableCommand {
         for a in actions {
             Output.line(
                 "  action \(a["key"]!): \(a["status"]!) after \(a["attempts"]!) attempt(s)" + (a["last_error"].map { " (\($0))" } ?? ""))
+        }
+        for h in history {
+            Output.line(
+                "  \(h.event.replacingOccurrences(of: "_", with: " ")) \(h.key) at \(h.at) (was \(h.statusBefore) after \(h.attemptsBefore) attempt(s)): \(h.note ?? "")"
+            )
         }
         for a in pending {
             Output.line("  pending: \(a["key"]!)" + (a["next_attempt_at"].map { ", next attempt at \($0)" } ?? ", on the next run"))

@@ -20,10 +20,17 @@ struct GlobalOptions: ParsableArguments {
     @Option(name: .long, help: ArgumentHelp("Log level on standard error: trace, debug, info, notice, warning, error.", valueName: "level"))
     var logLevel: String = "warning"
 
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "Log line format on standard error: text (for a person) or json (one object a line, for a collector).", valueName: "format"))
+    var logFormat: String = "text"
+
     func validate() throws {
         if let asOf, Self.parseAsOf(asOf) == nil {
             throw ValidationError("--as-of must be an ISO 8601 time (2026-10-02T23:00:00Z) or a date (2026-10-02)")
         }
+        if LogFormat(rawValue: logFormat) == nil { throw ValidationError("--log-format must be text or json") }
         if Logger.Level(rawValue: logLevel) == nil {
             throw ValidationError("--log-level must be one of trace, debug, info, notice, warning, error")
         }
@@ -38,7 +45,7 @@ struct GlobalOptions: ParsableArguments {
 
     func makeLogger() -> Logger {
         let level = Logger.Level(rawValue: logLevel) ?? .warning
-        LoggingBootstrap.once(level: level)
+        LoggingBootstrap.once(level: level, format: LogFormat(rawValue: logFormat) ?? .text)
         var logger = Logger(label: "caas-gateway")
         logger.logLevel = level
         return logger
@@ -53,11 +60,12 @@ struct GlobalOptions: ParsableArguments {
         }
     }
 
-    /// Opens the gateway, turning the two expected refusals into their exit codes.
-    func openGateway() throws -> Gateway {
+    /// Opens the gateway, turning the two expected refusals into their exit codes. Queries ask
+    /// for `.read`: no run lock, so they answer while a run is working.
+    func openGateway(_ access: Gateway.Access = .write) throws -> Gateway {
         let cfg = try loadConfig()
         do {
-            return try Gateway(config: cfg, logger: makeLogger(), progress: Output.isTerminal ? Output.progress : nil)
+            return try Gateway(config: cfg, logger: makeLogger(), access: access, progress: Output.isTerminal ? Output.progress : nil)
         } catch let held as RunLock.Held {
             Output.error("\(held)")
             throw ExitCode(ExitCodes.alreadyRunning)
@@ -74,18 +82,4 @@ enum ExitCodes {
     static let needsAttention: Int32 = 2
     static let alreadyRunning: Int32 = 3
     static let endpointFailed: Int32 = 4
-}
-
-enum LoggingBootstrap {
-    nonisolated(unsafe) static var done = false
-
-    static func once(level: Logger.Level) {
-        guard !done else { return }
-        done = true
-        LoggingSystem.bootstrap { label in
-            var h = StreamLogHandler.standardError(label: label)
-            h.logLevel = level
-            return h
-        }
-    }
 }

@@ -56,7 +56,7 @@ struct Orders: ParsableCommand {
     }
 
     func run() throws {
-        let gateway = try global.openGateway()
+        let gateway = try global.openGateway(.read)
         let views = try gateway.orders().filter { state == nil || $0.state?.rawValue == state }
         if json {
             try Output.json(

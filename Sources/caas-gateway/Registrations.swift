@@ -45,7 +45,7 @@ struct Registrations: ParsableCommand {
         }
 
         func run() throws {
-            let gateway = try global.openGateway()
+            let gateway = try global.openGateway(.read)
             let records = try gateway.registrations(country: country, phase: state.flatMap(RegistrationRecord.Phase.init(rawValue:)))
             let ledger = attempts ? Dictionary(grouping: try gateway.registrationLedger(orderRef: nil), by: \.orderRef) : [:]
             let rows = records.map { r in

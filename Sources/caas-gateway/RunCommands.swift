@@ -95,6 +95,15 @@ enum RunOutput {
         }
     }
 
+    static func guardedValue<T>(_ body: () throws -> T) throws -> T {
+        do {
+            return try body()
+        } catch {
+            Output.error("failed: \(error)")
+            throw ExitCode(ExitCodes.failure)
+        }
+    }
+
     /// Prints what a person (or, with --json, a program) needs, then exits with the run's code.
     static func finish(_ s: RunSummary, json: Bool, summary: Bool = false) throws {
         if json {
@@ -104,7 +113,7 @@ enum RunOutput {
         } else if s.needsAttention {
             // Under cron: one line to standard error, which cron mails; nothing on plain success.
             Output.error(
-                "\(s.command) \(s.runID): \(s.count(.quarantined) + s.count(.unrecognised)) file(s) quarantined, \(s.recordsRejected) record(s) rejected, \(s.transfersRefused) transfer(s) refused; see \(s.reportPath ?? "the report")"
+                "\(s.command) \(s.runID) needs a person: \(s.attentionClauses.joined(separator: "; ")); see \(s.reportPath ?? "the report")"
             )
         }
         if s.endpointsFailed {
@@ -152,6 +161,14 @@ enum RunOutput {
         if !s.notificationsFiles.isEmpty {
             out.append("  notifications: \(s.notifications) in \(s.notificationsFiles.joined(separator: ", "))")
         }
+        for (partner, why) in s.credentialsRefused.sorted(by: { $0.key < $1.key }) {
+            out.append("  CREDENTIALS REFUSED by \(partner): \(why)")
+        }
+        for f in s.failedActions { out.append("    failed: \(f.key): \(f.why)") }
+        if s.actionsFailed > s.failedActions.count {
+            out.append("    … and \(s.actionsFailed - s.failedActions.count) more (caas-gateway exceptions)")
+        }
+        if s.newExceptions > 0 { out.append("  new exceptions since the previous run: \(s.newExceptions) (caas-gateway exceptions)") }
         if s.actionsRetrying > 0 { out.append("  actions to retry on a later run: \(s.actionsRetrying)") }
         if let would = s.wouldDo {
             out.append("  dry run: nothing was sent; a real run would now do \(would.count) action(s)")

@@ -24,6 +24,7 @@ struct HTMLReportTests {
 
     /// Runs headless Chromium; its standard output and error, or nil when it did not finish.
     static func chromium(_ args: [String], in dir: String) throws -> String? {
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         let log = dir + "/chromium.log"
         let p = try ChildProcess(
             [
@@ -46,7 +47,7 @@ struct HTMLReportTests {
                     bars: s.querySelectorAll('rect').length}; });
           out.owners = Array.from(document.querySelectorAll('h3[id^=owner-]')).filter(function (h) { return h.offsetHeight > 0; })
             .map(function (h) { return h.textContent; });
-          var table = Array.from(document.querySelectorAll('h3[id^=owner-] + table'))
+          var table = Array.from(document.querySelectorAll('h3[id^=owner-] + .scroll table'))
             .sort(function (a, b) { return b.rows.length - a.rows.length; })[0];
           function ages() { return Array.from(table.querySelectorAll('tr')).slice(1).map(function (tr) { return +tr.children[0].textContent; }); }
           var th = table.querySelector('th');
@@ -124,6 +125,74 @@ struct HTMLReportTests {
         #expect(png.starts(with: [0x89, 0x50, 0x4E, 0x47]))
         #expect(png.count > 40_000, "a blank page compresses to a few kilobytes")
         Attachment.record(png, named: "report-2026-10-12.png")
+        _ = box
+    }
+
+    /// Measures, at the window's width, what sticks out of the page: every element outside a
+    /// scrolling box must end inside the viewport. Also lists the section headings in order.
+    static let overflowProbe = """
+        <script>
+        (function () {
+          var w = document.documentElement.clientWidth, out = {width: w, scrollWidth: document.documentElement.scrollWidth};
+          out.overflowing = Array.from(document.body.querySelectorAll('*')).filter(function (e) {
+            if (e.parentElement && e.parentElement.closest('.scroll')) return false;
+            var b = e.getBoundingClientRect(); return b.width > 0 && b.right > w + 1;
+          }).slice(0, 10).map(function (e) { return e.tagName + (e.className ? '.' + e.className : '') + ' ' + Math.round(e.getBoundingClientRect().right); });
+          out.headings = Array.from(document.querySelectorAll('h2')).map(function (h) { return h.textContent; });
+          out.keys = document.querySelectorAll('code.key').length;
+          // In the phone-sized frame: the result goes to the top page, which --dump-dom prints.
+          var top = window.parent.document;
+          var pre = top.createElement('pre'); pre.id = 'probe'; pre.textContent = JSON.stringify(out);
+          top.body.appendChild(pre);
+        })();
+        </script>
+        """
+
+    /// On a phone (390 px wide) nothing is cut off: wide tables scroll in their own box, charts
+    /// shrink. What needs a person comes before the charts, with the keys `dismiss` takes.
+    @Test func onAPhoneNothingOverflowsAndWhatNeedsAPersonComesFirst() throws {
+        let (box, html) = try Self.storyReport()
+        let page = try String(contentsOfFile: html, encoding: .utf8)
+        #expect(page.contains("<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"))
+        let dir = Fixtures.tempDir(#function)
+        let probed = dir + "/probed.html"
+        try page.replacingOccurrences(of: "</body>", with: Self.overflowProbe + "</body>").write(
+            toFile: probed, atomically: true, encoding: .utf8)
+        // Headless Chromium's window is at least 500 px wide: the page is measured in a frame
+        // of the phone's width, as a phone's viewport would be.
+        for width in [390, 1280] {
+            let frame = dir + "/frame-\(width).html"
+            try """
+            <!DOCTYPE html><html><body style="margin:0">\
+            <iframe src="probed.html" style="width:\(width)px;height:3000px;border:0"></iframe></body></html>
+            """.write(toFile: frame, atomically: true, encoding: .utf8)
+            let dom = try #require(
+                try Self.chromium(
+                    ["--window-size=1400,2000", "--allow-file-access-from-files", "--dump-dom", "file://" + frame], in: dir + "/\(width)"),
+                "chromium did not finish")
+            let start = try #require(dom.range(of: "<pre id=\"probe\">"))
+            let end = try #require(dom.range(of: "</pre>", range: start.upperBound..<dom.endIndex))
+            let json = String(dom[start.upperBound..<end.lowerBound]).replacingOccurrences(of: "&quot;", with: "\"")
+            let seen = try JSONSerialization.jsonObject(with: Data(json.utf8)) as! [String: Any]
+            #expect(seen["width"] as? Int == width, "\(seen)")
+            #expect((seen["scrollWidth"] as! Int) <= width, "the page scrolls sideways at \(width) px: \(seen)")
+            #expect((seen["overflowing"] as! [String]).isEmpty, "at \(width) px: \(seen["overflowing"]!)")
+            let headings = seen["headings"] as! [String]
+            #expect(headings.first == "What needs a person", "\(headings)")
+            #expect((seen["keys"] as! Int) > 0)
+        }
+        let shot = Fixtures.repoRoot.appendingPathComponent(".build/test-output/report-2026-10-12-390px.png").path
+        try? FileManager.default.removeItem(atPath: shot)
+        let shotFrame = dir + "/shot.html"
+        try """
+        <!DOCTYPE html><html><body style="margin:0;background:#888">\
+        <iframe src="file://\(html)" style="width:390px;height:1600px;border:0;background:#fff"></iframe></body></html>
+        """.write(toFile: shotFrame, atomically: true, encoding: .utf8)
+        _ = try #require(
+            try Self.chromium(
+                ["--window-size=500,1600", "--allow-file-access-from-files", "--screenshot=\(shot)", "file://" + shotFrame],
+                in: dir + "/shot"))
+        Attachment.record(try Data(contentsOf: URL(fileURLWithPath: shot)), named: "report-2026-10-12-390px.png")
         _ = box
     }
 

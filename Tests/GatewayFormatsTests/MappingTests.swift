@@ -71,7 +71,9 @@ struct MappingTests {
             problems == [
                 Rejection(
                     record: 1, line: 3, field: "customer.national_id",
-                    reason: "codice fiscale check character does not match (type CF)")
+                    reason: "codice fiscale check character does not match (type CF)",
+                    // The sale's reference, which the dealership looks the record up by; never the value.
+                    recordRef: "S-2026-000402")
             ])
         #expect(!problems[0].reason.contains("RSSMRC85T10F205X"))
     }

@@ -33,6 +33,10 @@ enum ActionResult: Sendable {
     case waiting(until: Date, facts: [Fact] = [])
     /// Sending again cannot help: a person must look.
     case failed(String)
+    /// The partner refused our credentials (401, 403): every call to it fails the same way until
+    /// a person fixes the secret, then `caas-gateway retry --failed --kind K` sends them again.
+    /// Failed like `failed`, and the run tells cron which partner.
+    case credentialsRefused(partner: String, reason: String)
 }
 
 /// How the driver treats one prepared action.
@@ -123,6 +127,10 @@ struct DriverOutcome: Sendable {
     /// Outbox files written, and the lines in them.
     var files: [String] = []
     var lines = 0
+    /// Keys of the actions that failed or gave up this pass, with why.
+    var failures: [(key: String, why: String)] = []
+    /// Partners that refused our credentials this pass, with their reason.
+    var credentialsRefused: [String: String] = [:]
 
     func with(_ report: PassReport) -> DriverOutcome {
         var o = self
@@ -228,6 +236,7 @@ struct ActionDriver {
                 a.lastError = "gave up after \(a.attempts) attempts: \(why)"
                 a.nextAttemptAt = nil
                 outcome.failed += 1
+                outcome.failures.append((a.key, a.lastError!))
             } else {
                 a.status = .pending
                 a.lastError = why
@@ -247,6 +256,14 @@ struct ActionDriver {
             a.lastError = why
             a.nextAttemptAt = nil
             outcome.failed += 1
+            outcome.failures.append((a.key, why))
+        case .credentialsRefused(let partner, let why):
+            a.status = .failed
+            a.lastError = why
+            a.nextAttemptAt = nil
+            outcome.failed += 1
+            outcome.failures.append((a.key, why))
+            outcome.credentialsRefused[partner] = why
         }
         commit.actions.append(a)
     }

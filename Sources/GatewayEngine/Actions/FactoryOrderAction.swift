@@ -69,6 +69,9 @@ struct FactoryOrderAction: ActionPerformer {
             return .retry("the factory is busy (503); asked to come back in \(Int(wait)) s", after: wait)
         case .success(let r) where r.status >= 500:
             return .retry("the factory answered \(r.status)")
+        case .success(let r) where r.status == 401 || r.status == 403:
+            return .credentialsRefused(
+                partner: "factory", reason: "the factory refused our credentials (\(r.status)): check factory.token, then retry --failed")
         case .success(let r):
             // 409, 422 and the other 4xx: sending again cannot help; a person must look.
             return .failed("the factory refused the order (\(r.status)): \(Self.factoryMessage(r.body))")
@@ -83,7 +86,7 @@ struct FactoryOrderAction: ActionPerformer {
         switch r {
         case .done: return "placed"
         case .retry: return "retry"
-        case .failed: return "failed"
+        case .failed, .credentialsRefused: return "failed"
         case .skipped: return "skipped"
         case .waiting: return "waiting"
         }

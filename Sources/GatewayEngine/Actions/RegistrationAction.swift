@@ -45,6 +45,8 @@ struct RegistrationAction: ActionPerformer {
         case retry(String)
         /// Sending again cannot help: a person must look (credentials, a plate that is no plate).
         case failed(String)
+        /// 401, 403: our credentials, not this submission.
+        case credentialsRefused(String)
     }
 
     func prepare(_ items: [ActionItem], pass: ActionPass, inFlight: inout ActionCommit) throws -> [Prepared<Job>] {
@@ -110,6 +112,7 @@ struct RegistrationAction: ActionPerformer {
                 result = outcome.reject(&record, field: field, reason: reason, asOf: asOf, key: key, decidedHere: nil)
             case .retry(let why): result = .retry(why)
             case .failed(let why): result = .failed(why)
+            case .credentialsRefused(let why): result = .credentialsRefused(partner: "registration \(record.country)", reason: why)
             }
             record.updatedAt = asOf
             outcome.registrations.append(record)
@@ -216,8 +219,9 @@ struct RegistrationAction: ActionPerformer {
                     resolution = .rejected(field: field, reason: reason)
                 case 401, 403:
                     log("failed", r.status, answer)
-                    resolution = .failed(
-                        "\(m.authority) refused our credentials (\(r.status)): check registration.countries.\(m.country)")
+                    resolution = .credentialsRefused(
+                        "\(m.authority) refused our credentials (\(r.status)): check registration.countries.\(m.country), then retry --failed"
+                    )
                 case 500...599:
                     log("retry", r.status, answer)
                     resolution = .retry("\(m.authority) answered \(r.status)")
@@ -257,7 +261,7 @@ struct RegistrationAction: ActionPerformer {
         case .accepted: return "accepted"
         case .rejected: return "rejected"
         case .retry: return "retry"
-        case .failed: return "failed"
+        case .failed, .credentialsRefused: return "failed"
         }
     }
 

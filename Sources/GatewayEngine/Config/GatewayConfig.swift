@@ -30,6 +30,10 @@ public struct GatewayConfig: Sendable {
     public var dealerships: [String: String] = [:]
     /// When a waiting order or a quiet feed becomes an exception in the report.
     public var reconciliation = ReconciliationConfig()
+    /// How the report's files are written for the programs and people that read them.
+    public var report = ReportOutput()
+    /// How long kept files stay; nothing is pruned unless configured (`caas-gateway prune`).
+    public var retention = Retention()
     /// Where the configuration was read from, for messages; nil for the embedded defaults.
     public var file: String?
 
@@ -39,7 +43,7 @@ public struct GatewayConfig: Sendable {
 
     static let topKeys: Set<String> = [
         "paths", "store", "policies", "customers", "inbox", "sources", "destinations", "retry", "factory", "registration",
-        "dealerships", "reconciliation",
+        "dealerships", "reconciliation", "report", "retention",
     ]
 
     /// Loads the file, or the defaults when `path` is nil and no `caas-gateway.yaml` is in the
@@ -135,6 +139,8 @@ public struct GatewayConfig: Sendable {
             guard let a = f["address"] else { throw e.value.error("dealerships.\(e.key) needs an address") }
             c.dealerships[e.key] = try a.scalar("dealerships.\(e.key).address")
         }
+        if let n = top["report"] { c.report = try ReportOutput.parse(n) }
+        if let n = top["retention"] { c.retention = try Retention.parse(n) }
         if let i = top["inbox"] {
             let f = try i.fields("inbox", allowed: ["min_age_seconds"])
             if let v = f["min_age_seconds"] { c.inboxMinAgeSeconds = try v.int("inbox.min_age_seconds") }

@@ -40,6 +40,9 @@ public enum AtomicFile {
         let tmp = (dir as NSString).appendingPathComponent(".\((path as NSString).lastPathComponent).tmp-\(getpid())")
         let fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, mode)
         guard fd >= 0 else { throw posixError("cannot create \(tmp)") }
+        // Exactly `mode`, whatever the umask: a metrics file node_exporter must read, a token
+        // file nobody else may.
+        fchmod(fd, mode)
         var ok = false
         defer {
             if !ok { unlink(tmp) }

@@ -44,7 +44,8 @@ struct Ingestor {
         let hash = try InboxScanner.sha256(path: file.path)
         var meta: Logger.Metadata = ["file.name": "\(file.relativePath)", "file.sha256": "\(hash.prefix(16))"]
 
-        if let known = try store.ledgerEntry(hash: hash) {
+        // A file an operator requeued is read again; any other known content is a duplicate.
+        if let known = try store.ledgerEntry(hash: hash), known.status != .requeued {
             return try duplicate(file, hash: hash, of: known, runID: runID, asOf: asOf)
         }
         let mapping: FeedMapping

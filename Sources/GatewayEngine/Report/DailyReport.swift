@@ -10,38 +10,47 @@ public struct DailyReport: Codable, Sendable, Equatable {
     public static let schema = "caas-gateway/report/v2"
 
     public struct Run: Codable, Sendable, Equatable {
-        public let id, command, status: String
+        public let id, command: String
+        /// `ok`, `attention`, `endpoint_failed`, `failed`, `interrupted`; for the run writing the
+        /// report, its status as of writing it (the push that follows shows in the next report).
+        public internal(set) var status: String
         public let asOf, startedAt: String
-        public let finishedAt: String?
+        @Nullable public var finishedAt: String?
     }
 
     public struct FileRow: Codable, Sendable, Equatable {
         public let name: String
-        public let feed: String?
+        @Nullable public var feed: String?
         public let outcome: String
-        public let detail: String?
-        public let records, accepted, rejected, factsNew: Int?
+        @Nullable public var detail: String?
+        @Nullable public var records: Int?
+        @Nullable public var accepted: Int?
+        @Nullable public var rejected: Int?
+        @Nullable public var factsNew: Int?
         public let run: String
     }
 
     public struct RejectionRow: Codable, Sendable, Equatable {
         public let file: String
         public let record, line: Int
-        public let field: String?
+        @Nullable public var field: String?
         public let reason: String
+        /// The record's business reference (a sale's), when it could be read.
+        @Nullable public var recordRef: String?
     }
 
     public struct OrderRow: Codable, Sendable, Equatable {
         public let ref: String
-        public let dealer, country: String?
+        @Nullable public var dealer: String?
+        @Nullable public var country: String?
         public let state: String
-        public let stateSince: String?
-        public let currency: String?
+        @Nullable public var stateSince: String?
+        @Nullable public var currency: String?
         public let totalMinor, depositMinor, receivedMinor, amountDueMinor: Int64
-        public let finalPaymentDueAt: String?
+        @Nullable public var finalPaymentDueAt: String?
         public let anomalies: Int
-        public let plate: String?
-        public let factoryOrder: String?
+        @Nullable public var plate: String?
+        @Nullable public var factoryOrder: String?
         /// Every fact of the order and the state after it; the page's order links lead here.
         public let timeline: [TimelineRow]
     }
@@ -50,8 +59,8 @@ public struct DailyReport: Codable, Sendable, Equatable {
         public let at: String
         /// The fact's kind, or `policy` for a step time caused (the final-payment window closing).
         public let event: String
-        public let stateAfter: String?
-        public let note: String?
+        @Nullable public var stateAfter: String?
+        @Nullable public var note: String?
     }
 
     public struct AnomalyRow: Codable, Sendable, Equatable {
@@ -70,7 +79,7 @@ public struct DailyReport: Codable, Sendable, Equatable {
     public let schema: String
     public let day: String
     public let asOf: String
-    public let runs: [Run]
+    public internal(set) var runs: [Run]
     public let files: Counts
     public let fileList: [FileRow]
     public let recordsAccepted: Int
@@ -165,8 +174,8 @@ public struct DailyReport: Codable, Sendable, Equatable {
         public let country: String
         public let submissionId: String
         public let phase: String
-        public let field: String?
-        public let reason: String?
+        @Nullable public var field: String?
+        @Nullable public var reason: String?
         public let since: String
     }
 
@@ -193,7 +202,8 @@ public struct DailyReport: Codable, Sendable, Equatable {
                 accepted += c?.accepted ?? 0
                 rejected += c?.rejected ?? 0
                 rejections += try store.rejections(fileHash: s.hash).map {
-                    RejectionRow(file: s.name, record: $0.record, line: $0.line, field: $0.field, reason: $0.reason)
+                    RejectionRow(
+                        file: s.name, record: $0.record, line: $0.line, field: $0.field, reason: $0.reason, recordRef: $0.recordRef)
                 }
             case .duplicate: counts.duplicate += 1
             case .quarantined: counts.quarantined += 1

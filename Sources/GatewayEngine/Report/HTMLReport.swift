@@ -56,9 +56,13 @@ enum HTMLReport {
         }
         var h = """
             <!DOCTYPE html>
-            <html lang="en"><head><meta charset="utf-8"><title>caas-gateway report \(esc(r.day))</title>
+            <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+            <title>caas-gateway report \(esc(r.day))</title>
             <style>
             body{font:14px/1.4 system-ui,sans-serif;margin:2em;color:#222}
+            @media (max-width:600px){body{margin:.6em} .tiles{gap:.4em} .tile{min-width:5.5em;padding:.3em .6em} .tile b{font-size:1.2em} td,th{min-width:7em} td.num,th.num{min-width:0}}
+            .scroll{max-width:100%;overflow-x:auto} svg{max-width:100%;height:auto} figure{margin:.5em 0;max-width:100%}
+            td{overflow-wrap:break-word;max-width:32em} code.key{font-size:.85em;color:#555;overflow-wrap:anywhere}
             h1{font-size:1.4em} h2{font-size:1.1em;margin-top:1.6em;border-bottom:1px solid #ccc} h3{font-size:1em;margin:1.2em 0 .3em}
             table{border-collapse:collapse;margin:.5em 0} td,th{border:1px solid #ddd;padding:3px 8px;text-align:left;vertical-align:top}
             th{background:#f3f3f3} table.sortable th{cursor:pointer} table.sortable th:after{content:" \\2195";color:#999}
@@ -88,30 +92,20 @@ enum HTMLReport {
         tile("resolved since last run", r.resolvedExceptions.count)
         h += "</div>"
 
-        h += "<h2>Runs</h2>"
-        h += table(
-            [Cell("run"), Cell("command"), Cell("status"), Cell("as of"), Cell("started"), Cell("finished")],
-            r.runs.map {
-                Row([
-                    Cell($0.id, "name"), Cell($0.command), Cell($0.status, $0.status == "ok" ? "ok" : $0.status == "running" ? "" : "bad"),
-                    Cell($0.asOf), Cell($0.startedAt), Cell($0.finishedAt ?? "running"),
-                ])
-            })
-
-        h += "<h2>Orders</h2><div class=\"charts\">"
-        h += "<figure><figcaption>Lifecycle funnel: orders that reached each stage</figcaption>" + funnelChart(r) + "</figure>"
-        h += "<figure><figcaption>Open orders by days in their current state</figcaption>" + orderAgeingChart(r) + "</figure>"
-        h += "</div>"
-
-        h += "<h2>Exceptions by owner</h2>"
-        h += "<figure><figcaption>Open exceptions by age and owner</figcaption>" + exceptionAgeingChart(r) + "</figure>"
+        h += "<h2>What needs a person</h2>"
+        h += "<p class=\"muted\">By owner, oldest first; <span class=\"new\">new</span> since the previous run. "
+        h += "The key is what <code>caas-gateway exceptions dismiss</code> takes.</p>"
         if r.exceptions.isEmpty { h += "<p class=\"ok\">Nothing needs a person.</p>" }
         for owner in ExceptionOwner.allCases {
             let mine = r.exceptions.filter { $0.owner == owner }
             guard !mine.isEmpty else { continue }
             h += "<h3 id=\"owner-\(owner.rawValue)\">\(esc(owner.rawValue)) (\(mine.count))</h3>"
             h += table(
-                [Cell("age (days)", "num"), Cell("rule"), Cell("order"), Cell("subject"), Cell("what"), Cell("what to do"), Cell("since")],
+                [
+                    Cell("age (days)", "num"), Cell("rule"), Cell("order"), Cell("subject"), Cell("what"), Cell("what to do"),
+                    Cell("since"),
+                    Cell("key"),
+                ],
                 mine.map { e in
                     Row([
                         Cell(String(e.ageDays), "num", sort: String(e.ageDays)),
@@ -121,7 +115,7 @@ enum HTMLReport {
                                 + (e.isNew
                                     ? " <span class=\"new\">new</span>" : e.isNewToday ? " <span class=\"new\">new today</span>" : "")),
                         Cell(e.order ?? "", "name", html: e.order.map(orderLink) ?? ""), Cell(e.order == e.subject ? "" : e.subject),
-                        Cell(e.detail), Cell(e.todo), Cell(e.since, "name"),
+                        Cell(e.detail), Cell(e.todo), Cell(e.since, "name"), Cell(e.key, html: "<code class=\"key\">\(esc(e.key))</code>"),
                     ])
                 }, sortable: true)
         }
@@ -142,6 +136,22 @@ enum HTMLReport {
                 [Cell("owner"), Cell("rule"), Cell("subject"), Cell("opened")],
                 cameAndWent.map { Row([Cell($0.owner), Cell($0.rule), Cell($0.subject, "name"), Cell($0.at)]) }, sortable: true)
         }
+
+        h += "<h2>Orders</h2><div class=\"charts\">"
+        h += "<figure><figcaption>Lifecycle funnel: orders that reached each stage</figcaption>" + funnelChart(r) + "</figure>"
+        h += "<figure><figcaption>Open orders by days in their current state</figcaption>" + orderAgeingChart(r) + "</figure>"
+        h += "<figure><figcaption>Open exceptions by age and owner</figcaption>" + exceptionAgeingChart(r) + "</figure>"
+        h += "</div>"
+
+        h += "<h2>Runs</h2>"
+        h += table(
+            [Cell("run"), Cell("command"), Cell("status"), Cell("as of"), Cell("started"), Cell("finished")],
+            r.runs.map {
+                Row([
+                    Cell($0.id, "name"), Cell($0.command), Cell($0.status, $0.status == "ok" ? "ok" : $0.status == "running" ? "" : "bad"),
+                    Cell($0.asOf), Cell($0.startedAt), Cell($0.finishedAt ?? ($0.status == "running" ? "running" : "this run")),
+                ])
+            })
 
         if !r.registrations.isEmpty {
             h += "<h2>Registrations not done</h2>"
@@ -193,11 +203,12 @@ enum HTMLReport {
             r.rejections.isEmpty
             ? "<p class=\"muted\">None.</p>"
             : table(
-                [Cell("file"), Cell("record", "num"), Cell("line", "num"), Cell("field"), Cell("reason")],
+                [Cell("file"), Cell("record", "num"), Cell("line", "num"), Cell("reference"), Cell("field"), Cell("reason")],
                 r.rejections.map {
                     Row([
-                        Cell($0.file, "name"), Cell(String($0.record), "num"), Cell(String($0.line), "num"), Cell($0.field ?? "-"),
-                        Cell($0.reason),
+                        Cell($0.file, "name"), Cell(String($0.record), "num"), Cell(String($0.line), "num"),
+                        Cell($0.recordRef ?? "-", "name"),
+                        Cell($0.field ?? "-"), Cell($0.reason),
                     ])
                 }, sortable: true)
 
@@ -258,11 +269,12 @@ enum HTMLReport {
                 return "<\(tag)\(attributes)>\(c.html ?? esc(c.text))</\(tag)>"
             }.joined()
         }
-        var h = "<table\(sortable ? " class=\"sortable\"" : "")><tr>" + cells("th", columns) + "</tr>"
+        // In a scrolling box: a wide table scrolls on a phone instead of widening the page.
+        var h = "<div class=\"scroll\"><table\(sortable ? " class=\"sortable\"" : "")><tr>" + cells("th", columns) + "</tr>"
         for row in rows {
             h += "<tr>" + cells("td", row.cells) + "</tr>"
         }
-        return h + "</table>"
+        return h + "</table></div>"
     }
 
     /// Horizontal bars: a label, a bar and its count per row, or several coloured segments.
@@ -275,7 +287,7 @@ enum HTMLReport {
         // Legend entries side by side under the bars; about 8 px per character at 12 px.
         let legendX = legend.reduce(into: [labelW]) { xs, entry in xs.append(xs.last! + 16 + 8 * entry.0.count + 14) }
         var s =
-            "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(max(labelW + barW + 50, legendX.last!))\" height=\"\(rows.count * rowH + 10 + legendH)\" role=\"img\" aria-label=\"\(esc(label))\">"
+            "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(max(labelW + barW + 50, legendX.last!))\" height=\"\(rows.count * rowH + 10 + legendH)\" viewBox=\"0 0 \(max(labelW + barW + 50, legendX.last!)) \(rows.count * rowH + 10 + legendH)\" role=\"img\" aria-label=\"\(esc(label))\">"
         for (i, row) in rows.enumerated() {
             let y = i * rowH + 5
             s += "<text x=\"\(labelW - 6)\" y=\"\(y + 15)\" text-anchor=\"end\" font-size=\"13\">\(esc(row.label))</text>"

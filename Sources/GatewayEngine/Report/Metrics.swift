@@ -63,7 +63,13 @@ enum Metrics {
         let now = WallClock.now()
         let success = status == "ok" ? now : previousSuccess(varDir: varDir)
         let file = path(varDir: varDir)
-        try FileManager.default.createDirectory(atPath: (file as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
-        try AtomicFile.write(try render(s, status: status, finishedAt: now, lastSuccess: success, store: store), to: file)
+        let dir = (file as NSString).deletingLastPathComponent
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        // node_exporter reads it as its own user: the file 0644 in a 0755 folder, and var/ may
+        // be passed through (search only: nobody else may list it or read the store).
+        chmod(dir, 0o755)
+        var st = stat()
+        if stat(varDir, &st) == 0 { chmod(varDir, (st.st_mode & 0o7777) | 0o111) }
+        try AtomicFile.write(try render(s, status: status, finishedAt: now, lastSuccess: success, store: store), to: file, mode: 0o644)
     }
 }

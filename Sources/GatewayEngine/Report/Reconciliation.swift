@@ -22,7 +22,7 @@ public struct ReconciliationException: Codable, Sendable, Equatable {
     public let rule: String
     public let owner: ExceptionOwner
     /// The order it concerns, if it concerns one.
-    public let order: String?
+    @Nullable public var order: String?
     /// The order, file, feed or submission it is about.
     public let subject: String
     /// When the condition began (the state was entered, the payment arrived, the feed went quiet).
@@ -35,7 +35,7 @@ public struct ReconciliationException: Codable, Sendable, Equatable {
     public internal(set) var isNew = true
     /// First seen by a run of the report's day (not only by the last run).
     public internal(set) var isNewToday = true
-    public internal(set) var firstSeenAt: String?
+    @Nullable public internal(set) var firstSeenAt: String?
 }
 
 /// The rules that turn the gateway's state into exceptions. Pure: the same input and as-of time
@@ -158,7 +158,10 @@ public enum Reconciliation {
                 : input.salesFeeds.contains(p.feed)
                     ? ("sale_rejected", .dealership, "correct the sale in the dealership's system; its next export brings it in")
                     : ("records_rejected", .integration, "correct the data with the partner; the rest of the file was taken in")
-            let first = p.firstRejection.map { " first at line \($0.line)\($0.field.map { ", field \($0)" } ?? ""): \($0.reason)" } ?? ""
+            let first =
+                p.firstRejection.map {
+                    " first at line \($0.line)\($0.recordRef.map { " (\($0))" } ?? "")\($0.field.map { ", field \($0)" } ?? ""): \($0.reason)"
+                } ?? ""
             f.add(
                 rule, owner, order: nil, subject: p.name, key: p.hash, since: p.arrivedAt, "\(p.rejected) record(s) rejected;" + first,
                 todo: todo)

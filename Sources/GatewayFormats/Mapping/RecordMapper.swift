@@ -207,7 +207,10 @@ public struct RecordMapper {
             guard let spec = rule.kind.schema.spec(name) else { continue }
             if case .success(let typed) = coerce(.string(constant), to: spec) { fields[name] = typed }
         }
-        if !problems.isEmpty { return .rejected(problems) }
+        if !problems.isEmpty {
+            if !orderRef.isEmpty { for i in problems.indices { problems[i].recordRef = orderRef } }
+            return .rejected(problems)
+        }
         var keyParts: [String] = []
         for k in keyIndex {
             guard case .success(let v?) = value(k), let s = v.string, !s.isEmpty else {
