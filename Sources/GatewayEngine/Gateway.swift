@@ -44,6 +44,8 @@ public struct RunSummary: Encodable, Sendable {
     /// Exceptions open now that were not open at the end of the previous run (rejected records
     /// and quarantined files among them).
     public var newExceptions = 0
+    /// The new exceptions by rule, for the cron line.
+    public var newExceptionsByRule: [String: Int] = [:]
     public var actionsSkipped = 0
     /// One notifications file per pass that issued any (actions are taken in batches).
     public var notificationsFiles: [String] = []
@@ -113,7 +115,10 @@ public struct RunSummary: Encodable, Sendable {
         if recordsRejected > 0 { out.append("\(recordsRejected) record(s) rejected") }
         if transfersRefused > 0 { out.append("\(transfersRefused) transfer(s) refused") }
         if actionsFailed > 0 { out.append("\(actionsFailed) action(s) failed" + (failedActions.first.map { " (first: \($0.key))" } ?? "")) }
-        if newExceptions > 0 { out.append("\(newExceptions) new exception(s)") }
+        if newExceptions > 0 {
+            let rules = newExceptionsByRule.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
+            out.append("\(newExceptions) new exception(s) (\(rules))")
+        }
         return out
     }
 
@@ -432,7 +437,11 @@ public final class Gateway {
             store: store, day: day, asOf: ctx.asOf, runID: ctx.runID, rules: config.reconciliation, feeds: mappings, track: !ctx.dryRun)
         s.exceptionsByRule = report.exceptions.reduce(into: [:]) { $0[$1.rule, default: 0] += 1 }
         // A dry run remembers nothing, so what it finds is still news for the next real run.
-        if !ctx.dryRun { s.newExceptions = report.exceptions.filter(\.isNew).count }
+        if !ctx.dryRun {
+            let new = report.exceptions.filter(\.isNew)
+            s.newExceptions = new.count
+            s.newExceptionsByRule = new.reduce(into: [:]) { $0[$1.rule, default: 0] += 1 }
+        }
         // The run writing the report is still "running" in the store: show what it ends as.
         if let i = report.runs.firstIndex(where: { $0.id == ctx.runID }) { report.runs[i].status = s.status }
         s.reportPath = try ReportWriter.write(
