@@ -29,14 +29,17 @@ extension Gateway {
             let listed = entries.map { "\($0.hash.prefix(12)) (\($0.status.rawValue) \(Timestamp.day($0.at)))" }.joined(separator: ", ")
             throw OperatorError("\(entries.count) files are named \(nameOrHash): give the hash of the one to requeue: \(listed)")
         }
+        let folder = mappings.contains { $0.feed == entry.feed } ? entry.feed : nil
+        let inboxDir = folder.map { (config.inbox as NSString).appendingPathComponent($0) } ?? config.inbox
+        let target = (inboxDir as NSString).appendingPathComponent(entry.name)
+        if entry.status == .requeued, (try? InboxScanner.sha256(path: target)) == entry.hash {
+            throw OperatorError("\(entry.name) is already requeued: \(target) waits for the next run (or caas-gateway ingest)")
+        }
         guard let copy = storedCopy(of: entry) else {
             throw OperatorError(
                 "the stored copy of \(entry.name) (sha256 \(entry.hash.prefix(12))) is not under \(config.archiveDir) or \(config.quarantineDir); drop the file into the inbox again by hand"
             )
         }
-        let folder = mappings.contains { $0.feed == entry.feed } ? entry.feed : nil
-        let inboxDir = folder.map { (config.inbox as NSString).appendingPathComponent($0) } ?? config.inbox
-        let target = (inboxDir as NSString).appendingPathComponent(entry.name)
         guard !FileManager.default.fileExists(atPath: target) else {
             throw OperatorError("\(target) already holds a file of that name: let a run take it in first, then requeue")
         }

@@ -56,7 +56,7 @@ extension SQLiteStore {
                     SELECT f.name, f.feed, f.hash, f.status, f.reason, r.as_of,
                       (SELECT COUNT(*) FROM rejections x WHERE x.file_hash = f.hash) AS rejected
                     FROM files f JOIN runs r ON r.id = f.run_id
-                    WHERE (f.status = 'quarantined' AND NOT EXISTS (
+                    WHERE (f.status IN ('quarantined', 'requeued') AND NOT EXISTS (
                              SELECT 1 FROM files g WHERE g.name = f.name AND g.status = 'ingested' AND g.at > f.at))
                        OR (f.status = 'ingested' AND EXISTS (SELECT 1 FROM rejections x WHERE x.file_hash = f.hash))
                     ORDER BY r.as_of, f.name
@@ -67,13 +67,23 @@ extension SQLiteStore {
                     db, sql: "SELECT * FROM rejections WHERE file_hash = ? ORDER BY record_no, rowid LIMIT 1", arguments: [hash])
                 return ProblemFile(
                     name: r["name"], feed: r["feed"], hash: hash, arrivedAt: Self.date(r["as_of"])!,
-                    quarantineReason: r["status"] == "quarantined" ? (r["reason"] ?? "quarantined") : nil, rejected: r["rejected"],
+                    quarantineReason: Self.problemReason(status: r["status"], reason: r["reason"]), rejected: r["rejected"],
                     firstRejection: first.map {
                         Rejection(
                             record: $0["record_no"], line: $0["line"], field: $0["field"], reason: $0["reason"], recordRef: $0["record_ref"]
                         )
                     })
             }
+        }
+    }
+
+    /// A requeued file stays a problem until a run has read it again: the operator's fix is
+    /// not proven before that.
+    static func problemReason(status: String, reason: String?) -> String? {
+        switch status {
+        case "quarantined": return reason ?? "quarantined"
+        case "requeued": return "requeued by an operator, to be read again by the next run" + (reason.map { " (was: \($0))" } ?? "")
+        default: return nil
         }
     }
 

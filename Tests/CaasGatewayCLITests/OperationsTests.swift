@@ -44,6 +44,11 @@ struct OperationsTests {
         #expect(requeue.code == 0, "\(requeue.err)")
         #expect(requeue.out.contains("requeued \(name)") && requeue.out.contains("was quarantined"), "\(requeue.out)")
         #expect(FileManager.default.fileExists(atPath: cli.home + "/inbox/dms-sales-pt/" + name))
+        let waiting = try cli.run(["requeue", name])
+        #expect(waiting.code == 1 && waiting.err.contains("already requeued"), "\(waiting.err)")
+        // Until a run has read it again, the file is still a problem: the fix is not proven yet.
+        let open = try cli.run(["exceptions", "--json", "--as-of", "2026-10-02T23:11:00Z"])
+        #expect(open.out.contains("requeued by an operator"), "\(open.out.prefix(1500))")
         let taken = try cli.run(["run", "--as-of", "2026-10-02T23:15:00Z", "--json"])
         #expect(taken.code == 0 || taken.code == 2, "\(taken.err)")
         #expect(taken.out.contains("\"ingested\""), "\(taken.out.prefix(800))")

@@ -66,11 +66,16 @@ struct PackageTests {
             toPath: root + "/inbox/SALES_ES-MAD-01_20261001233000.xml")
         let empty = dir + "/empty"
         try FileManager.default.createDirectory(atPath: empty, withIntermediateDirectories: true)
+        // In a chroot (scripts/fresh-root) "/" is no mount point and its propagation cannot be
+        // changed; there the toolchain is a bind mount of its own, made private in the namespace.
+        let toolchain = Self.toolchainRoot
         let hidden = try Self.sh(
             """
-            unshare --mount sh -c 'mount --bind "\(empty)" "\(Self.toolchainRoot)" && ls -A "\(Self.toolchainRoot)" | wc -l \
+            if mountpoint -q /; then set -- unshare --mount; pre=true; \
+            else set -- unshare --mount --propagation unchanged; pre="mount --make-rprivate \(toolchain)"; fi
+            "$@" sh -c "$pre && mount --bind '\(empty)' '\(toolchain)' && ls -A '\(toolchain)' | wc -l \
             && bin/caas-gateway --version && bin/caas-gateway validate && bin/caas-gateway run --as-of 2026-10-01T23:00:00Z --summary \
-            && bin/caas-gateway orders'
+            && bin/caas-gateway orders"
             """, in: root)
         #expect(hidden.code == 0, "\(hidden.out)")
         let lines = hidden.out.split(separator: "\n").map(String.init)
