@@ -941,7 +941,7 @@ struct SQLiteFactWriter: FactWriter {
                 Rejection(
                     record: fact.provenance.record ?? 0, line: fact.provenance.line ?? 0, field: nil,
                     reason:
-                        "repeats the \(fact.kind.rawValue) of \(fact.orderRef) from \(first) with different content; the first version stands (a correction must come as a new record kind, such as a cancellation)",
+                        "repeats a \(fact.kind.rawValue) already taken from \(first), with different content; the first version stands (a correction must come as a new record kind, such as a cancellation)",
                     recordRef: fact.orderRef)
             ])
             return .conflicting(firstFile: first)
@@ -951,8 +951,22 @@ struct SQLiteFactWriter: FactWriter {
     }
 
     mutating func recordSequence(scope: String, number: Int) throws {
+        // A number is used once: the same file read again (requeued) keeps it, any other file
+        // claiming it is a reused number.
+        if let holder = try Row.fetchOne(
+            db,
+            sql: """
+                SELECT s.file_hash, f.name, f.at FROM feed_sequences s LEFT JOIN files f ON f.hash = s.file_hash
+                WHERE s.feed = ? AND s.scope = ? AND s.number = ?
+                """, arguments: [file.feed, scope, number])
+        {
+            guard (holder["file_hash"] as String) != file.hash else { return }
+            throw SequenceNumberTaken(
+                scope: scope, number: number, byFile: holder["name"] ?? "an earlier file",
+                at: SQLiteStore.date(holder["at"] as Int64?))
+        }
         try db.execute(
-            sql: "INSERT INTO feed_sequences(feed, scope, number, file_hash) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
+            sql: "INSERT INTO feed_sequences(feed, scope, number, file_hash) VALUES (?, ?, ?, ?)",
             arguments: [file.feed, scope, number, file.hash])
     }
 

@@ -312,6 +312,8 @@ public protocol FactWriter {
     /// One record the mapping deliberately does not turn into a fact.
     mutating func skip()
     /// The file's number in its partner's sequence, committed with the file.
+    /// Records the file's number in its partner's sequence; throws `SequenceNumberTaken` when
+    /// another file already holds that number.
     mutating func recordSequence(scope: String, number: Int) throws
 }
 
@@ -531,4 +533,12 @@ public struct StoreError: Error, CustomStringConvertible, Sendable {
     public let message: String
     public init(_ message: String) { self.message = message }
     public var description: String { message }
+}
+
+/// A numbered partner file whose number another file (other content) already holds.
+public struct SequenceNumberTaken: Error, Sendable {
+    public let scope: String
+    public let number: Int
+    public let byFile: String
+    public let at: Date?
 }

@@ -45,16 +45,34 @@ public final class SFTPClient {
     public func list(_ directory: String) throws -> [RemoteEntry] {
         guard let handle = caas_sftp_opendir(sftp, directory) else { throw failure("cannot list \(directory)") }
         defer { _ = caas_sftp_close(handle) }
-        var out: [RemoteEntry] = []
         var buffer = [CChar](repeating: 0, count: 4096)
-        while true {
+        return try Self.collect {
             var attrs = LIBSSH2_SFTP_ATTRIBUTES()
             let n = caas_sftp_readdir(handle, &buffer, buffer.count, &attrs)
-            if n == 0 { break }
             if n < 0 { throw failure("cannot list \(directory)") }
             let name = String(decoding: buffer[0..<Int(n)].map { UInt8(bitPattern: $0) }, as: UTF8.self)
-            if name == "." || name == ".." { continue }
-            out.append(Self.entry(name, attrs))
+            return ListedName(length: Int(n), hasAttributes: attrs.flags != 0, entry: Self.entry(name, attrs))
+        }
+    }
+
+    /// One answer of readdir: how many bytes of name, whether attributes came with it.
+    struct ListedName {
+        let length: Int
+        let hasAttributes: Bool
+        let entry: RemoteEntry
+    }
+
+    /// The entries of a listing, read until its end. A length of 0 is the end, or an entry with
+    /// an empty name: only an entry comes with attributes, and a hostile server's empty name must
+    /// not hide the entries after it. `.` and `..` as directories are the folder's own entries;
+    /// listed as anything else they are kept, for the caller to refuse and report.
+    static func collect(_ next: () throws -> ListedName) rethrows -> [RemoteEntry] {
+        var out: [RemoteEntry] = []
+        while true {
+            let n = try next()
+            if n.length == 0 && !n.hasAttributes { break }
+            if (n.entry.name == "." || n.entry.name == ".."), n.entry.isDirectory { continue }
+            out.append(n.entry)
         }
         return out.sorted { $0.name < $1.name }
     }

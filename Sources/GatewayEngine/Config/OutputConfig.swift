@@ -10,7 +10,7 @@ import GatewayFormats
 /// ```
 public struct ReportOutput: Sendable, Equatable {
     public var fileMode: mode_t = 0o644
-    public var csv = CSVDialect()
+    public var csv = ReportCSVDialect()
 
     public init() {}
 
@@ -51,7 +51,7 @@ public struct ReportOutput: Sendable, Equatable {
 /// How the report's CSV files are written. The default is RFC 4180 (comma, no BOM, decimal
 /// point); Excel in locales whose decimal separator is a comma opens `;` files with a UTF-8 BOM
 /// as columns.
-public struct CSVDialect: Sendable, Equatable {
+public struct ReportCSVDialect: Sendable, Equatable {
     public var delimiter: UInt8 = 0x2C
     public var bom = false
     public var decimalComma = false

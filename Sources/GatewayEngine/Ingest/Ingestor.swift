@@ -67,7 +67,16 @@ struct Ingestor {
                     case .skipped: writer.skip()
                     }
                 }
-                if let seq = summary.sequence { try writer.recordSequence(scope: seq.scope, number: seq.number) }
+                if let seq = summary.sequence {
+                    do { try writer.recordSequence(scope: seq.scope, number: seq.number) } catch let taken as SequenceNumberTaken {
+                        let scope = taken.scope.isEmpty ? "the feed's" : "\(taken.scope)'s"
+                        throw FileProblem(
+                            line: 0,
+                            message:
+                                "number \(taken.number) of \(scope) sequence is already used by \(taken.byFile)\(taken.at.map { " (taken in \(Timestamp.day($0)))" } ?? "") with other content: a reused number, nothing of this file was applied. Ask the partner which file is right (the same bytes again are a duplicate; a file for a missing number is taken)"
+                        )
+                    }
+                }
             }
         } catch let problem as FileProblem {
             logger.notice("file quarantined", metadata: meta.merging(["reason": "\(problem)"]) { $1 })

@@ -166,11 +166,25 @@ public enum Reconciliation {
                 rule, owner, order: nil, subject: p.name, key: p.hash, since: p.arrivedAt, "\(p.rejected) record(s) rejected;" + first,
                 todo: todo)
         }
+        // Every run of the day logs the same refusal again: one exception per rule and subject,
+        // since the first time, with the latest detail.
+        var transfers: [String: (first: TransferRecord, last: TransferRecord)] = [:]
+        var transferOrder: [String] = []
         for t in input.failedTransfers {
+            let key = "\(t.direction)_\(t.outcome.rawValue)\u{1F}\(t.endpoint)\u{1F}\(t.name ?? "")"
+            if let seen = transfers[key] {
+                transfers[key] = (t.at < seen.first.at ? t : seen.first, t.at >= seen.last.at ? t : seen.last)
+            } else {
+                transfers[key] = (t, t)
+                transferOrder.append(key)
+            }
+        }
+        for key in transferOrder {
+            let (first, t) = transfers[key]!
             f.add(
                 "\(t.direction)_\(t.outcome.rawValue)", .integration, order: nil,
                 subject: t.name.map { "\(t.endpoint): \($0)" } ?? t.endpoint,
-                since: t.at, t.detail ?? "no detail", todo: "check the server, its host key and credentials; the next run tries again")
+                since: first.at, t.detail ?? "no detail", todo: "check the server, its host key and credentials; the next run tries again")
         }
         for (feed, arrivals) in input.feedArrivals.sorted(by: { $0.key < $1.key }) {
             guard let limit = silenceLimit(feed: feed, arrivals: arrivals, c), let last = arrivals.last,

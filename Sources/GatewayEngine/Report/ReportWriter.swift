@@ -98,7 +98,7 @@ enum ReportWriter {
 /// spreadsheet would run as a formula (starting with =, +, -, @, tab or CR) is prefixed with an
 /// apostrophe. The BOM, when asked for, starts the header row (the file's first bytes).
 struct CSVText {
-    var dialect = CSVDialect()
+    var dialect = ReportCSVDialect()
 
     func render(_ rows: [[String]], header: Bool = true) -> String {
         let sep = String(UnicodeScalar(dialect.delimiter))

@@ -42,7 +42,9 @@ struct Puller {
     static func unsafeNameReason(_ name: String) -> String? {
         if name.isEmpty { return "empty name" }
         if name.contains("/") || name.contains("\\") { return "the name contains a path separator" }
+        if name == "." || name == ".." { return "the name is \(name), listed as a file (path traversal)" }
         if name.hasPrefix(".") { return "the name starts with a dot (hidden file or path traversal)" }
+        if name.hasPrefix("-") { return "the name starts with '-' (a tool given it would read it as an option)" }
         if name.contains("..") { return "the name contains '..'" }
         if name.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F || ($0.value >= 0x80 && $0.value < 0xA0) }) {
             return "the name contains control characters"
@@ -103,7 +105,11 @@ struct Puller {
         inboxDir: String, runID: String, now: Date, log: (String, TransferRecord.Outcome, String?, Int64) throws -> Void,
         into outcome: inout Outcome
     ) throws {
-        for entry in listing where entry.isRegularFile && !markers.contains(entry.name) && source.pattern.matches(entry.name) {
+        // Names no partner writes (empty, `.` or `..` as a file) are reported whatever the
+        // pattern: the server is broken or hostile. Other unsafe names only when the pattern takes them.
+        let suspicious: (RemoteEntry) -> Bool = { !$0.isDirectory && ($0.name.isEmpty || $0.name == "." || $0.name == "..") }
+        for entry in listing
+        where suspicious(entry) || (entry.isRegularFile && !markers.contains(entry.name) && source.pattern.matches(entry.name)) {
             if let reason = Self.unsafeNameReason(entry.name) {
                 outcome.refused += 1
                 try log(entry.name.debugDescription, .refused, "refused: \(reason); rename it on the server or ask the partner", 0)

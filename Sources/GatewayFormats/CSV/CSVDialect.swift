@@ -13,6 +13,9 @@ public struct CSVDialect: Sendable, Equatable {
     public var encoding: Encoding
     /// Unquoted fields equal to one of these read as empty (a quoted "NULL" stays text).
     public var nullValues: [String]
+    /// Bytes of one field the reader keeps; the rest of a longer field is skipped and the field
+    /// marked too long (`CSVRecordView.isTooLong`).
+    public var maxFieldBytes = Int.max
 
     public init(
         delimiter: UInt8 = UInt8(ascii: ","), quote: UInt8? = UInt8(ascii: "\""), header: Bool = true,

@@ -16,6 +16,7 @@ public struct CSVRecordView {
     let buffer: UnsafeBufferPointer<UInt8>
     let ends: UnsafeBufferPointer<Int>
     let quoted: UnsafeBufferPointer<Bool>
+    let tooLong: UnsafeBufferPointer<Bool>
     let dialect: CSVDialect
 
     public var count: Int { ends.count }
@@ -26,6 +27,9 @@ public struct CSVRecordView {
     }
 
     public func isQuoted(_ i: Int) -> Bool { quoted[i] }
+
+    /// The field was longer than the dialect's `maxFieldBytes`: only that much of it was kept.
+    public func isTooLong(_ i: Int) -> Bool { tooLong[i] }
 
     /// The field decoded from the dialect's encoding; nil when UTF-8 is invalid.
     public func string(_ i: Int) -> String? {
@@ -68,6 +72,11 @@ public struct CSVReader {
         field.reserveCapacity(4096)
         var ends = [Int]()
         var quotedFlags = [Bool]()
+        var tooLongFlags = [Bool]()
+        // Where the current field starts in `field`, and whether it overflowed the cap.
+        var fieldStart = 0
+        var fieldTooLong = false
+        let cap = dialect.maxFieldBytes
         let delim = dialect.delimiter
         let quote = dialect.quote ?? 0
         let hasQuote = dialect.quote != nil
@@ -85,24 +94,41 @@ public struct CSVReader {
         func emit() throws {
             ends.append(field.count)
             quotedFlags.append(fieldQuoted)
+            tooLongFlags.append(fieldTooLong)
             // A line with nothing on it is not a record.
             if recordHasContent || ends.count > 1 {
                 try field.withUnsafeBufferPointer { fb in
                     try ends.withUnsafeBufferPointer { eb in
                         try quotedFlags.withUnsafeBufferPointer { qb in
-                            let view = CSVRecordView(number: number, line: recordLine, buffer: fb, ends: eb, quoted: qb, dialect: dialect)
-                            try body(view)
+                            try tooLongFlags.withUnsafeBufferPointer { lb in
+                                let view = CSVRecordView(
+                                    number: number, line: recordLine, buffer: fb, ends: eb, quoted: qb, tooLong: lb, dialect: dialect)
+                                try body(view)
+                            }
                         }
                     }
                 }
                 number += 1
             }
-            field.removeAll(keepingCapacity: true)
+            // A record that held a huge field gives its memory back.
+            if field.capacity > 1 << 20 { field = [] } else { field.removeAll(keepingCapacity: true) }
             ends.removeAll(keepingCapacity: true)
             quotedFlags.removeAll(keepingCapacity: true)
+            tooLongFlags.removeAll(keepingCapacity: true)
             fieldQuoted = false
+            fieldTooLong = false
+            fieldStart = 0
             recordHasContent = false
             state = .fieldStart
+        }
+
+        /// Appends a byte of the current field, up to the cap; past it the byte is dropped.
+        func keep(_ b: UInt8) {
+            if field.count - fieldStart < cap {
+                field.append(b)
+            } else {
+                fieldTooLong = true
+            }
         }
 
         /// A line break outside quotes ends the record; CR LF counts as one break.
@@ -116,7 +142,10 @@ public struct CSVReader {
         func endField() {
             ends.append(field.count)
             quotedFlags.append(fieldQuoted)
+            tooLongFlags.append(fieldTooLong)
             fieldQuoted = false
+            fieldTooLong = false
+            fieldStart = field.count
             state = .fieldStart
         }
 
@@ -137,7 +166,7 @@ public struct CSVReader {
                 if pendingCR {
                     pendingCR = false
                     if b == 0x0A {
-                        if state == .quoted { field.append(b) }
+                        if state == .quoted { keep(b) }
                         continue
                     }
                 }
@@ -146,7 +175,7 @@ public struct CSVReader {
                     if b == quote {
                         state = .quoteInQuoted
                     } else {
-                        field.append(b)
+                        keep(b)
                         if b == 0x0A {
                             line += 1
                         } else if b == 0x0D {
@@ -156,7 +185,7 @@ public struct CSVReader {
                     }
                 case .quoteInQuoted:
                     if b == quote {
-                        field.append(b)
+                        keep(b)
                         state = .quoted
                     } else if b == delim {
                         endField()
@@ -164,7 +193,7 @@ public struct CSVReader {
                         try endOfLine(b)
                     } else {
                         // Text after a closing quote: kept, as most producers mean it literally.
-                        field.append(b)
+                        keep(b)
                         state = .unquoted
                     }
                 case .fieldStart, .unquoted:
@@ -179,7 +208,7 @@ public struct CSVReader {
                         state = .quoted
                     } else {
                         recordHasContent = true
-                        field.append(b)
+                        keep(b)
                         state = .unquoted
                     }
                 }

@@ -7,6 +7,16 @@ public struct FeedMapping: Sendable {
     public enum Format: Sendable {
         case csv(CSVDialect)
         case xml(XMLFormat)
+
+        public var name: String {
+            if case .csv = self { return "CSV" }
+            return "XML"
+        }
+
+        public var isXML: Bool {
+            if case .xml = self { return true }
+            return false
+        }
     }
 
     public struct XMLFormat: Sendable {
@@ -43,6 +53,12 @@ public struct FeedMapping: Sendable {
     public let skipRules: [SkipRule]
     public let fields: [String: FieldBinding]
     public let key: [String]
+    /// The longest value a field may hold, in bytes (`max_field_bytes`). A record with a longer
+    /// one is rejected with the field, and the CSV reader keeps no more than this of it.
+    public var maxFieldBytes = FeedMapping.defaultMaxFieldBytes
+    /// Generous for any text a partner sends (an address, a remittance line), small enough that
+    /// a runaway field costs nothing.
+    public static let defaultMaxFieldBytes = 16 * 1024
 
     /// Every CSV column the bindings read, for the header check.
     public var columns: [String] {

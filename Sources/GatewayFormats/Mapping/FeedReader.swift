@@ -34,8 +34,16 @@ public enum FeedReader {
             }
             try body(outcome)
         }
+        if let kind = try BinaryContent.kind(path: path, allowingNUL: mapping.format.isXML) {
+            throw FileProblem(
+                line: 0,
+                message:
+                    "the file is \(kind), not \(mapping.format.name) text: ask the partner for the plain file, or unpack it before dropping it into the inbox (compressed input is never unpacked here)"
+            )
+        }
         switch mapping.format {
-        case .csv(let dialect):
+        case .csv(var dialect):
+            dialect.maxFieldBytes = mapping.maxFieldBytes
             // Without a header row the mapper needs nothing from the file, and records start at 1.
             var mapper: RecordMapper? =
                 dialect.header ? nil : try RecordMapper(mapping: mapping, fileHash: fileHash, fileName: fileName, header: nil)
@@ -105,5 +113,33 @@ public enum FeedReader {
             }
         }
         return summary
+    }
+}
+
+/// What a file that is not text is, by its first bytes: compressed, an archive, a document, or
+/// binary (NUL bytes). Checked before any reader sees it, so the reason names the real problem
+/// (and libxml2 never unpacks a gzip stream by itself).
+enum BinaryContent {
+    static let magic: [(bytes: [UInt8], kind: String)] = [
+        ([0x1F, 0x8B], "gzip-compressed"), ([0x50, 0x4B, 0x03, 0x04], "a ZIP archive"), ([0x42, 0x5A, 0x68], "bzip2-compressed"),
+        ([0xFD, 0x37, 0x7A, 0x58, 0x5A, 0x00], "xz-compressed"), ([0x28, 0xB5, 0x2F, 0xFD], "zstd-compressed"),
+        ([0x25, 0x50, 0x44, 0x46, 0x2D], "a PDF document"), ([0xD0, 0xCF, 0x11, 0xE0], "an old Office document"),
+    ]
+
+    /// `allowingNUL`: XML may be UTF-16 (its declaration and byte-order mark say so, and libxml2
+    /// reads it), so only a CSV's NUL bytes make it binary.
+    static func kind(path: String, allowingNUL: Bool) throws -> String? {
+        guard let f = fopen(path, "rb") else { return nil }
+        defer { fclose(f) }
+        var head = [UInt8](repeating: 0, count: 4096)
+        let n = fread(&head, 1, head.count, f)
+        let bytes = head.prefix(n)
+        for m in magic where bytes.starts(with: m.bytes) { return m.kind }
+        guard !allowingNUL else { return nil }
+        // UTF-16 text starts with its byte-order mark and is full of NULs: say so, not "binary".
+        if bytes.starts(with: [0xFF, 0xFE]) || bytes.starts(with: [0xFE, 0xFF]) { return "UTF-16 text (set the partner to UTF-8)" }
+        // A NUL or two is a broken field, which its record's check rejects; text has no more.
+        if bytes.lazy.filter({ $0 == 0 }).count > max(8, bytes.count / 100) { return "binary data (it is full of NUL bytes)" }
+        return nil
     }
 }

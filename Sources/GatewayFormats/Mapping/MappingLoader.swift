@@ -22,7 +22,7 @@ public enum MappingLoader {
     }
 
     static let topKeys: Set<String> = [
-        "feed", "version", "description", "source", "match", "format", "csv", "xml", "facts", "key", "fields",
+        "feed", "version", "description", "source", "match", "format", "csv", "xml", "facts", "key", "fields", "max_field_bytes",
     ]
 
     /// Fact kinds that create or withdraw orders, and with them customers.
@@ -169,10 +169,16 @@ public enum MappingLoader {
         for k in key where fields[k] == nil {
             throw ConfigError(file: file, line: top["key"]?.line ?? 0, message: "key field '\(k)' is not bound")
         }
-        return FeedMapping(
+        var mapping = FeedMapping(
             feed: feed, version: version, description: description, isDealershipSource: isDealership,
             file: file, namePattern: namePattern,
             contentSignature: signature, format: format, rules: rules, skipRules: skipRules, fields: fields, key: key)
+        if let n = top["max_field_bytes"] {
+            let v = try n.int("max_field_bytes")
+            guard (1...(64 << 20)).contains(v) else { throw n.error("max_field_bytes must be between 1 and 67108864") }
+            mapping.maxFieldBytes = v
+        }
+        return mapping
     }
 
     static func csvDialect(_ node: YAMLNode?, file: String) throws -> CSVDialect {

@@ -15,10 +15,11 @@ public enum Redaction {
         !(field.hasPrefix("customer.") || field.hasPrefix("delivery.") || field == "customer_id")
     }
 
+    /// How a reason refers to a value: by its length, never by what it is. Even a value that is
+    /// not personal (an amount, a reference) stays out, so a reason never is the value (the
+    /// report schema's promise) and the operator is sent to the file's line and field.
     static func show(_ value: String, field: String) -> String {
-        guard mayShow(field: field) else { return "" }
-        let short = value.count > 40 ? String(value.prefix(40)) + "…" : value
-        return " '\(short)'"
+        value.isEmpty ? " (empty)" : " (\(value.count) character\(value.count == 1 ? "" : "s"))"
     }
 }
 
@@ -29,6 +30,12 @@ public protocol RecordAccess {
     /// Raw values for a source: one for a column, any number for an XML path; nil when the
     /// bytes cannot be decoded in the feed's encoding.
     func raw(_ source: ResolvedSource) -> [String]?
+    /// The source's value was longer than the reader keeps (CSV); XML values are measured whole.
+    func isTooLong(_ source: ResolvedSource) -> Bool
+}
+
+extension RecordAccess {
+    public func isTooLong(_ source: ResolvedSource) -> Bool { false }
 }
 
 /// A field source bound to one file: a column name becomes its index in that file's header.
@@ -40,6 +47,11 @@ public enum ResolvedSource: Sendable {
 }
 
 extension CSVRecordView: RecordAccess {
+    public func isTooLong(_ source: ResolvedSource) -> Bool {
+        if case .column(let i) = source, i < count { return isTooLong(i) }
+        return false
+    }
+
     public func raw(_ source: ResolvedSource) -> [String]? {
         switch source {
         case .column(let i):
@@ -83,9 +95,22 @@ public struct RecordMapper {
     public init(mapping: FeedMapping, fileHash: String, fileName: String, header: [String]?) throws {
         self.mapping = mapping
         provenance = Provenance(fileHash: fileHash, fileName: fileName, mapping: mapping.feed, mappingVersion: mapping.version)
+        // Header names match as partners write them: ignoring case and surrounding spaces. A name
+        // twice makes the file ambiguous (which copy is the value?), whichever the mapping reads.
         var column: [String: Int] = [:]
         if let header {
-            for (i, name) in header.enumerated() where column[name] == nil { column[name] = i }
+            for (i, raw) in header.enumerated() {
+                let name = Self.columnKey(raw)
+                guard !name.isEmpty else { continue }
+                if let first = column[name] {
+                    throw FileProblem(
+                        line: 1,
+                        message:
+                            "the header repeats column \(raw.trimmingCharacters(in: .whitespaces)) (fields \(first + 1) and \(i + 1)): which one holds the value cannot be told, so nothing of the file was applied; ask the partner for a header with each column once"
+                    )
+                }
+                column[name] = i
+            }
         }
         var resolved: [String: [ResolvedSource]] = [:]
         var missing: [String] = []
@@ -93,7 +118,7 @@ public struct RecordMapper {
             resolved[name] = b.sources.compactMap { s -> ResolvedSource? in
                 switch s {
                 case .column(let c):
-                    guard let i = column[c] else {
+                    guard let i = column[Self.columnKey(c)] else {
                         missing.append(c)
                         return nil
                     }
@@ -229,6 +254,26 @@ public struct RecordMapper {
         return .fact(Fact(id: id, orderRef: orderRef, kind: rule.kind, occurredAt: occurredAt!, fields: fields, provenance: prov))
     }
 
+    static func columnKey(_ name: String) -> String { name.trimmingCharacters(in: .whitespaces).lowercased() }
+
+    var tooLong: FieldFailure {
+        FieldFailure(
+            reason:
+                "is longer than \(mapping.maxFieldBytes) bytes, the mapping's max_field_bytes: the record is not applied (raise max_field_bytes in the mapping if such values are real)"
+        )
+    }
+
+    /// The first C0 control character other than tab, CR and LF, or DEL, as `U+0000`; nil when
+    /// there is none. Bytes, not characters: every such byte is ASCII and never inside a
+    /// multi-byte UTF-8 sequence.
+    static func controlCharacter(_ s: String) -> String? {
+        for b in s.utf8 where (b < 0x20 && b != 0x09 && b != 0x0A && b != 0x0D) || b == 0x7F {
+            let hex = String(b, radix: 16, uppercase: true)
+            return "U+" + String(repeating: "0", count: 4 - hex.count) + hex
+        }
+        return nil
+    }
+
     struct FieldFailure: Error {
         let reason: String
     }
@@ -243,6 +288,7 @@ public struct RecordMapper {
         var v: FactValue?
         var lastFailure: FieldFailure?
         for s in resolved[index] {
+            if record.isTooLong(s) { return .failure(tooLong) }
             guard let raws = record.raw(s) else {
                 return .failure(
                     FieldFailure(
@@ -251,6 +297,14 @@ public struct RecordMapper {
                     ))
             }
             guard raws.contains(where: { !$0.isEmpty }) else { continue }
+            if raws.contains(where: { $0.utf8.count > mapping.maxFieldBytes }) { return .failure(tooLong) }
+            if let bad = raws.lazy.compactMap(Self.controlCharacter).first {
+                return .failure(
+                    FieldFailure(
+                        reason:
+                            "holds a control character (\(bad)); only tab, carriage return and line feed may appear in text: ask the partner to correct the record"
+                    ))
+            }
             switch transform(raws, binding) {
             case .success(let value?):
                 v = value

@@ -242,6 +242,19 @@ public enum XMLStreamReader {
             stack.append((local, ns))
             if depth >= onRecordPath.count { onRecordPath.append(contentsOf: repeatElement(false, count: depth + 1)) }
 
+            // The root says which document this is: another one is not this feed's file, however
+            // its records would fail later (no records, no count).
+            if depth == 0, let first = spec.recordPath.first, !first.matches(local: local, namespace: ns) {
+                let got = local.map { String(cString: UnsafeRawPointer($0).assumingMemoryBound(to: CChar.self)) } ?? "?"
+                let gotNS = ns.map { String(cString: UnsafeRawPointer($0).assumingMemoryBound(to: CChar.self)) }
+                let expected = first.namespaces.isEmpty ? "no namespace" : first.namespaces.joined(separator: " or ")
+                throw XMLFileError(
+                    line: Int(xmlTextReaderGetParserLineNumber(reader)),
+                    message: got == first.local
+                        ? "the root element \(got) is in namespace \(gotNS ?? "(none)"), not \(expected) as the mapping expects: a new version of the partner's format? Add its namespace to the mapping's xml.namespaces once checked"
+                        : "the root element is \(got)\(gotNS.map { " (\($0))" } ?? ""), not \(first.local) as the mapping expects: a file of another feed or another document type"
+                )
+            }
             let parentOnPath = depth == 0 || onRecordPath[depth - 1]
             let onPath = parentOnPath && depth <= recordDepth && spec.recordPath[depth].matches(local: local, namespace: ns)
             onRecordPath[depth] = onPath
