@@ -49,6 +49,10 @@ struct Puller {
         if name.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F || ($0.value >= 0x80 && $0.value < 0xA0) }) {
             return "the name contains control characters"
         }
+        // Bidirectional overrides make a name read differently than it is (`SALES_…lmx.exe`).
+        if name.unicodeScalars.contains(where: { (0x202A...0x202E).contains($0.value) || (0x2066...0x2069).contains($0.value) }) {
+            return "the name contains bidirectional override characters"
+        }
         if name.utf8.count > 255 { return "the name is longer than 255 bytes" }
         return nil
     }
@@ -112,7 +116,7 @@ struct Puller {
         where suspicious(entry) || (entry.isRegularFile && !markers.contains(entry.name) && source.pattern.matches(entry.name)) {
             if let reason = Self.unsafeNameReason(entry.name) {
                 outcome.refused += 1
-                try log(entry.name.debugDescription, .refused, "refused: \(reason); rename it on the server or ask the partner", 0)
+                try log(RemoteName.escaped(entry.name), .refused, "refused: \(reason); rename it on the server or ask the partner", 0)
                 continue
             }
             let remotePath = (source.remoteDir as NSString).appendingPathComponent(entry.name)
@@ -267,5 +271,23 @@ struct Puller {
         for name in (try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? [] where name.hasPrefix(".") && name.hasSuffix(".part") {
             unlink((dir as NSString).appendingPathComponent(name))
         }
+    }
+}
+
+/// How a refused remote name is written into logs and the report: quoted, printable ASCII as it
+/// is, everything else (controls, escapes, bidirectional overrides, any non-ASCII) as `\u{…}`, so
+/// a name can neither hide nor dress up as another.
+public enum RemoteName {
+    public static func escaped(_ name: String) -> String {
+        var out = "\""
+        for u in name.unicodeScalars {
+            switch u.value {
+            case 0x22: out += "\\\""
+            case 0x5C: out += "\\\\"
+            case 0x20...0x7E: out.unicodeScalars.append(u)
+            default: out += "\\u{\(String(u.value, radix: 16, uppercase: true))}"
+            }
+        }
+        return out + "\""
     }
 }
