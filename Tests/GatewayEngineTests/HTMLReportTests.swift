@@ -196,6 +196,36 @@ struct HTMLReportTests {
         _ = box
     }
 
+    /// docs/report-schema.md documents exactly the top-level keys report.json writes, and every
+    /// exception and rejection carries the keys the doc names for them (null when unknown).
+    @Test func theSchemaDocMatchesWhatReportJSONWrites() throws {
+        let (box, html) = try Self.storyReport()
+        let json =
+            try JSONSerialization.jsonObject(
+                with: Data(contentsOf: URL(fileURLWithPath: (html as NSString).deletingLastPathComponent + "/report.json")))
+            as! [String: Any]
+        let doc = try String(contentsOf: Fixtures.repoRoot.appendingPathComponent("docs/report-schema.md"), encoding: .utf8)
+        // The first table: `| key | type | meaning |`, a row per top-level key (or keys).
+        let first = doc.components(separatedBy: "| key | type | meaning |")[1].components(separatedBy: "\n\n")[0]
+        var documented: Set<String> = []
+        for line in first.split(separator: "\n") where line.hasPrefix("| `") {
+            let cell = line.split(separator: "|")[0]
+            for part in cell.split(separator: "`").enumerated() where part.offset % 2 == 1 {
+                documented.insert(String(part.element).replacingOccurrences(of: "[]", with: ""))
+            }
+        }
+        #expect(
+            documented == Set(json.keys),
+            "documented but not written: \(documented.subtracting(json.keys)); written but not documented: \(Set(json.keys).subtracting(documented))"
+        )
+        let exceptions = try #require(json["exceptions"] as? [[String: Any]])
+        for e in exceptions {
+            #expect(
+                Set(e.keys).isSuperset(of: ["key", "rule", "owner", "order", "subject", "since", "age_days", "detail", "todo", "is_new"]))
+        }
+        _ = box
+    }
+
     /// Cells a spreadsheet would run as a formula are neutralised; amounts stay numbers.
     @Test func csvCellsASpreadsheetWouldRunAreNeutralised() {
         #expect(CSVText.cell("=HYPERLINK(\"http://x\")") == "\"'=HYPERLINK(\"\"http://x\"\")\"")
