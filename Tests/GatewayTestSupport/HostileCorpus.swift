@@ -182,6 +182,14 @@ public enum HostileCorpus {
                     replacingFirstText(element) { $0 + String(repeating: "Z", count: fieldCap + 1) }
                 })
         }
+        // Far past the cap: libxml2 refuses a text node over 10 MB (no XML_PARSE_HUGE), below
+        // that the field's cap rejects the record; either way memory stays bounded.
+        for size in [4 << 20, 24 << 20] {
+            out.append(
+                c(f, "huge-field", "huge-\(size >> 20)MiB-\(f.mapped[0])", .damaged) {
+                    replacingFirstText(f.mapped[0]) { $0 + String(repeating: "Z", count: size) }
+                })
+        }
         if let count = f.declaresCount {
             out.append(
                 c(f, "count-mismatch", "count-mismatch", .quarantined("declares")) {
