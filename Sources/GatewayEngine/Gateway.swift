@@ -216,7 +216,12 @@ public final class Gateway {
         if let first = registration.errors.first { throw first }
         registrationMappings = registration.mappings
         actionPerformers = ActionRegistry.performers(config: config, registrationMappings: registration.mappings, sleep: sleep)
-        store = access == .write ? try SQLiteStore(path: config.storePath) : try SQLiteStore(readOnlyAt: config.storePath)
+        switch access {
+        case .write: store = try SQLiteStore(path: config.storePath)
+        // Nothing has run here yet: the answer is an empty one, not an error.
+        case .read where !FileManager.default.fileExists(atPath: config.storePath): store = try SQLiteStore(path: ":memory:")
+        case .read: store = try SQLiteStore(readOnlyAt: config.storePath)
+        }
     }
 
     public var storeForQueries: any GatewayStore { store }

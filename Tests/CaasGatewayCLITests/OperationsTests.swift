@@ -178,6 +178,11 @@ struct OperationsTests {
 
     @Test func readCommandsAnswerWhileARunHoldsTheLock() throws {
         let cli = try CLI()
+        // Before anything ran: empty answers, and nothing created.
+        let before = try cli.run(["orders"])
+        #expect(before.code == 0 && before.out.contains("no orders yet"), "\(before.err)")
+        #expect(try cli.run(["exceptions"]).out.contains("nothing needs a person"))
+        #expect(!FileManager.default.fileExists(atPath: cli.home + "/var"))
         try cli.drop([Self.dms])
         _ = try cli.run(["run", "--as-of", "2026-10-02T23:00:00Z"])
         let config = try GatewayConfig.load(path: nil, workingDirectory: cli.home)
