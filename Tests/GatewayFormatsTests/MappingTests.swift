@@ -32,7 +32,7 @@ struct MappingTests {
         #expect(
             Set(loaded.mappings.map(\.feed)) == [
                 "intranet-sales", "dms-sales-pt", "psp-settlement", "bank-camt054", "factory-vlc1", "factory-zwk2", "carrier-trucklog",
-                "iot-links",
+                "iot-links", "factory-webhooks",
             ])
         #expect(loaded.mappings.filter(\.isDealershipSource).map(\.feed).sorted() == ["dms-sales-pt", "intranet-sales"])
     }
@@ -252,7 +252,7 @@ struct MappingLoaderErrorTests {
 
     @Test func typosAndMistakes() {
         let cases: [(String, String, Int, String)] = [
-            ("format: csv", "format: cvs", 4, "format must be csv or xml"),
+            ("format: csv", "format: cvs", 4, "format must be csv, xml or json"),
             (
                 "  occurred_at: {column: at, transforms: [{datetime: iso8601}]}", "  occurred_at: {column: at, transforms: [trimm]}", 9,
                 "unknown transform 'trimm'"
@@ -266,7 +266,7 @@ struct MappingLoaderErrorTests {
                 "  order_ref: {column: ref}", "  order_ref: {column: ref}\n  colour: {column: c}", 9,
                 "field 'colour' is not a field of sale_cancelled"
             ),
-            ("  order_ref: {column: ref}", "  order_ref: {path: '@id'}", 8, "'path' is for XML feeds"),
+            ("  order_ref: {column: ref}", "  order_ref: {path: '@id'}", 8, "'path' is for XML and JSON feeds"),
             ("feed: t", "feed: T_Feed", 1, "lower-case"),
             ("facts:", "key: [nothing]\nfacts:", 5, "key field 'nothing' is not bound"),
             ("source: dealership\n", "", 5, "only a dealership export may produce sale_cancelled"),

@@ -7,10 +7,14 @@ public struct FeedMapping: Sendable {
     public enum Format: Sendable {
         case csv(CSVDialect)
         case xml(XMLFormat)
+        case json(JSONFormat)
 
         public var name: String {
-            if case .csv = self { return "CSV" }
-            return "XML"
+            switch self {
+            case .csv: "CSV"
+            case .xml: "XML"
+            case .json: "JSON"
+            }
         }
 
         public var isXML: Bool {
@@ -56,6 +60,12 @@ public struct FeedMapping: Sendable {
     /// The longest value a field may hold, in bytes (`max_field_bytes`). A record with a longer
     /// one is rejected with the field, and the CSV reader keeps no more than this of it.
     public var maxFieldBytes = FeedMapping.defaultMaxFieldBytes
+    /// The namespace of this feed's fact ids (`fact_source`), the feed by default. Two feeds that
+    /// carry the same events (a plant's status files and its webhooks) share one, with the same
+    /// key fields, so an event that came both ways is one fact.
+    public var factSource: String?
+    /// JSON: the largest document (a whole file, or an NDJSON line) read.
+    public var maxDocumentBytes = 1 << 20
     /// Generous for any text a partner sends (an address, a remittance line), small enough that
     /// a runaway field costs nothing.
     public static let defaultMaxFieldBytes = 16 * 1024
@@ -106,6 +116,9 @@ public enum FieldSource: Sendable, Hashable {
     /// Absolute attribute path outside records, read once per file.
     case document(String)
     case constant(String)
+    /// JSON: keys from the record down (`data/code`), or from the document (`/id`).
+    case json([String])
+    case jsonDocument([String])
 }
 
 public struct FieldBinding: Sendable {
@@ -124,6 +137,9 @@ public struct FieldBinding: Sendable {
 
 public enum Transform: Sendable {
     case trim, upper, lower, collapseSpaces
+    /// An ISO 8601 time with any offset, as text in UTC (`2026-10-04T07:00:00Z`): the same instant
+    /// has the same text, so it can be part of a key across sources that write it differently.
+    case utc
     case datetime(DateTimeFormat)
     case decimal(separator: UInt8, thousands: UInt8?, minorUnits: Int)
     case integer

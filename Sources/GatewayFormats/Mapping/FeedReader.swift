@@ -78,6 +78,15 @@ public enum FeedReader {
                 throw FileProblem(line: e.line, message: e.message)
             }
             if mapper == nil { throw FileProblem(line: 1, message: "the file is empty: no header row") }
+        case .json(let json):
+            let mapper = try RecordMapper(mapping: mapping, fileHash: fileHash, fileName: fileName, header: nil)
+            do {
+                try JSONRecords.read(path: path, format: json, maxDocumentBytes: mapping.maxDocumentBytes) { record in
+                    try deliver(mapper.map(record))
+                }
+            } catch let e as JSONFileError {
+                throw FileProblem(line: e.line, message: e.message)
+            }
         case .xml(let xml):
             let mapper = try RecordMapper(mapping: mapping, fileHash: fileHash, fileName: fileName, header: nil)
             let values: [String: String]

@@ -23,6 +23,7 @@ public enum MappingLoader {
 
     static let topKeys: Set<String> = [
         "feed", "version", "description", "source", "match", "format", "csv", "xml", "facts", "key", "fields", "max_field_bytes",
+        "fact_source", "json", "max_document_bytes",
     ]
 
     /// Fact kinds that create or withdraw orders, and with them customers.
@@ -107,8 +108,13 @@ public enum MappingLoader {
                 xmlFormat.each = path.steps
             }
             format = .xml(xmlFormat)
+        case "json":
+            let j = try top["json"].map { try $0.fields("json", allowed: ["record", "lines"]) } ?? [:]
+            let record = try j["record"].map { JSONFormat.steps(try $0.scalar("json.record")) } ?? []
+            let lines = try j["lines"].map { try $0.bool("json.lines") } ?? false
+            format = .json(JSONFormat(record: record, lines: lines))
         default:
-            throw formatNode.error("format must be csv or xml, not '\(formatName)'")
+            throw formatNode.error("format must be csv, xml or json, not '\(formatName)'")
         }
 
         var fields: [String: FieldBinding] = [:]
@@ -173,6 +179,18 @@ public enum MappingLoader {
             feed: feed, version: version, description: description, isDealershipSource: isDealership,
             file: file, namePattern: namePattern,
             contentSignature: signature, format: format, rules: rules, skipRules: skipRules, fields: fields, key: key)
+        if let n = top["fact_source"] {
+            let v = try n.scalar("fact_source")
+            guard v.range(of: "^[a-z0-9][a-z0-9-]*$", options: .regularExpression) != nil else {
+                throw n.error("fact_source must be lower-case letters, digits and dashes, like a feed name")
+            }
+            mapping.factSource = v
+        }
+        if let n = top["max_document_bytes"] {
+            let v = try n.int("max_document_bytes")
+            guard (1...(64 << 20)).contains(v) else { throw n.error("max_document_bytes must be between 1 and 67108864") }
+            mapping.maxDocumentBytes = v
+        }
         if let n = top["max_field_bytes"] {
             let v = try n.int("max_field_bytes")
             guard (1...(64 << 20)).contains(v) else { throw n.error("max_field_bytes must be between 1 and 67108864") }
@@ -279,8 +297,14 @@ public enum MappingLoader {
                 }
             }
         }
-        if let p = f["path"] {
-            guard case .xml = format else { throw p.error("field '\(name)': 'path' is for XML feeds; use 'column' for CSV") }
+        if let p = f["path"], case .json = format {
+            for text in try texts(p) {
+                let steps = JSONFormat.steps(text)
+                guard !steps.isEmpty else { throw p.error("field '\(name)': an empty JSON path") }
+                sources.append(text.hasPrefix("/") ? .jsonDocument(steps) : .json(steps))
+            }
+        } else if let p = f["path"] {
+            guard case .xml = format else { throw p.error("field '\(name)': 'path' is for XML and JSON feeds; use 'column' for CSV") }
             for text in try texts(p) {
                 if text.hasPrefix("/") {
                     sources.append(.document(text))
@@ -318,9 +342,10 @@ public enum MappingLoader {
             case "lower": return .lower
             case "collapse_spaces": return .collapseSpaces
             case "integer": return .integer
+            case "utc": return .utc
             default:
                 throw node.error(
-                    "field '\(field)': unknown transform '\(s)' (known: trim, upper, lower, collapse_spaces, integer, datetime, decimal, split, map, default, extract)"
+                    "field '\(field)': unknown transform '\(s)' (known: trim, upper, lower, collapse_spaces, integer, utc, datetime, decimal, split, map, default, extract)"
                 )
             }
         }

@@ -44,6 +44,8 @@ public enum ResolvedSource: Sendable {
     case path(XMLPath)
     case document(String)
     case constant(String)
+    case json([String])
+    case jsonDocument([String])
 }
 
 extension CSVRecordView: RecordAccess {
@@ -69,7 +71,7 @@ extension XMLRecordView: RecordAccess {
         case .path(let p): return values(p)
         case .document(let key): return documentValues[key].map { [$0] } ?? []
         case .constant(let v): return [v]
-        case .column: return []
+        case .column, .json, .jsonDocument: return []
         }
     }
 }
@@ -127,6 +129,8 @@ public struct RecordMapper {
                 case .path(let p): return .path(p)
                 case .document(let d): return .document(d)
                 case .constant(let v): return .constant(v)
+                case .json(let p): return .json(p)
+                case .jsonDocument(let p): return .jsonDocument(p)
                 }
             }
         }
@@ -250,7 +254,7 @@ public struct RecordMapper {
         var prov = provenance
         prov.record = record.number
         prov.line = record.line
-        let id = FactID.make(source: mapping.feed, kind: rule.kind, key: keyParts)
+        let id = FactID.make(source: mapping.factSource ?? mapping.feed, kind: rule.kind, key: keyParts)
         return .fact(Fact(id: id, orderRef: orderRef, kind: rule.kind, occurredAt: occurredAt!, fields: fields, provenance: prov))
     }
 

@@ -21,6 +21,12 @@ enum Transforms {
         case .upper: return .success(text(ASCIIText.upper))
         case .lower: return .success(text(ASCIIText.lower))
         case .collapseSpaces: return .success(text { $0.split(whereSeparator: \.isWhitespace).joined(separator: " ") })
+        case .utc:
+            guard case .string(let s) = v else { return .success(v) }
+            guard let d = Timestamp.parseISO(ASCIIText.trim(s)) else {
+                return .failure(Failure(reason: "value\(Redaction.show(s, field: field)) is not an ISO 8601 time"))
+            }
+            return .success(.string(Timestamp.iso(d)))
         case .defaultValue(let d):
             if case .string(let s) = v, s.isEmpty { return .success(.string(d)) }
             return .success(v)
