@@ -20,6 +20,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.0"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        // Only the webhook receiver (caas-gateway receive) serves HTTP.
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.0"),
+        .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
     ],
     targets: [
         // System library: libxml2 (xmlTextReader). Module map + shim only.
@@ -75,12 +78,26 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        // The factory's signed webhooks (Standard Webhooks 1.0) into inbox files: verification,
+        // the durable write, and the HTTP server around them.
+        .target(
+            name: "GatewayReceiver",
+            dependencies: [
+                "GatewayEngine", "GatewayCore",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
         // The command line: argument parsing, configuration, exit codes, output.
         .executableTarget(
             name: "caas-gateway",
             dependencies: [
-                "GatewayEngine", "GatewayCore", "GatewayStore", "GatewayFormats",
+                "GatewayEngine", "GatewayCore", "GatewayStore", "GatewayFormats", "GatewayReceiver",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict
@@ -111,6 +128,9 @@ let package = Package(
         // Runs the built executable as cron would: exit codes, silence, messages.
         .testTarget(
             name: "CaasGatewayCLITests",
-            dependencies: ["caas-gateway", "GatewayEngine", "GatewayCore", "GatewayFormats", "GatewayTransport", "GatewayTestSupport"]),
+            dependencies: [
+                "caas-gateway", "GatewayEngine", "GatewayCore", "GatewayFormats", "GatewayTransport", "GatewayTestSupport", "GatewayReceiver",
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]),
     ]
 )

@@ -3,7 +3,7 @@ import Foundation
 import GatewayEngine
 
 @main
-struct CaasGateway: ParsableCommand {
+struct CaasGateway: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "caas-gateway",
         abstract: "The batch integration gateway of the Car-as-a-Service purchase and delivery process.",
@@ -24,7 +24,7 @@ struct CaasGateway: ParsableCommand {
         version: GatewayVersion.number,
         subcommands: [
             Run.self, Pull.self, Ingest.self, Act.self, Reconcile.self, Push.self, Orders.self, Explain.self, Registrations.self,
-            Resubmit.self, Exceptions.self, Retry.self, Requeue.self, Prune.self, Validate.self, TryMapping.self, Fields.self,
+            Resubmit.self, Exceptions.self, Retry.self, Requeue.self, Prune.self, Validate.self, Receive.self, TryMapping.self, Fields.self,
         ]
     )
 }

@@ -15,6 +15,9 @@ struct CLI {
         try FileManager.default.copyItem(atPath: Fixtures.mappingsDir, toPath: home + "/mappings/feeds")
     }
 
+    /// A home made elsewhere (a running receiver's).
+    init(home: String) { self.home = home }
+
     static var binary: String {
         let bundle = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
         return bundle.appendingPathComponent("caas-gateway").path

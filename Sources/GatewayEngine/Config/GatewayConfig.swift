@@ -34,6 +34,8 @@ public struct GatewayConfig: Sendable {
     public var report = ReportOutput()
     /// How long kept files stay; nothing is pruned unless configured (`caas-gateway prune`).
     public var retention = Retention()
+    /// The receiver of partners' signed pushes; nil when none is configured.
+    public var webhooks: WebhooksConfig?
     /// Where the configuration was read from, for messages; nil for the embedded defaults.
     public var file: String?
 
@@ -43,7 +45,7 @@ public struct GatewayConfig: Sendable {
 
     static let topKeys: Set<String> = [
         "paths", "store", "policies", "customers", "inbox", "sources", "destinations", "retry", "factory", "registration",
-        "dealerships", "reconciliation", "report", "retention",
+        "dealerships", "reconciliation", "report", "retention", "webhooks",
     ]
 
     /// Loads the file, or the defaults when `path` is nil and no `caas-gateway.yaml` is in the
@@ -80,6 +82,7 @@ public struct GatewayConfig: Sendable {
         if let ca = factory?.caBundle { factory?.caBundle = abs(ca, base) }
         if let token = factory?.token { factory?.token = token.resolvingFile { abs($0, base) } }
         registration.resolve { abs($0, base) }
+        webhooks?.resolve { abs($0, base) }
         for i in destinations.indices {
             destinations[i].server.key = abs(destinations[i].server.key, base)
             destinations[i].server.knownHosts = abs(destinations[i].server.knownHosts, base)
@@ -141,6 +144,7 @@ public struct GatewayConfig: Sendable {
         }
         if let n = top["report"] { c.report = try ReportOutput.parse(n) }
         if let n = top["retention"] { c.retention = try Retention.parse(n) }
+        if let n = top["webhooks"] { c.webhooks = try WebhooksConfig.parse(n) }
         if let i = top["inbox"] {
             let f = try i.fields("inbox", allowed: ["min_age_seconds"])
             if let v = f["min_age_seconds"] { c.inboxMinAgeSeconds = try v.int("inbox.min_age_seconds") }
@@ -162,6 +166,8 @@ public struct GatewayConfig: Sendable {
     public var notificationsDir: String { (outbox as NSString).appendingPathComponent("notifications") }
     public var reportsDir: String { (outbox as NSString).appendingPathComponent("reports") }
     public var expedientesDir: String { (outbox as NSString).appendingPathComponent("expedientes") }
+    /// What the webhook receiver remembers: the deliveries it wrote, by webhook-id.
+    public var webhooksDir: String { (varDir as NSString).appendingPathComponent("webhooks") }
 }
 
 /// A secret is never written in the configuration: it is `{env: NAME}` or `{file: /path}`.

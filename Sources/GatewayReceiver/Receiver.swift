@@ -1,0 +1,146 @@
+import Crypto
+import Foundation
+import GatewayCore
+import GatewayEngine
+import HTTPTypes
+import Hummingbird
+import Logging
+
+/// `caas-gateway receive`: an HTTP server that verifies each push (Standard Webhooks 1.0) and
+/// writes it into `inbox/<feed>/` before answering 2xx. It never touches the store and never
+/// takes the run lock: the next run ingests what it wrote like any other partner file.
+public struct Receiver: Sendable {
+    public let config: WebhooksConfig
+    let inbox: WebhookInbox
+    /// Each endpoint's feed and secret keys (raw bytes: several while a secret rotates).
+    let endpoints: [String: (feed: String, keys: [Data])]
+    let counters: Counters
+    let metricsPath: String
+    let logger: Logger
+    let clock: @Sendable () -> Date
+
+    /// Resolves every endpoint's secrets now, so a missing one stops the start, not a delivery.
+    public init(gateway: GatewayConfig, logger: Logger, clock: @escaping @Sendable () -> Date = { WallClock.now() }) throws {
+        guard let config = gateway.webhooks else { throw ReceiverError("no webhooks: section in the configuration") }
+        self.config = config
+        var endpoints: [String: (String, [Data])] = [:]
+        for e in config.endpoints {
+            let keys = try e.secrets.map { ref -> Data in
+                let value = try ref.resolve()
+                guard let key = StandardWebhooks.key(value) else {
+                    throw ReceiverError("the secret of \(e.path) is not a whsec_<base64> key")
+                }
+                return key.withUnsafeBytes { Data($0) }
+            }
+            endpoints[e.path] = (e.feed, keys)
+        }
+        self.endpoints = endpoints
+        inbox = WebhookInbox(inbox: gateway.inbox, webhooksDir: gateway.webhooksDir)
+        counters = Counters()
+        metricsPath = (gateway.varDir as NSString).appendingPathComponent("metrics/caas_gateway_receiver.prom")
+        self.logger = logger
+        self.clock = clock
+    }
+
+    /// What a delivery became, as the answer's status says it.
+    enum Verdict: String, CaseIterable {
+        case written, duplicate, unauthorized, stale, malformed, tooLarge = "too_large", notJSON = "not_json", unavailable
+        case unknownPath = "unknown_path"
+    }
+
+    public func application() -> some ApplicationProtocol {
+        let router = Router()
+        router.get("/healthz") { _, _ -> String in "ok\n" }
+        for path in endpoints.keys {
+            router.post(RouterPath(path)) { request, context -> Response in
+                await self.handle(request, context: context, path: path)
+            }
+        }
+        let app = Application(
+            router: router, configuration: .init(address: .hostname(config.host, port: config.port), serverName: "caas-gateway"),
+            logger: logger)
+        return app
+    }
+
+    func handle(_ request: Request, context: some RequestContext, path: String) async -> Response {
+        let (verdict, response) = await decide(request, path: path)
+        counters.count(verdict)
+        writeMetrics()
+        return response
+    }
+
+    func decide(_ request: Request, path: String) async -> (Verdict, Response) {
+        var headers = HTTPFields()
+        guard let endpoint = endpoints[path] else { return (.unknownPath, Response(status: .notFound)) }
+        let type = request.headers[.contentType]?.lowercased() ?? ""
+        guard type.hasPrefix("application/json") || type.contains("+json") else {
+            return (.notJSON, Response(status: .unsupportedMediaType))
+        }
+        let body: Data
+        do {
+            var buffer = try await request.body.collect(upTo: config.maxBodyBytes)
+            body = buffer.readData(length: buffer.readableBytes) ?? Data()
+        } catch {
+            return (.tooLarge, Response(status: .contentTooLarge))
+        }
+        let id = request.headers[HTTPField.Name("webhook-id")!]
+        if let refusal = StandardWebhooks.verify(
+            id: id, timestamp: request.headers[HTTPField.Name("webhook-timestamp")!],
+            signature: request.headers[HTTPField.Name("webhook-signature")!], body: body,
+            keys: endpoint.keys.map { SymmetricKey(data: $0) }, now: clock(),
+            tolerance: config.tolerance)
+        {
+            // Never the body nor the signature in the log: only which check failed.
+            logger.notice("webhook refused", metadata: ["path": "\(path)", "why": "\(refusal)"])
+            switch refusal {
+            case .missingHeader(let h) where h != "webhook-signature": return (.malformed, Response(status: .badRequest))
+            case .staleTimestamp: return (.stale, Response(status: .unauthorized))
+            default: return (.unauthorized, Response(status: .unauthorized))
+            }
+        }
+        // Signed, but is it the JSON the mapping reads? Checked before anything is written.
+        guard (try? JSONSerialization.jsonObject(with: body)) != nil else {
+            return (.notJSON, Response(status: .unsupportedMediaType))
+        }
+        do {
+            switch try inbox.accept(feed: endpoint.feed, id: id!, body: body, receivedAt: clock()) {
+            case .written: return (.written, Response(status: .noContent))
+            case .alreadyWritten: return (.duplicate, Response(status: .noContent))
+            }
+        } catch {
+            logger.error("cannot write a delivery", metadata: ["path": "\(path)", "error": "\(error)"])
+            headers[.retryAfter] = "30"
+            return (.unavailable, Response(status: .serviceUnavailable, headers: headers))
+        }
+    }
+
+    /// Received and refused deliveries by outcome, for node_exporter beside the run's metrics.
+    final class Counters: @unchecked Sendable {
+        private let lock = NSLock()
+        private var counts: [Verdict: Int] = [:]
+        func count(_ v: Verdict) {
+            lock.lock()
+            counts[v, default: 0] += 1
+            lock.unlock()
+        }
+        func snapshot() -> [Verdict: Int] {
+            lock.lock()
+            defer { lock.unlock() }
+            return counts
+        }
+    }
+
+    func writeMetrics() {
+        let c = counters.snapshot()
+        var text = "# HELP caas_gateway_webhook_deliveries_total Webhook deliveries since the receiver started, by outcome.\n"
+        text += "# TYPE caas_gateway_webhook_deliveries_total counter\n"
+        for v in Verdict.allCases { text += "caas_gateway_webhook_deliveries_total{outcome=\"\(v.rawValue)\"} \(c[v] ?? 0)\n" }
+        // Not fsynced: counters are for watching, and the next delivery rewrites them.
+        try? AtomicFile.write(Data(text.utf8), to: metricsPath, mode: 0o644, durable: false)
+    }
+}
+
+public struct ReceiverError: Error, CustomStringConvertible {
+    public let description: String
+    init(_ d: String) { description = d }
+}

@@ -1,0 +1,156 @@
+import Crypto
+import Foundation
+import GatewayTestSupport
+import Testing
+
+@testable import GatewayReceiver
+
+/// `caas-gateway receive` as a partner meets it: deliveries signed by the reference Standard
+/// Webhooks library (PyPI `standardwebhooks`), each refusal with its status and nothing written,
+/// a resend answered without a second file, a rotated secret accepted, and a kill -9 right after
+/// a 2xx that loses nothing.
+@Suite("The webhook receiver", .serialized)
+struct ReceiverTests {
+    static let secret = "whsec_" + Data("first-secret-of-32-bytes-exactly!".utf8).base64EncodedString()
+    static let next = "whsec_" + Data("the-next-secret-during-rotation!!".utf8).base64EncodedString()
+
+    final class Running {
+        let home: String
+        let port: Int
+        var process: ChildProcess
+        var url: String { "http://127.0.0.1:\(port)/webhooks/factory" }
+        var deliveries: String { home + "/inbox/factory-webhooks" }
+
+        init(_ name: String = #function) throws {
+            let cli = try CLI(name)
+            home = cli.home
+            port = try ChildProcess.freePort()
+            try FileManager.default.createDirectory(atPath: home + "/secrets", withIntermediateDirectories: true)
+            try ReceiverTests.secret.write(toFile: home + "/secrets/wh1", atomically: true, encoding: .utf8)
+            try ReceiverTests.next.write(toFile: home + "/secrets/wh2", atomically: true, encoding: .utf8)
+            try """
+            webhooks:
+              listen: 127.0.0.1:\(port)
+              max_body_bytes: 4096
+              endpoints:
+                - {path: /webhooks/factory, feed: factory-webhooks, secret: [{file: secrets/wh1}, {file: secrets/wh2}]}
+
+            """.write(toFile: home + "/caas-gateway.yaml", atomically: true, encoding: .utf8)
+            process = try Self.start(home)
+            guard process.waitForPort(port) else { throw StoryError("the receiver did not start: \(Self.log(home))") }
+        }
+
+        static func start(_ home: String) throws -> ChildProcess {
+            try ChildProcess(
+                [CLI.binary, "receive", "--config", home + "/caas-gateway.yaml", "--log-level", "notice"], log: home + "/receiver.log")
+        }
+
+        static func log(_ home: String) -> String { (try? String(contentsOfFile: home + "/receiver.log", encoding: .utf8)) ?? "" }
+
+        func files() -> [String] {
+            ((try? FileManager.default.contentsOfDirectory(atPath: deliveries)) ?? []).filter { !$0.hasPrefix(".") }.sorted()
+        }
+
+        /// Sends with the reference library; the HTTP status.
+        func send(_ body: String, id: String, secret: String = ReceiverTests.secret, extra: [String] = []) throws -> Int {
+            let file = home + "/body-\(UInt32.random(in: 0...UInt32.max)).json"
+            try body.write(toFile: file, atomically: true, encoding: .utf8)
+            let script = Fixtures.repoRoot.appendingPathComponent("Tests/Simulators/webhook_send.py").path
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+            p.arguments = [ReceiverTests.python, script, "--url", url, "--secret", secret, "--id", id, "--body-file", file] + extra
+            let out = Pipe()
+            p.standardOutput = out
+            p.standardError = FileHandle.nullDevice
+            try p.run()
+            let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            p.waitUntilExit()
+            return Int(text.trimmingCharacters(in: .whitespacesAndNewlines)) ?? -1
+        }
+    }
+
+    /// The interpreter with `standardwebhooks`: install-deps --tests puts it in .build/pyvenv.
+    static var python: String {
+        let venv = Fixtures.repoRoot.appendingPathComponent(".build/pyvenv/bin/python3").path
+        return FileManager.default.isExecutableFile(atPath: venv) ? venv : "python3"
+    }
+
+    static let event = """
+        {"type": "manufacturing.status", "id": "evt_1", "occurred_at": "2026-10-04T07:00:00Z",
+         "data": {"plant": "VLC1", "order_ref": "S-2026-000103", "factory_order": "FO-VLC1-0004703",
+                  "code": "PRODUCTION_STARTED", "vin": "VSCCAE108V3047030", "estimated_completion": "2026-11-07"}}
+        """
+
+    @Test func validDeliveriesLandOnceAndEveryRefusalWritesNothing() throws {
+        let r = try Running()
+        defer { r.process.stop() }
+        #expect(try r.send(Self.event, id: "msg_1") == 204)
+        #expect(r.files().count == 1, "\(r.files())")
+        let written = try String(contentsOfFile: r.deliveries + "/" + r.files()[0], encoding: .utf8)
+        #expect(written == Self.event, "the raw body, byte for byte")
+        #expect(r.files()[0].hasSuffix("_msg_1.json"))
+        // The factory retries until it hears 2xx: a resend is answered 204, and writes nothing.
+        #expect(try r.send(Self.event, id: "msg_1") == 204)
+        #expect(r.files().count == 1)
+
+        let wrong = "whsec_" + Data("somebody-else-entirely-guessing!".utf8).base64EncodedString()
+        #expect(try r.send(Self.event, id: "msg_2", secret: wrong) == 401)
+        #expect(try r.send(Self.event, id: "msg_3", extra: ["--tamper"]) == 401)
+        #expect(try r.send(Self.event, id: "msg_4", extra: ["--timestamp", String(Int(Date().timeIntervalSince1970) - 3600)]) == 401)
+        #expect(try r.send(Self.event, id: "msg_5", extra: ["--drop", "webhook-signature"]) == 401)
+        #expect(try r.send(Self.event, id: "msg_6", extra: ["--drop", "webhook-id"]) == 400)
+        #expect(try r.send(Self.event, id: "msg_7", extra: ["--drop", "webhook-timestamp"]) == 400)
+        #expect(try r.send(String(repeating: " ", count: 5000) + Self.event, id: "msg_8") == 413)
+        #expect(try r.send(Self.event, id: "msg_9", extra: ["--content-type", "text/plain"]) == 415)
+        #expect(try r.send("not json at all", id: "msg_10") == 415)
+        #expect(r.files().count == 1, "nothing written for any refusal: \(r.files())")
+        // The second of two configured secrets (a rotation in progress) is accepted.
+        #expect(try r.send(Self.event.replacingOccurrences(of: "evt_1", with: "evt_2"), id: "msg_11", secret: Self.next) == 204)
+        #expect(r.files().count == 2)
+        // Counters for node_exporter, and nothing personal or secret in the log.
+        let metrics = try String(contentsOfFile: r.home + "/var/metrics/caas_gateway_receiver.prom", encoding: .utf8)
+        #expect(metrics.contains("outcome=\"written\"} 2") && metrics.contains("outcome=\"unauthorized\"} 3"), "\(metrics)")
+        #expect(metrics.contains("outcome=\"duplicate\"} 1") && metrics.contains("outcome=\"stale\"} 1"))
+        let log = Running.log(r.home)
+        #expect(!log.contains("VSCCAE108V3047030") && !log.contains("v1,") && !log.contains("whsec_"), "\(log)")
+        // A run takes the deliveries in like any other partner file.
+        let cli = CLI(home: r.home)
+        let ingest = try cli.run(["ingest", "--json", "--as-of", "2026-10-04T23:00:00Z"])
+        #expect(ingest.out.contains("\"factory-webhooks\""), "\(ingest.out.prefix(600)) \(ingest.err)")
+        #expect(!ingest.out.contains("\"quarantined\""))
+    }
+
+    @Test func aKillRightAfterTheAnswerLosesNothingAndSIGTERMStopsCleanly() throws {
+        let r = try Running()
+        defer { r.process.stop() }
+        #expect(try r.send(Self.event, id: "msg_k") == 204)
+        r.process.stop()  // SIGKILL, at once after the 2xx
+        #expect(r.files().count == 1)
+        #expect(try String(contentsOfFile: r.deliveries + "/" + r.files()[0], encoding: .utf8) == Self.event)
+        // Started again: the id is remembered, the resend writes nothing.
+        r.process = try Running.start(r.home)
+        #expect(r.process.waitForPort(r.port))
+        #expect(try r.send(Self.event, id: "msg_k") == 204)
+        #expect(r.files().count == 1)
+        kill(r.process.pid, SIGTERM)
+        #expect(r.process.waitForExit(timeout: 20) == 0, "\(Running.log(r.home))")
+    }
+
+    @Test func theSignatureIsTheSpecsAndComparedPerEntry() throws {
+        let key = try #require(StandardWebhooks.key(Self.secret))
+        let body = Data(Self.event.utf8)
+        let now = Date()
+        let ts = Int64(now.timeIntervalSince1970)
+        let good = StandardWebhooks.sign(id: "msg_x", timestamp: ts, body: body, key: key)
+        func verify(_ sig: String?, id: String? = "msg_x", ts t: String? = String(ts)) -> StandardWebhooks.Refusal? {
+            StandardWebhooks.verify(id: id, timestamp: t, signature: sig, body: body, keys: [key], now: now, tolerance: 300)
+        }
+        #expect(verify(good) == nil)
+        #expect(verify("v1,AAAA " + good) == nil, "any entry of several")
+        #expect(verify("v2," + good.dropFirst(3)) == .badSignature)
+        #expect(verify(good, id: "msg_y") == .badSignature)
+        #expect(verify(good, ts: String(ts - 301)) == .staleTimestamp)
+        #expect(verify(nil) == .missingHeader("webhook-signature"))
+        #expect(verify(good, ts: "yesterday") == .missingHeader("webhook-timestamp"))
+    }
+}
