@@ -1,6 +1,7 @@
 import Crypto
 import Foundation
 import GatewayTestSupport
+import GatewayTransport
 import Testing
 
 @testable import GatewayReceiver
@@ -136,6 +137,34 @@ struct ReceiverTests {
         #expect(r.process.waitForExit(timeout: 20) == 0, "\(Running.log(r.home))")
     }
 
+    /// The factory simulator's own sender pushes a status file's events as they happened; the run
+    /// then meets the same events again in the file, and each is one fact.
+    @Test func theSimulatorsPushesMoveTheOrderAsTheFileWouldAndTheFileAddsNothing() throws {
+        let r = try Running()
+        defer { r.process.stop() }
+        let factory = try FactorySimulator(webhook: (r.url, Self.secret))
+        defer { factory.stop() }
+        let world = try StoryWorldControl(factory)
+        let file = Fixtures.story("factory/MFGSTATUS_VLC1_20261004200000_00002.xml")
+        let pushed = try world.post("/_sim/push", ["status_file": file])
+        #expect(pushed["pushed"] as? Int == 1 && pushed["delivered"] as? Int == 1, "\(pushed)")
+        #expect(r.files().count == 1)
+        // Pushed again (a retry storm): nothing new.
+        _ = try world.post("/_sim/push", ["status_file": file])
+        #expect(r.files().count == 1)
+        let cli = CLI(home: r.home)
+        try cli.drop(["intranet/SALES_ES-MAD-01_20261001233000.xml"])
+        let first = try cli.run(["ingest", "--json", "--as-of", "2026-10-04T12:00:00Z"])
+        #expect(first.out.contains("\"facts_new\" : 1") || first.out.contains("\"factsNew\""), "\(first.out.prefix(1500))")
+        try cli.drop(["factory/MFGSTATUS_VLC1_20261004200000_00002.xml"])
+        let second = try cli.run(["ingest", "--json", "--as-of", "2026-10-04T23:00:00Z"])
+        let parsed = try JSONSerialization.jsonObject(with: Data(second.out.utf8)) as! [String: Any]
+        let files = parsed["files"] as! [[String: Any]]
+        let status = try #require(files.first { ($0["name"] as? String)?.hasPrefix("MFGSTATUS") == true })
+        #expect((status["counts"] as? [String: Any])?["facts_new"] as? Int == 0, "the file's event was already a fact: \(status)")
+        #expect((status["counts"] as? [String: Any])?["rejected"] as? Int == 0)
+    }
+
     @Test func theSignatureIsTheSpecsAndComparedPerEntry() throws {
         let key = try #require(StandardWebhooks.key(Self.secret))
         let body = Data(Self.event.utf8)
@@ -152,5 +181,18 @@ struct ReceiverTests {
         #expect(verify(good, ts: String(ts - 301)) == .staleTimestamp)
         #expect(verify(nil) == .missingHeader("webhook-signature"))
         #expect(verify(good, ts: "yesterday") == .missingHeader("webhook-timestamp"))
+    }
+}
+
+/// The simulator's control channel, for tests that are not a whole story world.
+struct StoryWorldControl {
+    let factory: FactorySimulator
+    init(_ factory: FactorySimulator) throws { self.factory = factory }
+
+    func post(_ path: String, _ body: [String: Any]) throws -> [String: Any] {
+        let data = try JSONSerialization.data(withJSONObject: body)
+        let r = try HTTPClient(tls: TLSOptions(caBundle: factory.ca.caCertificate)).send(
+            HTTPRequest(method: "POST", url: factory.baseURL + path, body: data))
+        return (try JSONSerialization.jsonObject(with: r.body) as? [String: Any]) ?? [:]
     }
 }

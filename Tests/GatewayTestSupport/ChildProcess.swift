@@ -223,7 +223,8 @@ public final class FactorySimulator: @unchecked Sendable {
     let process: ChildProcess
 
     /// Starts the simulator with a test CA of its own, for clients to trust.
-    public init() throws {
+    /// `webhook`: where its sender pushes status events (`POST /_sim/push`), and the whsec_ secret.
+    public init(webhook: (url: String, secret: String)? = nil) throws {
         ca = try TestCA()
         port = try ChildProcess.freePort()
         let script = Fixtures.repoRoot.appendingPathComponent("Tests/Simulators/factory.py").path
@@ -232,7 +233,7 @@ public final class FactorySimulator: @unchecked Sendable {
             [
                 "python3", script, "--port", String(port), "--token", token, "--order-book", book, "--cert", ca.serverCertificate, "--key",
                 ca.serverKey,
-            ],
+            ] + (webhook.map { ["--webhook-url", $0.url, "--webhook-secret", $0.secret] } ?? []),
             log: ca.dir + "/factory.log")
         guard process.waitForPort(port) else {
             let log = (try? String(contentsOfFile: ca.dir + "/factory.log", encoding: .utf8)) ?? ""
