@@ -4,7 +4,10 @@ import GatewayCore
 import GatewayEngine
 import HTTPTypes
 import Hummingbird
+import HummingbirdCore
+import HummingbirdTLS
 import Logging
+import NIOSSL
 
 /// `caas-gateway receive`: an HTTP server that verifies each push (Standard Webhooks 1.0) and
 /// writes it into `inbox/<feed>/` before answering 2xx. It never touches the store and never
@@ -48,7 +51,7 @@ public struct Receiver: Sendable {
         case unknownPath = "unknown_path"
     }
 
-    public func application() -> some ApplicationProtocol {
+    public func application() throws -> some ApplicationProtocol {
         let router = Router()
         router.get("/healthz") { _, _ -> String in "ok\n" }
         for path in endpoints.keys {
@@ -56,10 +59,15 @@ public struct Receiver: Sendable {
                 await self.handle(request, context: context, path: path)
             }
         }
-        let app = Application(
-            router: router, configuration: .init(address: .hostname(config.host, port: config.port), serverName: "caas-gateway"),
-            logger: logger)
-        return app
+        var server = HTTPServerBuilder.http1()
+        if let tls = config.tls {
+            let chain = try NIOSSLCertificate.fromPEMFile(tls.certificate).map { NIOSSLCertificateSource.certificate($0) }
+            let key = try NIOSSLPrivateKey(file: tls.key, format: .pem)
+            server = try .tls(.http1(), tlsConfiguration: .makeServerConfiguration(certificateChain: chain, privateKey: .privateKey(key)))
+        }
+        return Application(
+            router: router, server: server,
+            configuration: .init(address: .hostname(config.host, port: config.port), serverName: "caas-gateway"), logger: logger)
     }
 
     func handle(_ request: Request, context: some RequestContext, path: String) async -> Response {

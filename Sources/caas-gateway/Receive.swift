@@ -3,6 +3,7 @@ import Foundation
 import GatewayEngine
 import GatewayReceiver
 import Hummingbird
+import NIOSSL
 
 struct Receive: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -29,7 +30,12 @@ struct Receive: AsyncParsableCommand {
             Output.error("cannot start the receiver: \(error)")
             throw ExitCode(ExitCodes.failure)
         }
-        let app = receiver.application()
-        try await app.runService(gracefulShutdownSignals: [.sigterm, .sigint])
+        do {
+            let app = try receiver.application()
+            try await app.runService(gracefulShutdownSignals: [.sigterm, .sigint])
+        } catch let e as NIOSSLError {
+            Output.error("cannot start the receiver: \(e) (check webhooks.tls)")
+            throw ExitCode(ExitCodes.failure)
+        }
     }
 }

@@ -145,6 +145,9 @@ struct OperationsTests {
             remote_dir: /out
             pattern: '^SALES_.*\\.xml$'
             feed: intranet-salez                        # 8: a feed nobody maps
+        webhooks:
+          endpoints:
+            - {path: /wh, feed: factory-webhookz, secret: {file: secrets/missing-whsec}}   # 9, 10: feed and secret
         """.write(toFile: cli.home + "/caas-gateway.yaml", atomically: true, encoding: .utf8)
         let r = try cli.run(["validate"])
         #expect(r.code == 1)
@@ -156,6 +159,7 @@ struct OperationsTests {
             "sources[intranet].key: ", "does not hold an SSH private key",
             "sources[intranet].known_hosts: cannot read known_hosts file",
             "sources[intranet].feed: no mapping", "intranet-salez",
+            "webhooks.endpoints[0].feed: no mapping", "webhooks.endpoints[0].secret: cannot read secret file",
         ] {
             #expect(r.err.contains(expected), "\(expected) in:\n\(r.err)")
         }

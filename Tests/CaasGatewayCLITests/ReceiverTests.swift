@@ -19,10 +19,13 @@ struct ReceiverTests {
         let home: String
         let port: Int
         var process: ChildProcess
-        var url: String { "http://127.0.0.1:\(port)/webhooks/factory" }
+        var url: String { "\(scheme)://127.0.0.1:\(port)/webhooks/factory" }
         var deliveries: String { home + "/inbox/factory-webhooks" }
 
-        init(_ name: String = #function) throws {
+        var scheme = "http"
+        var cafile: String?
+
+        init(_ name: String = #function, tls ca: TestCA? = nil) throws {
             let cli = try CLI(name)
             home = cli.home
             port = try ChildProcess.freePort()
@@ -35,8 +38,12 @@ struct ReceiverTests {
               max_body_bytes: 4096
               endpoints:
                 - {path: /webhooks/factory, feed: factory-webhooks, secret: [{file: secrets/wh1}, {file: secrets/wh2}]}
-
+            \(ca.map { "  tls: {certificate: \($0.serverCertificate), key: \($0.serverKey)}\n" } ?? "")
             """.write(toFile: home + "/caas-gateway.yaml", atomically: true, encoding: .utf8)
+            if let ca {
+                scheme = "https"
+                cafile = ca.caCertificate
+            }
             process = try Self.start(home)
             guard process.waitForPort(port) else { throw StoryError("the receiver did not start: \(Self.log(home))") }
         }
@@ -59,7 +66,9 @@ struct ReceiverTests {
             let script = Fixtures.repoRoot.appendingPathComponent("Tests/Simulators/webhook_send.py").path
             let p = Process()
             p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-            p.arguments = [ReceiverTests.python, script, "--url", url, "--secret", secret, "--id", id, "--body-file", file] + extra
+            p.arguments =
+                [ReceiverTests.python, script, "--url", url, "--secret", secret, "--id", id, "--body-file", file]
+                + (cafile.map { ["--cafile", $0] } ?? []) + extra
             let out = Pipe()
             p.standardOutput = out
             p.standardError = FileHandle.nullDevice
@@ -163,6 +172,16 @@ struct ReceiverTests {
         let status = try #require(files.first { ($0["name"] as? String)?.hasPrefix("MFGSTATUS") == true })
         #expect((status["counts"] as? [String: Any])?["facts_new"] as? Int == 0, "the file's event was already a fact: \(status)")
         #expect((status["counts"] as? [String: Any])?["rejected"] as? Int == 0)
+    }
+
+    /// With webhooks.tls the receiver speaks HTTPS itself, and a client that checks its
+    /// certificate against the CA delivers.
+    @Test func withTLSItServesHTTPS() throws {
+        let ca = try TestCA()
+        let r = try Running(tls: ca)
+        defer { r.process.stop() }
+        #expect(try r.send(Self.event, id: "msg_tls") == 204, "\(Running.log(r.home))")
+        #expect(r.files().count == 1)
     }
 
     @Test func theSignatureIsTheSpecsAndComparedPerEntry() throws {

@@ -7,6 +7,7 @@ client written by others) and POSTs it; prints the HTTP status. Test tooling onl
 """
 import argparse
 import datetime
+import ssl
 import sys
 import urllib.error
 import urllib.request
@@ -22,6 +23,7 @@ ap.add_argument("--timestamp", type=int)
 ap.add_argument("--tamper", action="store_true", help="change the body after signing")
 ap.add_argument("--drop", action="append", default=[], help="leave this header out")
 ap.add_argument("--content-type", default="application/json")
+ap.add_argument("--cafile", help="verify an HTTPS receiver against this CA")
 a = ap.parse_args()
 
 body = open(a.body_file, "rb").read()
@@ -35,7 +37,8 @@ for h in a.drop:
     headers.pop(h, None)
 req = urllib.request.Request(a.url, data=body, headers=headers, method="POST")
 try:
-    with urllib.request.urlopen(req, timeout=15) as r:
+    context = ssl.create_default_context(cafile=a.cafile) if a.cafile else None
+    with urllib.request.urlopen(req, timeout=15, context=context) as r:
         print(r.status)
 except urllib.error.HTTPError as e:
     print(e.code)

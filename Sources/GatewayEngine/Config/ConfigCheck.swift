@@ -110,6 +110,17 @@ public struct ConfigCheck: Sendable {
         for (cc, ep) in config.registration.endpoints.sorted(by: { $0.key < $1.key }) {
             if let s = ep.secret { refs.append(("registration.countries.\(cc)", s)) }
         }
+        for (i, e) in (config.webhooks?.endpoints ?? []).enumerated() {
+            for (j, ref) in e.secrets.enumerated() {
+                let key = "webhooks.endpoints[\(i)].secret" + (e.secrets.count > 1 ? "[\(j)]" : "")
+                if let value = try? ref.resolve(environment: environment) {
+                    let b64 = value.hasPrefix("whsec_") ? String(value.dropFirst(6)) : value
+                    if Data(base64Encoded: b64) == nil { add(key, "not a whsec_<base64> webhook secret") }
+                } else {
+                    refs.append((key, ref))
+                }
+            }
+        }
         for s in config.sources { if let p = s.server.passphrase { refs.append(("sources[\(s.name)].passphrase", p)) } }
         for d in config.destinations { if let p = d.server.passphrase { refs.append(("destinations[\(d.name)].passphrase", p)) } }
         for (key, ref) in refs {
@@ -164,6 +175,15 @@ public struct ConfigCheck: Sendable {
 
     mutating func checkSources() {
         let feeds = Set(mappings.map(\.feed))
+        for (i, e) in (config.webhooks?.endpoints ?? []).enumerated() where !feeds.contains(e.feed) && !mappings.isEmpty {
+            add(
+                "webhooks.endpoints[\(i)].feed",
+                "no mapping in \(config.feedMappingsDir) has feed '\(e.feed)': every delivery would be quarantined")
+        }
+        if let tls = config.webhooks?.tls {
+            checkPEM(tls.certificate, key: "webhooks.tls.certificate", markers: ["-----BEGIN CERTIFICATE-----"], what: "a PEM certificate")
+            checkPEM(tls.key, key: "webhooks.tls.key", markers: ["PRIVATE KEY-----"], what: "a PEM private key")
+        }
         for s in config.sources where !feeds.contains(s.feed) && !mappings.isEmpty {
             add(
                 "sources[\(s.name)].feed",

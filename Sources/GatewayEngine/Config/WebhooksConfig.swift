@@ -12,6 +12,7 @@ import GatewayFormats
 ///     - path: /webhooks/factory
 ///       feed: factory-webhooks       # deliveries are written into inbox/<feed>/
 ///       secret: [{env: FACTORY_WEBHOOK_SECRET}, {file: /etc/caas/factory-webhook.next}]   # one, or several while rotating
+///   tls: {certificate: keys/receiver.pem, key: keys/receiver.key}   # optional: HTTPS of its own
 /// ```
 public struct WebhooksConfig: Sendable {
     public struct Endpoint: Sendable {
@@ -25,10 +26,12 @@ public struct WebhooksConfig: Sendable {
     public var maxBodyBytes = 256 * 1024
     public var tolerance: TimeInterval = 300
     public var endpoints: [Endpoint] = []
+    /// Serve HTTPS with this certificate chain and key (PEM); without, plain HTTP behind a proxy.
+    public var tls: (certificate: String, key: String)?
 
     static func parse(_ node: YAMLNode) throws -> WebhooksConfig {
         var c = WebhooksConfig()
-        let f = try node.fields("webhooks", allowed: ["listen", "max_body_bytes", "tolerance_seconds", "endpoints"])
+        let f = try node.fields("webhooks", allowed: ["listen", "max_body_bytes", "tolerance_seconds", "endpoints", "tls"])
         if let l = f["listen"] {
             let text = try l.scalar("webhooks.listen")
             guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]), (1...65535).contains(port),
@@ -45,6 +48,13 @@ public struct WebhooksConfig: Sendable {
             let v = try t.int("webhooks.tolerance_seconds")
             guard (1...3600).contains(v) else { throw t.error("webhooks.tolerance_seconds must be between 1 and 3600") }
             c.tolerance = TimeInterval(v)
+        }
+        if let t = f["tls"] {
+            let g = try t.fields("webhooks.tls", allowed: ["certificate", "key"])
+            guard let cert = g["certificate"], let key = g["key"] else {
+                throw t.error("webhooks.tls needs certificate and key (PEM files)")
+            }
+            c.tls = (try cert.scalar("webhooks.tls.certificate"), try key.scalar("webhooks.tls.key"))
         }
         guard let list = f["endpoints"] else { throw node.error("webhooks needs endpoints: [{path, feed, secret}]") }
         var paths = Set<String>()
@@ -70,5 +80,6 @@ public struct WebhooksConfig: Sendable {
 
     mutating func resolve(_ abs: (String) -> String) {
         for i in endpoints.indices { endpoints[i].secrets = endpoints[i].secrets.map { $0.resolvingFile(abs) } }
+        if let t = tls { tls = (abs(t.certificate), abs(t.key)) }
     }
 }
