@@ -174,6 +174,21 @@ struct ReceiverTests {
         #expect((status["counts"] as? [String: Any])?["rejected"] as? Int == 0)
     }
 
+    /// When the delivery cannot be written (here: the feed's folder is a file), the answer is
+    /// 503 with Retry-After and nothing is remembered, so the factory's retry lands once it can.
+    @Test func aDeliveryThatCannotBeWrittenIs503AndTheRetryLands() throws {
+        let r = try Running()
+        defer { r.process.stop() }
+        try FileManager.default.createDirectory(atPath: r.home + "/inbox", withIntermediateDirectories: true)
+        try Data().write(to: URL(fileURLWithPath: r.deliveries))
+        #expect(try r.send(Self.event, id: "msg_full") == 503)
+        try FileManager.default.removeItem(atPath: r.deliveries)
+        #expect(try r.send(Self.event, id: "msg_full") == 204)
+        #expect(r.files().count == 1)
+        let metrics = try String(contentsOfFile: r.home + "/var/metrics/caas_gateway_receiver.prom", encoding: .utf8)
+        #expect(metrics.contains("outcome=\"unavailable\"} 1"), "\(metrics)")
+    }
+
     /// With webhooks.tls the receiver speaks HTTPS itself, and a client that checks its
     /// certificate against the CA delivers.
     @Test func withTLSItServesHTTPS() throws {
