@@ -34,6 +34,8 @@ public struct GatewayConfig: Sendable {
     public var report = ReportOutput()
     /// How long kept files stay; nothing is pruned unless configured (`caas-gateway prune`).
     public var retention = Retention()
+    /// What a sale may name and what its money must be.
+    public var catalogue = Catalogue()
     /// The receiver of partners' signed pushes; nil when none is configured.
     public var webhooks: WebhooksConfig?
     /// Where the configuration was read from, for messages; nil for the embedded defaults.
@@ -45,7 +47,7 @@ public struct GatewayConfig: Sendable {
 
     static let topKeys: Set<String> = [
         "paths", "store", "policies", "customers", "inbox", "sources", "destinations", "retry", "factory", "registration",
-        "dealerships", "reconciliation", "report", "retention", "webhooks",
+        "dealerships", "reconciliation", "report", "retention", "webhooks", "catalogue",
     ]
 
     /// Loads the file, or the defaults when `path` is nil and no `caas-gateway.yaml` is in the
@@ -145,6 +147,7 @@ public struct GatewayConfig: Sendable {
         if let n = top["report"] { c.report = try ReportOutput.parse(n) }
         if let n = top["retention"] { c.retention = try Retention.parse(n) }
         if let n = top["webhooks"] { c.webhooks = try WebhooksConfig.parse(n) }
+        if let n = top["catalogue"] { c.catalogue = try Catalogue.parse(n) }
         if let i = top["inbox"] {
             let f = try i.fields("inbox", allowed: ["min_age_seconds"])
             if let v = f["min_age_seconds"] { c.inboxMinAgeSeconds = try v.int("inbox.min_age_seconds") }

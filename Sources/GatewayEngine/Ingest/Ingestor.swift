@@ -62,7 +62,20 @@ struct Ingestor {
             counts = try store.ingestFile(incoming, runID: runID, at: asOf) { writer in
                 let summary = try FeedReader.read(path: file.path, mapping: mapping, fileHash: hash, fileName: file.name) { outcome in
                     switch outcome {
-                    case .fact(let fact): _ = try writer.add(fact)
+                    case .fact(let fact):
+                        // The catalogue's rules, for every sales feed alike, before any customer exists.
+                        let broken = config.catalogue.problems(of: fact)
+                        if broken.isEmpty {
+                            _ = try writer.add(fact)
+                        } else {
+                            try writer.reject(
+                                broken.map {
+                                    Rejection(
+                                        record: fact.provenance.record ?? 0, line: fact.provenance.line ?? 0, field: $0.field,
+                                        reason: $0.reason,
+                                        recordRef: fact.orderRef)
+                                })
+                        }
                     case .rejected(let problems): try writer.reject(problems)
                     case .skipped: writer.skip()
                     }
