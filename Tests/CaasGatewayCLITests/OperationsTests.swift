@@ -86,6 +86,8 @@ struct OperationsTests {
         #expect(quiet.code == 0 && quiet.err.isEmpty, "\(quiet.err)")
         let failed = try world.cli.run(["exceptions", "--owner", "integration", "--json", "--as-of", day + "T23:00:00Z"])
         #expect(failed.out.contains("place_factory_order:"), "\(failed.out.prefix(1200))")
+        // What to do names the operator's command, with the key.
+        #expect(failed.out.contains("then caas-gateway retry place_factory_order:"), "\(failed.out.prefix(1200))")
 
         try world.factory.token.write(toFile: world.home + "/secrets/factory", atomically: true, encoding: .utf8)
         let noNote = try world.cli.run(["retry", "--failed"])

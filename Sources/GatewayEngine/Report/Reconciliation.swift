@@ -134,7 +134,9 @@ public enum Reconciliation {
             f.add(
                 "action_failed", .integration, order: a.orderRef, key: a.key, since: f.asOf,
                 "\(a.kind.rawValue) gave up after \(a.attempts) attempt(s): \(a.lastError ?? "no reason recorded")",
-                todo: "fix the cause (the partner's words are in the detail), then run caas-gateway act again")
+                todo:
+                    "fix the cause (the partner's words are in the detail), then caas-gateway retry \(a.key) --note WHY (or retry --failed --kind \(a.kind.rawValue))"
+            )
         }
         for g in input.lostFiles {
             f.add(
