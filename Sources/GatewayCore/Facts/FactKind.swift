@@ -5,6 +5,9 @@ public enum FactKind: String, Sendable, CaseIterable, Codable {
     case saleCancelled = "sale_cancelled"
     case credentialsIssued = "credentials_issued"
     case payment
+    /// The provider has not decided yet (PENDING): never money; a later capture or refusal with
+    /// the same payment id settles it.
+    case paymentPending = "payment_pending"
     case factoryOrderPlaced = "factory_order_placed"
     case manufacturingEvent = "manufacturing_event"
     case registrationSubmitted = "registration_submitted"
@@ -90,6 +93,14 @@ public struct FactSchema: Sendable {
             own = [
                 FieldSpec("customer_id", required: true), FieldSpec("expires_at", .time),
                 FieldSpec("account", allowed: ["new", "existing"]),
+            ]
+        case .paymentPending:
+            own = [
+                FieldSpec("payment_id", required: true),
+                FieldSpec("purpose", allowed: ["reservation", "final", "unknown"]),
+                FieldSpec("amount_minor", .int),
+                FieldSpec("currency"),
+                FieldSpec("method"),
             ]
         case .payment:
             own = [

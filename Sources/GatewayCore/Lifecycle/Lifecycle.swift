@@ -131,6 +131,14 @@ struct Folder {
                 step(fact, "credentials issued (no state change)")
             }
         case .payment: applyPayment(fact, state)
+        case .paymentPending:
+            let id = fact.string("payment_id") ?? ""
+            if view.settledPayments?.contains(id) == true {
+                step(fact, "a PENDING report for a payment already settled")
+            } else {
+                view.pendingPayments = (view.pendingPayments ?? [:]).merging([id: fact.occurredAt]) { first, _ in first }
+                step(fact, "payment pending at the provider: not money until it is captured")
+            }
         case .factoryOrderPlaced:
             if state == .reserved {
                 view.factoryOrder = fact.string("factory_order")
@@ -200,6 +208,11 @@ struct Folder {
     }
 
     mutating func applyPayment(_ fact: Fact, _ state: OrderState) {
+        // Whatever the provider finally said settles a PENDING report of the same payment.
+        if let id = fact.string("payment_id") {
+            view.settledPayments = (view.settledPayments ?? []).union([id])
+            if view.pendingPayments?.removeValue(forKey: id) != nil, view.pendingPayments?.isEmpty == true { view.pendingPayments = nil }
+        }
         let amount = fact.int("amount_minor") ?? 0
         let event = fact.string("event") ?? "captured"
         let purpose = fact.string("purpose") ?? "unknown"

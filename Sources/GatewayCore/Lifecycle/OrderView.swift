@@ -162,6 +162,12 @@ public struct OrderView: Sendable, Hashable, Codable {
     /// Money captured minus money refunded or charged back.
     public internal(set) var receivedMinor: Int64 = 0
     public internal(set) var refusedPayments: Int = 0
+    /// Provider payments still PENDING, by payment id, with when they were reported: not money.
+    /// (Optional, so projections stored before it decode.)
+    public internal(set) var pendingPayments: [String: Date]? = nil
+    /// Payment ids a capture, refusal, refund or chargeback settled: a PENDING report arriving
+    /// after them is old news.
+    public internal(set) var settledPayments: Set<String>? = nil
     public internal(set) var refunds: Int = 0
     public internal(set) var chargebacks: Int = 0
     public internal(set) var vin: String?

@@ -9,7 +9,7 @@ public struct ReconciliationConfig: Sendable, Equatable {
     public var orderRulesFingerprint: String {
         [
             reservationUnpaidDays, factoryOrderMissingHours, factorySilentDays, finalPaymentDueSoonDays, releasedToStockDays,
-            inTransitDays, notLinkedDays,
+            inTransitDays, notLinkedDays, paymentPendingHours,
         ].map(String.init).joined(separator: ",")
     }
 
@@ -30,6 +30,8 @@ public struct ReconciliationConfig: Sendable, Equatable {
     public var inTransitDays = 2
     /// Delivered this many days without the app linked.
     public var notLinkedDays = 1
+    /// A card payment the provider still reports PENDING after this many hours: finance asks it.
+    public var paymentPendingHours = 48
     /// Feed silence: a feed is silent when nothing arrived for longer than the longest quiet
     /// spell in its history, and never less than `silenceMinDays`. Partners send when they have
     /// something to say, so the longest spell, not the average, is what "usual" means. A feed
@@ -49,6 +51,7 @@ public struct ReconciliationConfig: Sendable, Equatable {
             ("factory_silent_days", \.factorySilentDays), ("final_payment_due_soon_days", \.finalPaymentDueSoonDays),
             ("released_to_stock_days", \.releasedToStockDays), ("registration_pending_days", \.registrationPendingDays),
             ("in_transit_days", \.inTransitDays), ("not_linked_days", \.notLinkedDays),
+            ("payment_pending_hours", \.paymentPendingHours),
             ("silence_min_days", \.silenceMinDays), ("silence_min_history", \.silenceMinHistory),
         ]
         let f = try node.fields("reconciliation", allowed: Set(days.map(\.0) + ["feeds"]))

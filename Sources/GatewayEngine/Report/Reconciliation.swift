@@ -209,6 +209,14 @@ public enum Reconciliation {
             f.add(name, owner, order: v.ref, since: since, detail, todo: todo)
         }
         let money = { (m: Int64) in Money.format(m, v.currency) }
+        // A payment the provider has not decided for too long: not money, and nobody knows yet.
+        for (id, reported) in (v.pendingPayments ?? [:]).sorted(by: { $0.key < $1.key })
+        where f.after(reported + TimeInterval(c.paymentPendingHours) * 3600) {
+            f.add(
+                "payment_pending", .finance, order: v.ref, key: "payment_pending:\(v.ref):\(id)", since: reported,
+                "the provider reports payment \(id) PENDING since \(Timestamp.day(reported)); it is not counted as money",
+                todo: "ask the provider for the payment's status; a capture or refusal in its next settlement report settles it")
+        }
         switch state {
         case .saleRegistered, .awaitingReservation:
             if v.receivedMinor > 0, v.receivedMinor < v.depositMinor {
