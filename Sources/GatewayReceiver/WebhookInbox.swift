@@ -29,7 +29,7 @@ public final class WebhookInbox: @unchecked Sendable {
     }
 
     func markPath(feed: String, id: String) -> String {
-        let digest = SHA256.hash(data: Data(id.utf8)).prefix(16).map { String(format: "%02x", $0) }.joined()
+        let digest = Hex.encode(SHA256.hash(data: Data(id.utf8)).prefix(16))
         return "\(seenDir)/\(feed)/\(digest)"
     }
 
@@ -40,7 +40,7 @@ public final class WebhookInbox: @unchecked Sendable {
             && id.unicodeScalars.allSatisfy {
                 ("a"..."z").contains($0) || ("A"..."Z").contains($0) || ("0"..."9").contains($0) || $0 == "_" || $0 == "-"
             }
-        return safe ? id : "h" + SHA256.hash(data: Data(id.utf8)).prefix(12).map { String(format: "%02x", $0) }.joined()
+        return safe ? id : "h" + Hex.encode(SHA256.hash(data: Data(id.utf8)).prefix(12))
     }
 
     public func accept(feed: String, id: String, body: Data, receivedAt: Date) throws -> Outcome {

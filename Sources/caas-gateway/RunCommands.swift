@@ -86,20 +86,14 @@ struct Reconcile: ParsableCommand {
 }
 
 enum RunOutput {
-    static func guarded(_ body: () throws -> RunSummary) throws -> RunSummary {
-        do {
-            return try body()
-        } catch {
-            Output.error("run failed: \(error)")
-            throw ExitCode(ExitCodes.failure)
-        }
-    }
+    static func guarded(_ body: () throws -> RunSummary) throws -> RunSummary { try guardedValue("run failed", body) }
 
-    static func guardedValue<T>(_ body: () throws -> T) throws -> T {
+    /// Any command's work: a failure is said on standard error and exits 1.
+    static func guardedValue<T>(_ what: String = "failed", _ body: () throws -> T) throws -> T {
         do {
             return try body()
         } catch {
-            Output.error("failed: \(error)")
+            Output.error("\(what): \(error)")
             throw ExitCode(ExitCodes.failure)
         }
     }

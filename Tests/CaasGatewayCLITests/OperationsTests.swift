@@ -228,16 +228,9 @@ struct OperationsTests {
         #expect(!notifications.isEmpty)
         for n in notifications { #expect(try mode("outbox/notifications/" + n) == 0o600, "activation tokens: \(n)") }
         // node_exporter runs as its own user: here `nobody`.
-        let cat = Process()
-        cat.executableURL = URL(fileURLWithPath: "/usr/sbin/runuser")
-        cat.arguments = ["-u", "nobody", "--", "cat", cli.home + "/var/metrics/caas_gateway.prom"]
-        let out = Pipe()
-        cat.standardOutput = out
-        cat.standardError = FileHandle.nullDevice
-        try cat.run()
-        let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        cat.waitUntilExit()
-        #expect(cat.terminationStatus == 0 && text.contains("caas_gateway_last_run_timestamp_seconds"), "\(text)")
+        let (status, text) = try Command.run(
+            "/usr/sbin/runuser", ["-u", "nobody", "--", "cat", cli.home + "/var/metrics/caas_gateway.prom"], mergeStandardError: false)
+        #expect(status == 0 && text.contains("caas_gateway_last_run_timestamp_seconds"), "\(text)")
     }
 
     @Test func versionLogLinesAndJSONLogs() throws {

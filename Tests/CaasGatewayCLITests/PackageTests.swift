@@ -25,17 +25,8 @@ struct PackageTests {
     }
 
     static func sh(_ script: String, in dir: String) throws -> (code: Int32, out: String) {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/bin/sh")
-        p.arguments = ["-c", script]
-        p.currentDirectoryURL = URL(fileURLWithPath: dir)
-        let out = Pipe()
-        p.standardOutput = out
-        p.standardError = out
-        try p.run()
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return (p.terminationStatus, String(decoding: data, as: UTF8.self))
+        let r = try Command.run("/bin/sh", ["-c", script], in: dir)
+        return (r.status, r.output)
     }
 
     @Test func theTarballHoldsWhatADeploymentNeedsAndRunsWithoutTheToolchain() throws {

@@ -64,17 +64,10 @@ struct ReceiverTests {
             let file = home + "/body-\(UInt32.random(in: 0...UInt32.max)).json"
             try body.write(toFile: file, atomically: true, encoding: .utf8)
             let script = Fixtures.repoRoot.appendingPathComponent("Tests/Simulators/webhook_send.py").path
-            let p = Process()
-            p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-            p.arguments =
+            let (_, text) = try Command.run(
+                "/usr/bin/env",
                 [ReceiverTests.python, script, "--url", url, "--secret", secret, "--id", id, "--body-file", file]
-                + (cafile.map { ["--cafile", $0] } ?? []) + extra
-            let out = Pipe()
-            p.standardOutput = out
-            p.standardError = FileHandle.nullDevice
-            try p.run()
-            let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-            p.waitUntilExit()
+                    + (cafile.map { ["--cafile", $0] } ?? []) + extra, mergeStandardError: false)
             return Int(text.trimmingCharacters(in: .whitespacesAndNewlines)) ?? -1
         }
     }

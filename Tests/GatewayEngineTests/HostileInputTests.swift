@@ -128,7 +128,7 @@ struct HostileInputTests {
         #expect(!r.reason.contains("12,34,56") && r.reason.contains("(8 characters)") && r.reason.contains("not an amount"), "\(r.reason)")
 
         // gzip data is said to be gzip, not "not valid UTF-8".
-        let gz = Sandbox.gzip(Data(text.utf8))
+        let gz = HostileCorpus.gzip(Data(text.utf8))
         try FileManager.default.createDirectory(atPath: box.inbox, withIntermediateDirectories: true)
         try gz.write(to: URL(fileURLWithPath: box.inbox + "/VENDAS_PT-LIS-01_20261003.csv"))
         // A sales export of an unknown namespace is said to be one, not "no record count".
@@ -177,25 +177,5 @@ struct HostileInputTests {
         let refused = found.filter { $0.rule == "pull_refused" }
         #expect(refused.count == 1 && Set(found.map(\.key)).count == found.count, "\(found.map(\.key))")
         #expect(refused.first?.since == "2026-10-10T00:00:00Z")
-    }
-}
-
-extension Sandbox {
-    /// gzip of `data`, by the system's gzip (the corpus needs real compressed bytes).
-    static func gzip(_ data: Data) -> Data {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/bin/gzip")
-        p.arguments = ["-c", "-n"]
-        let input = Pipe(), output = Pipe()
-        p.standardInput = input
-        p.standardOutput = output
-        try? p.run()
-        DispatchQueue.global().async {
-            input.fileHandleForWriting.write(data)
-            try? input.fileHandleForWriting.close()
-        }
-        let out = output.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return out
     }
 }

@@ -86,19 +86,9 @@ public final class SSHDServer: @unchecked Sendable {
 
     @discardableResult
     public static func run(_ tool: String, _ args: [String], check: Bool = true) throws -> String {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: tool)
-        p.arguments = args
-        let out = Pipe()
-        p.standardOutput = out
-        p.standardError = out
-        try p.run()
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        let text = String(decoding: data, as: UTF8.self)
-        if check && p.terminationStatus != 0 {
-            throw NSError(
-                domain: "SSHDServer", code: Int(p.terminationStatus), userInfo: [NSLocalizedDescriptionKey: "\(tool) failed: \(text)"])
+        let (status, text) = try Command.run(tool, args)
+        if check && status != 0 {
+            throw NSError(domain: "SSHDServer", code: Int(status), userInfo: [NSLocalizedDescriptionKey: "\(tool) failed: \(text)"])
         }
         return text
     }

@@ -67,8 +67,6 @@ enum ReportWriter {
         return rows
     }
 
-    static func exceptionsCSV(_ r: DailyReport) -> String { CSVText().render(exceptionsRows(r)) }
-
     /// Every rejected record of the day's files, for whoever corrects them with the partner.
     /// `record_ref` is the record's business reference when it has one (a sale's reference,
     /// never personal data).
@@ -77,8 +75,6 @@ enum ReportWriter {
         for x in r.rejections { rows.append([x.file, String(x.record), String(x.line), x.recordRef ?? "", x.field ?? "", x.reason]) }
         return rows
     }
-
-    static func rejectionsCSV(_ r: DailyReport) -> String { CSVText().render(rejectionsRows(r)) }
 
     static let ordersHeader = [
         "order_ref", "dealer", "country", "state", "state_since", "currency", "total", "deposit", "received", "amount_due",
