@@ -280,6 +280,21 @@ public final class SQLiteStore: GatewayStore {
                     ALTER TABLE rejections ADD COLUMN record_ref TEXT;
                     """)
         }
+        m.registerMigration("v12-stock-sales") { db in
+            // A vehicle sold again from dealership stock: which sale took which VIN, from the
+            // order that released it. The projection's VIN becomes a column so that a sale naming
+            // a vehicle finds the orders holding it.
+            try db.execute(
+                sql: """
+                    ALTER TABLE orders ADD COLUMN vin TEXT;
+                    UPDATE orders SET vin = json_extract(view_json, '$.vin');
+                    CREATE INDEX orders_vin ON orders(vin) WHERE vin IS NOT NULL;
+                    CREATE TABLE stock_sales (
+                        seq INTEGER PRIMARY KEY AUTOINCREMENT, vin TEXT NOT NULL, order_ref TEXT NOT NULL, released_by TEXT NOT NULL,
+                        sale_fact TEXT NOT NULL, claimed_at INTEGER NOT NULL, UNIQUE(order_ref, vin));
+                    CREATE INDEX stock_sales_vin ON stock_sales(vin);
+                    """)
+        }
         return m
     }
 
@@ -460,7 +475,7 @@ public final class SQLiteStore: GatewayStore {
                     // Orders with new facts are marked once per file, not once per fact.
                     try db.execute(
                         sql: """
-                            INSERT INTO dirty_orders(order_ref, version) SELECT DISTINCT order_ref, 1 FROM facts WHERE rowid >= ?
+                            INSERT INTO dirty_orders(order_ref, version) SELECT DISTINCT order_ref, 1 FROM facts WHERE rowid >= ? AND order_ref <> ''
                             ON CONFLICT(order_ref) DO UPDATE SET version = version + 1
                             """,
                         arguments: [firstFact])
@@ -533,6 +548,17 @@ public final class SQLiteStore: GatewayStore {
                     LEFT JOIN files ON files.id = facts.file_id WHERE order_ref = ? ORDER BY occurred_at, facts.id
                     """, arguments: [orderRef]
             ).map(Self.fact)
+        }
+    }
+
+    public func unplacedPayments() throws -> [Fact] { try facts(orderRef: "") }
+
+    public func stockSale(orderRef: String) throws -> StockSale? {
+        try db.read { db in
+            try Row.fetchOne(db, sql: "SELECT * FROM stock_sales WHERE order_ref = ? ORDER BY seq DESC LIMIT 1", arguments: [orderRef]).map
+            {
+                StockSale(vin: $0["vin"], orderRef: $0["order_ref"], releasedBy: $0["released_by"], claimedAt: Self.date($0["claimed_at"])!)
+            }
         }
     }
 
@@ -618,14 +644,15 @@ public final class SQLiteStore: GatewayStore {
             let upsert = try db.cachedStatement(
                 sql: """
                     INSERT INTO orders(ref, state, state_since, dealer_code, country, next_deadline_at, anomalies, view_json, folded_at,
-                      currency, total_minor, deposit_minor, received_minor, amount_due_minor, final_payment_due_at, review_at, flagged)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                      currency, total_minor, deposit_minor, received_minor, amount_due_minor, final_payment_due_at, review_at, flagged, vin)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                     ON CONFLICT(ref) DO UPDATE SET state = excluded.state, state_since = excluded.state_since,
                       dealer_code = excluded.dealer_code, country = excluded.country, next_deadline_at = excluded.next_deadline_at,
                       anomalies = excluded.anomalies, view_json = excluded.view_json, folded_at = excluded.folded_at,
                       currency = excluded.currency, total_minor = excluded.total_minor, deposit_minor = excluded.deposit_minor,
                       received_minor = excluded.received_minor, amount_due_minor = excluded.amount_due_minor,
-                      final_payment_due_at = excluded.final_payment_due_at, review_at = excluded.review_at, flagged = excluded.flagged
+                      final_payment_due_at = excluded.final_payment_due_at, review_at = excluded.review_at, flagged = excluded.flagged,
+                      vin = excluded.vin
                     """)
             for v in views {
                 let deadline = v.state == .awaitingFinalPayment ? v.finalPaymentDueAt : nil
@@ -636,7 +663,7 @@ public final class SQLiteStore: GatewayStore {
                 ]
                 args += [
                     v.currency, v.totalMinor, v.depositMinor, v.receivedMinor, v.amountDueMinor, Self.ms(v.finalPaymentDueAt),
-                    Self.ms(review?.nextAt), review?.flagged ?? false,
+                    Self.ms(review?.nextAt), review?.flagged ?? false, v.vin,
                 ]
                 try upsert.execute(arguments: args)
                 try Self.saveAnomalies(db, of: v, at: at)
@@ -973,6 +1000,42 @@ struct SQLiteFactWriter: FactWriter {
     mutating func skip() {
         counts.records += 1
         counts.skipped += 1
+    }
+
+    mutating func claimStockVehicle(vin: String, for orderRef: String, saleFact: String, asOf: Date) throws -> StockClaim {
+        if let mine = try String.fetchOne(
+            db, sql: "SELECT released_by FROM stock_sales WHERE vin = ? AND order_ref = ?", arguments: [vin, orderRef])
+        {
+            return .alreadyClaimed(releasedBy: mine)
+        }
+        // Every order that holds or held the vehicle: those whose projection has its VIN, and the
+        // sales that claimed it (a claim of this run is not folded yet).
+        let claimants = Set(
+            try String.fetchAll(db, sql: "SELECT order_ref FROM stock_sales WHERE vin = ? AND order_ref <> ?", arguments: [vin, orderRef]))
+        var holders: [String: StockHolder] = [:]
+        for r in try Row.fetchAll(
+            db, sql: "SELECT ref, state, state_since, final_payment_due_at FROM orders WHERE vin = ? AND ref <> ?",
+            arguments: [vin, orderRef])
+        {
+            let ref: String = r["ref"]
+            holders[ref] = StockHolder(
+                ref: ref, state: (r["state"] as String?).flatMap(OrderState.init(rawValue:)), isStockSale: claimants.contains(ref),
+                windowClosesAt: SQLiteStore.date(r["final_payment_due_at"]))
+        }
+        for ref in claimants where holders[ref] == nil {
+            holders[ref] = StockHolder(ref: ref, state: nil, isStockSale: true, windowClosesAt: nil)
+        }
+        let outcome = StockHolder.decide(holders.values.sorted { $0.ref < $1.ref }, asOf: asOf)
+        if case .claimed(let releasedBy) = outcome {
+            try db.execute(
+                sql: "INSERT INTO stock_sales(vin, order_ref, released_by, sale_fact, claimed_at) VALUES (?, ?, ?, ?, ?)",
+                arguments: [vin, orderRef, releasedBy, saleFact, SQLiteStore.ms(asOf)])
+        }
+        return outcome
+    }
+
+    mutating func withdrawStockClaim(vin: String, for orderRef: String) throws {
+        try db.execute(sql: "DELETE FROM stock_sales WHERE vin = ? AND order_ref = ?", arguments: [vin, orderRef])
     }
 
     mutating func reject(_ problems: [Rejection]) throws {

@@ -43,6 +43,10 @@ public protocol GatewayStore: Sendable {
     func facts(orderRef: String) throws -> [Fact]
     /// The facts of several orders at once, each order's in time order.
     func facts(orderRefs: [String]) throws -> [String: [Fact]]
+    /// Payments that name no sale we can read: money received (or returned) without an order.
+    func unplacedPayments() throws -> [Fact]
+    /// The stock vehicle a sale took, if it took one.
+    func stockSale(orderRef: String) throws -> StockSale?
     /// The saved states of several orders at once (orders with a state only), without decoding
     /// their projections.
     func states(refs: [String]) throws -> [String: OrderState]
@@ -315,6 +319,71 @@ public protocol FactWriter {
     /// Records the file's number in its partner's sequence; throws `SequenceNumberTaken` when
     /// another file already holds that number.
     mutating func recordSequence(scope: String, number: Int) throws
+    /// A sale takes a vehicle from dealership stock, by VIN, as the stock is at `asOf`. The claim
+    /// is written with the file, so a second sale of the same VIN, in this file or a later one,
+    /// finds it.
+    mutating func claimStockVehicle(vin: String, for orderRef: String, saleFact: String, asOf: Date) throws -> StockClaim
+    /// Takes back a claim this file made, when its sale was not applied after all.
+    mutating func withdrawStockClaim(vin: String, for orderRef: String) throws
+}
+
+/// The answer to a sale that names a stock vehicle.
+public enum StockClaim: Sendable, Equatable {
+    /// The vehicle was stock; `releasedBy` is the order whose window closed unpaid.
+    case claimed(releasedBy: String)
+    /// The same sale claimed it before (its file read again).
+    case alreadyClaimed(releasedBy: String)
+    /// Another sale from stock holds it.
+    case soldTo(String)
+    /// Not stock: `holder` is still buying it (in `state`, its window closing at
+    /// `windowClosesAt`), or no order of ours ever had this vehicle (`holder` nil).
+    case notInStock(holder: String?, state: OrderState?, windowClosesAt: Date?)
+}
+
+/// An order that holds or held a VIN, as the store knows it when a sale names the vehicle.
+public struct StockHolder: Sendable {
+    public let ref: String
+    /// nil: a sale that claimed the vehicle in this run and is not folded yet.
+    public let state: OrderState?
+    /// The order is itself a sale from stock.
+    public let isStockSale: Bool
+    public let windowClosesAt: Date?
+
+    public init(ref: String, state: OrderState?, isStockSale: Bool, windowClosesAt: Date?) {
+        self.ref = ref
+        self.state = state
+        self.isStockSale = isStockSale
+        self.windowClosesAt = windowClosesAt
+    }
+
+    /// The window closed unpaid (folded already, or closing by the as-of time the fold will use).
+    func releasedUnpaid(asOf: Date) -> Bool {
+        state == .sinAsignar || (state == .awaitingFinalPayment && windowClosesAt.map { asOf > $0 } ?? false)
+    }
+
+    /// No longer holding the vehicle: released unpaid, or a sale from stock withdrawn before its señal.
+    func letGo(asOf: Date) -> Bool { releasedUnpaid(asOf: asOf) || state == .cancelled }
+
+    /// Stock when an order released it and nobody holds it now; the vehicle comes from the order
+    /// that released it last (a sale from stock whose own window closed releases it again).
+    public static func decide(_ holders: [StockHolder], asOf: Date) -> StockClaim {
+        if let live = holders.first(where: { !$0.letGo(asOf: asOf) }) {
+            return live.isStockSale
+                ? .soldTo(live.ref) : .notInStock(holder: live.ref, state: live.state, windowClosesAt: live.windowClosesAt)
+        }
+        let released = holders.filter { $0.releasedUnpaid(asOf: asOf) }
+        guard let last = released.max(by: { ($0.windowClosesAt ?? .distantPast, $0.ref) < ($1.windowClosesAt ?? .distantPast, $1.ref) })
+        else { return .notInStock(holder: nil, state: nil, windowClosesAt: nil) }
+        return .claimed(releasedBy: last.ref)
+    }
+}
+
+/// A sale that took a vehicle from dealership stock.
+public struct StockSale: Sendable, Equatable, Codable {
+    public let vin: String
+    public let orderRef: String
+    public let releasedBy: String
+    public let claimedAt: Date
 }
 
 public enum FactWriteResult: Sendable, Equatable {

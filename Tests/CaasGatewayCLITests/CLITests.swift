@@ -138,7 +138,7 @@ struct CLITests {
         #expect(o["due_actions"] as? [String] == [])
         let explain = try cli.run(["explain", "VD/2026/000045", "--json"])
         #expect(explain.code == 0)
-        #expect(explain.out.contains("VENDAS_PT-LIS-01_20261002.csv record 1 (line 2), mapping dms-sales-pt v1"))
+        #expect(explain.out.contains("VENDAS_PT-LIS-01_20261002.csv record 1 (line 2), mapping dms-sales-pt v2"))
         #expect(try cli.run(["explain", "VD/0000/000000"]).code == 1)
     }
 }

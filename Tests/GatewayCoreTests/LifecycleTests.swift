@@ -10,15 +10,16 @@ struct OrderStory {
     var facts: [Fact] = []
     var policies = Policies()
 
-    init(ref: String = "S-2026-000101", delivery: String = "HOME", country: String = "ES") {
+    /// - Parameter stockVIN: the sale takes this vehicle from dealership stock.
+    init(ref: String = "S-2026-000101", delivery: String = "HOME", country: String = "ES", stockVIN: String? = nil) {
         self.ref = ref
-        add(
-            .saleRegistered, day: 0,
-            [
-                "dealer_code": .string("\(country)-MAD-01"), "country": .string(country), "plan": .string("BASE-FAMILY"),
-                "currency": .string("EUR"), "total_minor": .int(4_599_000), "deposit_minor": .int(300_000),
-                "delivery_mode": .string(delivery),
-            ])
+        var sale: FactFields = [
+            "dealer_code": .string("\(country)-MAD-01"), "country": .string(country), "plan": .string("BASE-FAMILY"),
+            "currency": .string("EUR"), "total_minor": .int(4_599_000), "deposit_minor": .int(300_000),
+            "delivery_mode": .string(delivery),
+        ]
+        if let stockVIN { sale["stock_vin"] = .string(stockVIN) }
+        add(.saleRegistered, day: 0, sale)
     }
 
     func at(_ day: Double) -> Date { start.addingTimeInterval(day * 86400) }

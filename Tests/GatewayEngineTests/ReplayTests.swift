@@ -221,4 +221,98 @@ final class ReplayTests {
             })
         #expect(Set(notes.map { $0["idempotency_key"] as! String }).count == notes.count)  // nobody told the same thing twice
     }
+
+    /// The story after 20 Nov (Tests/Fixtures/story-after-20-nov), by the day in each name.
+    static func laterFilesByDay() -> [String: [String]] {
+        var out: [String: [String]] = [:]
+        for dir in ["intranet", "psp", "bank", "carrier", "iot"] {
+            let base = Fixtures.path("story-after-20-nov/" + dir)
+            for name in ((try? FileManager.default.contentsOfDirectory(atPath: base)) ?? []).sorted() {
+                guard let r = name.range(of: "2026[0-9]{4}", options: .regularExpression) else { continue }
+                out[String(name[r]), default: []].append(base + "/" + name)
+            }
+        }
+        return out
+    }
+
+    @Test func theStoryGoesOnWithS2026000103sVehicleSoldAgainFromStock() throws {
+        var box = try Sandbox()
+        try box.useFactory(sim)
+        box.config.dealerships["ES-MAD-01"] = "Paseo de la Castellana 200, Madrid"
+        for b in bodies { try box.useRegistration(b) }
+        let client = try HTTPClient(tls: TLSOptions(caBundle: sim.ca.caCertificate))
+        func placed() throws -> Set<String> {
+            let r = try client.send(HTTPRequest(method: "GET", url: sim.baseURL + "/_sim/requests"))
+            let o = try JSONSerialization.jsonObject(with: r.body) as! [String: [String: Any]]
+            return Set(o.filter { $0.value["placed"] as? Bool == true }.keys)
+        }
+        let story = Self.filesByDay(), later = Self.laterFilesByDay()
+        var day = Timestamp.parseISO("2026-10-01")!
+        var placedBy20Nov: Set<String> = []
+        while Timestamp.day(day) <= "2026-11-30" {
+            let stamp = Timestamp.day(day).replacingOccurrences(of: "-", with: "")
+            try box.drop(story[stamp] ?? [])
+            try FileManager.default.createDirectory(atPath: box.inbox, withIntermediateDirectories: true)
+            for f in later[stamp] ?? [] {
+                try FileManager.default.copyItem(atPath: f, toPath: box.inbox + "/" + (f as NSString).lastPathComponent)
+            }
+            _ = try box.run(asOf: Timestamp.day(day) + "T23:00:00Z")
+            if Timestamp.day(day) == "2026-11-20" { placedBy20Nov = try placed() }
+            day = day.addingTimeInterval(86400)
+        }
+        // No factory order for the stock vehicle: the plants placed the story's 11 and no more.
+        #expect(placedBy20Nov.count == 11)
+        #expect(try placed() == placedBy20Nov)
+
+        let g = try box.gateway()
+        let sold = try #require(try g.storeForQueries.projection(ref: "S-2026-000105"))
+        #expect(sold.state == .operational, "\(sold.timeline.map { "\($0.stateAfter?.rawValue ?? "-") \($0.note ?? "")" })")
+        #expect(sold.vin == "VSCCAE103V3047030" && sold.factoryOrder == nil && sold.plate != nil && sold.anomalies.isEmpty)
+        #expect(sold.receivedMinor == sold.totalMinor)
+        #expect(try g.storeForQueries.actions(orderRef: "S-2026-000105").allSatisfy { $0.kind != .placeFactoryOrder })
+        #expect(try g.storeForQueries.registrations().contains { $0.orderRef == "S-2026-000105" && $0.phase == .registered })
+        // The first buyer's order keeps its history, and records where the vehicle went.
+        let first = try #require(try g.storeForQueries.projection(ref: "S-2026-000103"))
+        #expect(first.state == .sinAsignar && first.resoldTo == "S-2026-000105" && first.receivedMinor == 500_000)
+
+        // The dealership's stock: released on 16 Nov, sold on 22 Nov (the señal), one line each.
+        let stock = try box.files(under: box.config.outbox + "/stock").sorted().flatMap { rel in
+            try String(contentsOfFile: box.config.outbox + "/stock/" + rel, encoding: .utf8).split(separator: "\n").map {
+                try JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any]
+            }
+        }.filter { $0["vin"] as? String == "VSCCAE103V3047030" }
+        #expect(stock.map { "\($0["change"]!) \($0["order_ref"]!)" } == ["released S-2026-000103", "sold S-2026-000105"])
+        #expect(stock.last?["released_by"] as? String == "S-2026-000103" && stock.last?["at"] as? String == "2026-11-22T11:20:00Z")
+
+        // The expediente shows where the vehicle came from.
+        let expediente =
+            try JSONSerialization.jsonObject(
+                with: Data(contentsOf: URL(fileURLWithPath: box.config.outbox + "/expedientes/S-2026-000105.json"))) as! [String: Any]
+        #expect((expediente["vehicle"] as? [String: String]) == ["origin": "dealership_stock", "vin": "VSCCAE103V3047030"])
+        #expect((expediente["factory"] as! [String: Any])["order"] == nil || (expediente["factory"] as! [String: Any])["order"] is NSNull)
+
+        // The report is clean of it: no exception of the sale, nothing rejected, and the
+        // "sell it from stock" of the first order resolved once it was sold.
+        let decoder = JSONDecoder()
+        decoder.keyDecodingStrategy = .convertFromSnakeCase
+        func report(_ day: String) throws -> DailyReport {
+            try decoder.decode(
+                DailyReport.self, from: Data(contentsOf: URL(fileURLWithPath: "\(box.config.reportsDir)/\(day)/report.json")))
+        }
+        for d in ["2026-11-21", "2026-11-22", "2026-11-27", "2026-11-29", "2026-11-30"] {
+            let r = try report(d)
+            // Registered on the 27th, it waits at the dealership for its customer: work, not a problem.
+            let its = r.exceptions.filter { $0.order == "S-2026-000105" || $0.subject.contains("S-2026-000105") }.map(\.rule)
+            #expect(its == (d == "2026-11-27" ? ["waiting_for_collection"] : []), "\(d): \(its)")
+            #expect(r.rejections.isEmpty || r.rejections.allSatisfy { $0.recordRef != "S-2026-000105" }, "\(d)")
+        }
+        #expect(try report("2026-11-21").exceptions.contains { $0.key == "released_to_stock:S-2026-000103" })
+        #expect(try report("2026-11-22").resolvedExceptions.map(\.key).contains("released_to_stock:S-2026-000103"))
+        let told = try box.notifications().filter { $0["order_ref"] as? String == "S-2026-000105" }.map { $0["template"] as! String }
+        for t in [
+            "customer_welcome", "order_available_at_dealership", "order_final_payment_received", "order_registered", "order_delivered",
+        ] {
+            #expect(told.contains(t), "\(t) in \(told)")
+        }
+    }
 }

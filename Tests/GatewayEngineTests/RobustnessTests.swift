@@ -124,7 +124,7 @@ struct RobustnessTests {
         let e = try #require(try box.gateway().explain(ref: "S-2026-000201", asOf: Timestamp.parseISO("2026-10-04T00:00:00Z")!))
         #expect(e.view.timeline.map(\.stateAfter) == [.saleRegistered, .awaitingReservation])
         let first = try #require(e.facts[e.view.timeline[0].factID])
-        #expect(first.provenance.summary == "SALES_FR-LYO-01_20261001233000.xml record 1 (line 3), mapping intranet-sales v1")
+        #expect(first.provenance.summary == "SALES_FR-LYO-01_20261001233000.xml record 1 (line 3), mapping intranet-sales v2")
         #expect(e.facts[e.view.timeline[1].factID]?.provenance.summary == "action issue_credentials:S-2026-000201")
         #expect(e.actions.map(\.status) == [.done])
         #expect(try box.gateway().explain(ref: "S-0000-000000", asOf: Date()) == nil)

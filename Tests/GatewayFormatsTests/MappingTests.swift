@@ -57,7 +57,7 @@ struct MappingTests {
         #expect(f.string("customer.street") == "Calle de Atocha 27, 3º B")
         #expect(f.string("delivery_mode") == "HOME")
         #expect(f.provenance.record == 1 && f.provenance.line == 3)
-        #expect(f.provenance.mapping == "intranet-sales" && f.provenance.mappingVersion == 1)
+        #expect(f.provenance.mapping == "intranet-sales" && f.provenance.mappingVersion == 2)
         // A sale without options has an empty list, not a missing field.
         #expect(r.facts[1]["options"] == .list([]))
         #expect(f.id == FactID.make(source: "intranet-sales", kind: .saleRegistered, key: ["S-2026-000101"]))

@@ -15,9 +15,17 @@ public enum FactKind: String, Sendable, CaseIterable, Codable {
     case registrationRejected = "registration_rejected"
     case carrierEvent = "carrier_event"
     case appLinkEvent = "app_link_event"
+    /// The gateway's own record on the order that released a vehicle to stock: another sale took
+    /// it from stock. (Last, so the fold's tie-break order of the older kinds is unchanged.)
+    case vehicleResold = "vehicle_resold"
 
     /// The canonical fields of this kind: what a mapping must (or may) bind and what the fold reads.
     public var schema: FactSchema { FactSchema.of(self) }
+
+    /// Money received is kept even when it names no sale we can read (a transfer without a
+    /// reference, a capture for an unknown merchant reference): such a payment is a fact without
+    /// an order, shown to finance until it is placed or returned, never a rejected record.
+    public var mayNameNoOrder: Bool { self == .payment }
 }
 
 public enum FieldType: String, Sendable {
@@ -86,6 +94,8 @@ public struct FactSchema: Sendable {
                 FieldSpec("delivery.street"), FieldSpec("delivery.postal_code"),
                 FieldSpec("delivery.city"), FieldSpec("delivery.country"),
                 FieldSpec("sales_rep"),
+                // A vehicle already in dealership stock (released unpaid by an earlier order): no factory order.
+                FieldSpec("stock_vin"),
             ]
         case .saleCancelled:
             own = [FieldSpec("dealer_code"), FieldSpec("reason")]
@@ -129,6 +139,8 @@ public struct FactSchema: Sendable {
                 FieldSpec("event", required: true, allowed: carrierEvents), FieldSpec("shipment_id"),
                 FieldSpec("vin"), FieldSpec("location"),
             ]
+        case .vehicleResold:
+            own = [FieldSpec("vin", required: true), FieldSpec("sold_to", required: true)]
         case .appLinkEvent:
             own = [
                 FieldSpec("event", required: true, allowed: ["linked", "link_failed", "unlinked"]),

@@ -44,6 +44,8 @@ public enum Lifecycle {
         case .delivered, .operational: due.append(.authorizeLink)
         default: break
         }
+        // A vehicle sold from stock leaves the dealership's stock once its señal is paid.
+        if view.stockVehicle != nil, state.rank >= OrderState.awaitingFinalPayment.rank { due.append(.stockSold) }
         return due.map { DueAction(kind: $0, orderRef: view.ref) }
     }
 }
@@ -104,6 +106,13 @@ struct Folder {
     mutating func apply(_ fact: Fact) {
         guard let state else {
             if fact.kind == .saleRegistered { return registerSale(fact) }
+            if fact.kind == .payment {
+                // Money naming a sale we do not know: finance sees what it is, never who paid it.
+                return park(
+                    fact, .unknownOrder,
+                    "\(UnplacedMoney.describe(fact)) names sale \(fact.orderRef), which no dealership registered; kept and applied if the sale arrives"
+                )
+            }
             return park(fact, .unknownOrder, "no sale is registered for \(fact.orderRef) yet; kept and applied when the sale arrives")
         }
         switch fact.kind {
@@ -140,7 +149,9 @@ struct Folder {
                 step(fact, "payment pending at the provider: not money until it is captured")
             }
         case .factoryOrderPlaced:
-            if state == .reserved {
+            if view.stockVehicle != nil {
+                park(fact, .guardViolation, "a factory order for a vehicle sold from dealership stock: it is never ordered again")
+            } else if state == .reserved {
                 view.factoryOrder = fact.string("factory_order")
                 view.plant = fact.string("plant") ?? view.plant
                 view.eta = fact.time("eta") ?? view.eta
@@ -191,6 +202,14 @@ struct Folder {
             }
         case .carrierEvent: applyCarrier(fact, state)
         case .appLinkEvent: applyLink(fact, state)
+        case .vehicleResold:
+            let buyer = fact.string("sold_to") ?? "?"
+            if state == .sinAsignar {
+                view.resoldTo = buyer
+                step(fact, "the vehicle was sold again from dealership stock, to \(buyer)")
+            } else {
+                park(fact, .outOfOrder, "a resale of the vehicle to \(buyer) while the order is \(state.rawValue), not dealership stock")
+            }
         }
     }
 
@@ -203,8 +222,12 @@ struct Folder {
         view.currency = fact.string("currency")
         view.totalMinor = fact.int("total_minor") ?? 0
         view.depositMinor = fact.int("deposit_minor") ?? 0
+        if let vin = fact.string("stock_vin") {
+            view.stockVehicle = vin
+            view.vin = vin
+        }
         move(to: .saleRegistered, at: fact.occurredAt)
-        step(fact, "sale registered by \(view.dealerCode ?? "?")")
+        step(fact, "sale registered by \(view.dealerCode ?? "?")" + (view.stockVehicle.map { " of stock vehicle \($0)" } ?? ""))
     }
 
     mutating func applyPayment(_ fact: Fact, _ state: OrderState) {
@@ -243,7 +266,10 @@ struct Folder {
             view.receivedMinor += amount
             switch state {
             case .saleRegistered, .awaitingReservation:
-                if view.receivedMinor >= view.depositMinor {
+                if view.receivedMinor >= view.depositMinor, view.stockVehicle != nil {
+                    // The vehicle is at the dealership already: its final-payment window opens now.
+                    openFinalPaymentWindow(fact, "reservation paid; the stock vehicle is at the dealership")
+                } else if view.receivedMinor >= view.depositMinor {
                     move(to: .reserved, at: fact.occurredAt)
                     step(fact, "reservation paid")
                 } else {
@@ -277,6 +303,10 @@ struct Folder {
 
     mutating func applyManufacturing(_ fact: Fact, _ state: OrderState) {
         let code = fact.string("code") ?? ""
+        if view.stockVehicle != nil {
+            return park(
+                fact, .outOfOrder, "factory status \(code) for a vehicle sold from dealership stock, which the factory no longer builds")
+        }
         if state < .reserved || state == .cancelled {
             return park(fact, .guardViolation, "factory status \(code) for an order without a paid reservation")
         }
@@ -308,24 +338,29 @@ struct Folder {
             }
             return step(fact, "repeated factory status")
         }
+        if target == .awaitingFinalPayment { return openFinalPaymentWindow(fact, "available at the dealership") }
         move(to: target, at: fact.occurredAt)
         if let template = Self.manufacturingNotice[code] { notice(template, fact, ["eta": view.eta.map(Timestamp.day) ?? ""]) }
-        if target == .awaitingFinalPayment {
-            let days = policies.finalPaymentWindowDays(country: view.country)
-            view.finalPaymentDueAt = fact.occurredAt.addingTimeInterval(Double(days) * 86400)
-            notice(
-                "available_at_dealership", fact, sms: true,
-                [
-                    "dealer_code": view.dealerCode ?? "", "final_payment_due_at": view.finalPaymentDueAt.map(Timestamp.iso) ?? "",
-                    "amount_due": Money.format(max(0, view.totalMinor - view.receivedMinor), view.currency),
-                ])
-            if view.receivedMinor >= view.totalMinor {
-                move(to: .fullyPaid, at: fact.occurredAt)
-                return step(fact, "available at the dealership, already paid in full")
-            }
-            return step(fact, "available at the dealership; final payment due within \(days) days")
-        }
         step(fact, code.replacingOccurrences(of: "_", with: " "))
+    }
+
+    /// The vehicle is at the dealership (from the factory, or from stock once its señal is
+    /// paid): the customer is told, and the final payment is due within the country's window.
+    mutating func openFinalPaymentWindow(_ fact: Fact, _ what: String) {
+        move(to: .awaitingFinalPayment, at: fact.occurredAt)
+        let days = policies.finalPaymentWindowDays(country: view.country)
+        view.finalPaymentDueAt = fact.occurredAt.addingTimeInterval(Double(days) * 86400)
+        notice(
+            "available_at_dealership", fact, sms: true,
+            [
+                "dealer_code": view.dealerCode ?? "", "final_payment_due_at": view.finalPaymentDueAt.map(Timestamp.iso) ?? "",
+                "amount_due": Money.format(max(0, view.totalMinor - view.receivedMinor), view.currency),
+            ])
+        if view.receivedMinor >= view.totalMinor {
+            move(to: .fullyPaid, at: fact.occurredAt)
+            return step(fact, "\(what), already paid in full")
+        }
+        step(fact, "\(what); final payment due within \(days) days")
     }
 
     mutating func applyCarrier(_ fact: Fact, _ state: OrderState) {
@@ -411,5 +446,22 @@ public enum Money {
         // orders.csv formats three amounts for every order: no Foundation trimming per call.
         guard let currency, !currency.isEmpty else { return amount }
         return amount + " " + currency
+    }
+}
+
+/// How a payment that no order can take is described to finance: amount, currency, date and the
+/// bank's or provider's reference, never the payer's name or account (a mapping does not even
+/// read them).
+public enum UnplacedMoney {
+    public static func describe(_ payment: Fact) -> String {
+        let amount = Money.format(payment.int("amount_minor") ?? 0, payment.string("currency"))
+        let verb =
+            switch payment.string("event") {
+            case "refunded"?: "refunded"
+            case "chargeback"?: "charged back"
+            default: "received"
+            }
+        return "\(amount) \(verb) on \(Timestamp.day(payment.occurredAt))"
+            + (payment.string("payment_id").map { " (reference \($0))" } ?? "")
     }
 }

@@ -61,10 +61,12 @@ public struct DueActionKind: RawRepresentable, Hashable, Sendable, Codable, Cust
     public static let notifyCustomer = register("notify_customer")
     /// At handover: the IoT platform is told which customer may link which vehicle.
     public static let authorizeLink = register("authorize_link")
+    /// A vehicle sold again from dealership stock: the dealership learns it has left its stock.
+    public static let stockSold = register("stock_sold")
 
     /// The lifecycle's own kinds, registered before anything is decoded.
     public static let builtIn: [DueActionKind] = [
-        issueCredentials, placeFactoryOrder, submitRegistration, releaseToStock, notifyCustomer, authorizeLink,
+        issueCredentials, placeFactoryOrder, submitRegistration, releaseToStock, notifyCustomer, authorizeLink, stockSold,
     ]
 
     public var description: String { rawValue }
@@ -171,6 +173,10 @@ public struct OrderView: Sendable, Hashable, Codable {
     public internal(set) var refunds: Int = 0
     public internal(set) var chargebacks: Int = 0
     public internal(set) var vin: String?
+    /// The VIN of the dealership stock vehicle this sale took; nil for a vehicle ordered from the factory.
+    public internal(set) var stockVehicle: String? = nil
+    /// For an order that released its vehicle unpaid: the order that bought it from stock after.
+    public internal(set) var resoldTo: String? = nil
     public internal(set) var factoryOrder: String?
     public internal(set) var plant: String?
     public internal(set) var eta: Date?

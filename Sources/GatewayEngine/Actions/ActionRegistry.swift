@@ -14,6 +14,7 @@ enum ActionRegistry {
             CredentialsAction(outbox: config.outbox),
             NotifyAction(outbox: config.outbox),
             ReleaseToStockAction(outbox: config.outbox),
+            StockSoldAction(outbox: config.outbox),
             LinkAuthorizationAction(outbox: config.outbox),
         ]
         // Without a factory configured, reserved orders wait: no person orders from the factory.

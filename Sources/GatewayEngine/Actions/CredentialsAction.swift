@@ -28,7 +28,7 @@ struct CredentialsAction: OutboxPerformer {
     /// The welcome carries its own key (`customer_welcome:<ref>`), kept in the in-flight mark.
     func lineKey(_ item: ActionItem) -> String? { decode(item.action.resultJSON)?.notificationKey }
 
-    func recoveredFacts(_ item: ActionItem) -> [Fact] {
+    func recoveredFacts(_ item: ActionItem, pass: ActionPass) throws -> [Fact] {
         decode(item.action.resultJSON).map { [Self.fact(item.action, $0)] } ?? []
     }
 

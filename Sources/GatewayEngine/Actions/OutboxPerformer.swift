@@ -19,13 +19,13 @@ protocol OutboxPerformer: ActionPerformer where Work == OutboxLine {
     /// The key the written line carries (the action's own key unless the line has its own).
     func lineKey(_ item: ActionItem) -> String?
     /// Facts to record for an action a dead run had already written.
-    func recoveredFacts(_ item: ActionItem) -> [Fact]
+    func recoveredFacts(_ item: ActionItem, pass: ActionPass) throws -> [Fact]
 }
 
 extension OutboxPerformer {
     var policy: ActionPolicy { .local }
     func lineKey(_ item: ActionItem) -> String? { item.action.key }
-    func recoveredFacts(_ item: ActionItem) -> [Fact] { [] }
+    func recoveredFacts(_ item: ActionItem, pass: ActionPass) throws -> [Fact] { [] }
 
     func prepare(_ items: [ActionItem], pass: ActionPass, inFlight: inout ActionCommit) throws -> [Prepared<OutboxLine>] {
         let file = outbox.relativePath(runID: pass.run.runID, pass: pass.number)
@@ -35,7 +35,7 @@ extension OutboxPerformer {
                 outbox.contains(key: key, inRelative: written)
             {
                 pass.run.logger.notice("finishing an action an interrupted run had written", metadata: item.metadata)
-                out.append(.settled(.done(facts: recoveredFacts(item))))
+                out.append(.settled(.done(facts: try recoveredFacts(item, pass: pass))))
                 continue
             }
             switch try line(item, pass: pass, inFlight: &inFlight) {

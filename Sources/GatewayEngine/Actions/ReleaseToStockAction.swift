@@ -15,7 +15,8 @@ struct ReleaseToStockAction: OutboxPerformer {
     func line(_ item: ActionItem, pass: ActionPass, inFlight: inout ActionCommit) throws -> Prepared<OutboxLine> {
         guard let view = item.view, view.state == .sinAsignar else { return .settled(.skipped("no longer due")) }
         let line: [String: Any] = [
-            "idempotency_key": item.action.key, "dealer_code": view.dealerCode ?? "", "order_ref": view.ref, "vin": view.vin ?? "",
+            "idempotency_key": item.action.key, "change": "released", "at": view.stateSince.map(Timestamp.iso) ?? "",
+            "dealer_code": view.dealerCode ?? "", "order_ref": view.ref, "vin": view.vin ?? "",
             "factory_order": view.factoryOrder ?? "", "plan": view.plan ?? "", "options": view.options,
             "released_at": view.stateSince.map(Timestamp.iso) ?? "", "reason": "final payment window closed unpaid; reservation kept",
         ]

@@ -44,6 +44,14 @@ public struct Expediente: Codable, Sendable, Equatable {
         public let eta: String?
     }
 
+    /// Where the customer's vehicle comes from: built for this order, or dealership stock that an
+    /// earlier sale released unpaid.
+    public struct Vehicle: Codable, Sendable, Equatable {
+        /// `factory_order` or `dealership_stock`.
+        public let origin: String
+        public let vin: String?
+    }
+
     public struct Registration: Codable, Sendable, Equatable {
         public let plate: String?
         public let registeredAt: String?
@@ -70,6 +78,7 @@ public struct Expediente: Codable, Sendable, Equatable {
     public let updatedAt: String?
     public let sale: Sale
     public let payments: Payments
+    public let vehicle: Vehicle
     public let factory: Factory
     public let registration: Registration
     public let delivery: Delivery
@@ -104,6 +113,7 @@ public struct Expediente: Codable, Sendable, Equatable {
                         at: Timestamp.iso($0.occurredAt), event: $0.string("event") ?? "?", purpose: $0.string("purpose"),
                         method: $0.string("method"), amountMinor: $0.int("amount_minor") ?? 0, currency: $0.string("currency"))
                 }),
+            vehicle: Vehicle(origin: v.stockVehicle == nil ? "factory_order" : "dealership_stock", vin: v.vin),
             factory: Factory(
                 order: v.factoryOrder, plant: v.plant, vin: v.vin, eta: v.eta.map(Timestamp.day),
                 history: steps(.factoryOrderPlaced, "factory_order").map { Step(at: $0.at, event: "order_placed", eta: $0.eta) }

@@ -58,24 +58,12 @@ struct Ingestor {
         meta["feed"] = "\(mapping.feed)"
         let incoming = IncomingFile(hash: hash, name: file.name, feed: mapping.feed, size: file.size)
         let counts: IngestCounts
+        let admission = Admission(catalogue: config.catalogue, asOf: asOf)
         do {
             counts = try store.ingestFile(incoming, runID: runID, at: asOf) { writer in
                 let summary = try FeedReader.read(path: file.path, mapping: mapping, fileHash: hash, fileName: file.name) { outcome in
                     switch outcome {
-                    case .fact(let fact):
-                        // The catalogue's rules, for every sales feed alike, before any customer exists.
-                        let broken = config.catalogue.problems(of: fact)
-                        if broken.isEmpty {
-                            _ = try writer.add(fact)
-                        } else {
-                            try writer.reject(
-                                broken.map {
-                                    Rejection(
-                                        record: fact.provenance.record ?? 0, line: fact.provenance.line ?? 0, field: $0.field,
-                                        reason: $0.reason,
-                                        recordRef: fact.orderRef)
-                                })
-                        }
+                    case .fact(let fact): try admission.admit(fact, into: &writer)
                     case .rejected(let problems): try writer.reject(problems)
                     case .skipped: writer.skip()
                     }

@@ -255,6 +255,7 @@ public struct DailyReport: Codable, Sendable, Equatable {
         }
         let actions = Dictionary(uniqueKeysWithValues: try store.actionCounts().map { ($0.key.rawValue, $0.value) })
         input.failedActions = try store.actions(status: .failed)
+        input.unplacedPayments = try store.unplacedPayments()
         let transfers = try store.transfers(runIDs: runs.map(\.id))
         let registrations = try store.unfinishedRegistrations()
         input.registrations = registrations

@@ -54,6 +54,8 @@ public enum Reconciliation {
         /// Dealership sales feeds: a rejected record there is a sale that does not exist for us
         /// until the dealership corrects it.
         public var salesFeeds: Set<String> = []
+        /// Payments that name no sale we can read.
+        public var unplacedPayments: [Fact] = []
         public init() {}
 
         /// Which feeds are money and which are sales, as their mappings say (a payment fact; a
@@ -136,6 +138,18 @@ public enum Reconciliation {
                 "\(a.kind.rawValue) gave up after \(a.attempts) attempt(s): \(a.lastError ?? "no reason recorded")",
                 todo:
                     "fix the cause (the partner's words are in the detail), then caas-gateway retry \(a.key) --note WHY (or retry --failed --kind \(a.kind.rawValue))"
+            )
+        }
+        for p in input.unplacedPayments {
+            // Open until finance places or returns it and dismisses it with a note: such money has
+            // no sale that could arrive to take it.
+            let source = p.provenance.mapping ?? "a payment feed"
+            f.add(
+                "payment_unmatched", .finance, order: nil,
+                subject: "\(source) \(p.string("payment_id") ?? p.id)", key: p.id, since: p.occurredAt,
+                "\(UnplacedMoney.describe(p)) names no sale we know\(p.provenance.fileName.map { " (\($0), record \(p.provenance.record ?? 0))" } ?? "")",
+                todo:
+                    "find the sale (ask the bank or provider for the payer's details), then have the customer pay quoting it or return the money; caas-gateway dismiss KEY --note HOW once handled"
             )
         }
         for g in input.lostFiles {
@@ -257,7 +271,8 @@ public enum Reconciliation {
                     "remind the customer: unpaid at the deadline, the vehicle goes to stock and the señal is kept")
             }
         case .sinAsignar:
-            if f.through(since + TimeInterval(c.releasedToStockDays) * day) {
+            // Sold again from stock: nothing left for the dealership to do with this vehicle.
+            if v.resoldTo == nil, f.through(since + TimeInterval(c.releasedToStockDays) * day) {
                 rule(
                     "released_to_stock", .dealership,
                     "final payment window closed unpaid; \(v.vin ?? "the vehicle") is dealership stock, the señal is kept",

@@ -66,6 +66,11 @@ public struct FeedMapping: Sendable {
     public var factSource: String?
     /// JSON: the largest document (a whole file, or an NDJSON line) read.
     public var maxDocumentBytes = 1 << 20
+    /// `repeated_key: numbered`: a key seen again in the same file is another record (two
+    /// transactions of one bank entry with the same references), told apart by its occurrence:
+    /// the second gets `#2` as one more key part, and so on. The first keeps its plain key, so the
+    /// ids of files without repeats never change. By default a repeat is the same record again.
+    public var numberRepeatedKeys = false
     /// Generous for any text a partner sends (an address, a remittance line), small enough that
     /// a runaway field costs nothing.
     public static let defaultMaxFieldBytes = 16 * 1024
@@ -131,6 +136,9 @@ public struct FieldBinding: Sendable {
     /// reference that may be in any of several free-text fields). Without it the first non-empty
     /// source is used, and a value its transforms refuse is an error.
     public var search = false
+    /// `optional: true`: the file may lack the column (one that newer partner versions append);
+    /// the field is then empty, instead of the file being refused for its header.
+    public var optional = false
     /// Line of the binding in the mapping file.
     public let line: Int
 }

@@ -23,6 +23,7 @@ public enum MappingLoader {
 
     static let topKeys: Set<String> = [
         "feed", "version", "description", "source", "match", "format", "csv", "xml", "facts", "key", "fields", "max_field_bytes",
+        "repeated_key",
         "fact_source", "json", "max_document_bytes",
     ]
 
@@ -191,6 +192,13 @@ public enum MappingLoader {
             guard (1...(64 << 20)).contains(v) else { throw n.error("max_document_bytes must be between 1 and 67108864") }
             mapping.maxDocumentBytes = v
         }
+        if let n = top["repeated_key"] {
+            switch try n.scalar("repeated_key") {
+            case "numbered": mapping.numberRepeatedKeys = true
+            case "same": mapping.numberRepeatedKeys = false
+            default: throw n.error("repeated_key is numbered (a repeat in one file is another record) or same (the default)")
+            }
+        }
         if let n = top["max_field_bytes"] {
             let v = try n.int("max_field_bytes")
             guard (1...(64 << 20)).contains(v) else { throw n.error("max_field_bytes must be between 1 and 67108864") }
@@ -271,7 +279,7 @@ public enum MappingLoader {
         return FactRule(kind: kind, condition: condition, overrides: overrides, line: node.line)
     }
 
-    static let bindingKeys: Set<String> = ["column", "path", "value", "transforms", "checks", "search"]
+    static let bindingKeys: Set<String> = ["column", "path", "value", "transforms", "checks", "search", "optional"]
 
     static func binding(
         _ name: String, _ node: YAMLNode, line: Int, format: FeedMapping.Format,
@@ -330,6 +338,7 @@ public enum MappingLoader {
         let checks = try (f["checks"]?.sequence("checks") ?? []).map { try check($0, field: name) }
         var b = FieldBinding(name: name, sources: sources, transforms: transforms, checks: checks, line: line)
         if let n = f["search"] { b.search = try n.bool("search") }
+        if let n = f["optional"] { b.optional = try n.bool("optional") }
         return b
     }
 

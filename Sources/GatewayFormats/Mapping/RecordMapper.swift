@@ -91,6 +91,19 @@ public struct RecordMapper {
     let conditionIndex: [Int?]
     let skipConditionIndex: [Int?]
     let keyIndex: [Int]
+    /// With `repeated_key: numbered`: how often each key was seen in this file so far.
+    let keyCounts = KeyCounts()
+
+    final class KeyCounts: @unchecked Sendable {
+        var seen: [[String]: Int] = [:]
+
+        /// 1 for a key's first record in the file, 2 for its second, …
+        func next(_ key: [String]) -> Int {
+            let n = (seen[key] ?? 0) + 1
+            seen[key] = n
+            return n
+        }
+    }
 
     /// - Parameter header: the CSV header row (nil for XML). A column the mapping reads that the
     ///   header lacks is a file-level problem.
@@ -135,7 +148,7 @@ public struct RecordMapper {
             }
         }
         // A column offered as one of several alternatives may be absent; a field left with no source may not.
-        let unresolvable = mapping.fields.filter { resolved[$0.key]?.isEmpty ?? true }.map(\.key)
+        let unresolvable = mapping.fields.filter { !$0.value.optional && resolved[$0.key]?.isEmpty ?? true }.map(\.key)
         if !unresolvable.isEmpty {
             throw FileProblem(
                 line: 1,
@@ -208,8 +221,12 @@ public struct RecordMapper {
         for (i, spec) in ruleFields[ruleIndex] where rule.overrides[spec.name] == nil {
             let name = spec.name
             switch value(i) {
+            case .failure where name == "order_ref" && rule.kind.mayNameNoOrder:
+                break  // money naming no sale we can read: a fact without an order
             case .failure(let f):
                 problems.append(Rejection(record: record.number, line: record.line, field: name, reason: f.reason))
+            case .success(nil) where name == "order_ref" && rule.kind.mayNameNoOrder:
+                break
             case .success(nil) where spec.type == .list:
                 fields[name] = .list([])  // "no options" is a value, not a missing field
             case .success(nil):
@@ -250,6 +267,10 @@ public struct RecordMapper {
                 ])
             }
             keyParts.append(s)
+        }
+        if mapping.numberRepeatedKeys {
+            let n = keyCounts.next(keyParts)
+            if n > 1 { keyParts.append("#\(n)") }
         }
         var prov = provenance
         prov.record = record.number
