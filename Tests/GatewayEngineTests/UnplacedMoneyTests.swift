@@ -28,6 +28,7 @@ struct UnplacedMoneyTests {
         let found = try box.gateway().exceptions(asOf: Timestamp.parseISO("2026-11-25T23:00:00Z")!)
         let money = found.filter { $0.rule == "payment_unmatched" }
         #expect(money.count == 3 && money.allSatisfy { $0.owner == .finance && $0.order == nil })
+        #expect(money.allSatisfy { $0.todo.hasSuffix("caas-gateway exceptions dismiss \($0.key) --note HOW") })
         #expect(
             money.map(\.detail).sorted() == [
                 "3.10 CHF received on 2007-10-18 (reference ACSR160617103200001) names no sale we know (camt054_20261125.xml, record 1)",

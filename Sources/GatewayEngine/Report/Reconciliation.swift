@@ -149,7 +149,7 @@ public enum Reconciliation {
                 subject: "\(source) \(p.string("payment_id") ?? p.id)", key: p.id, since: p.occurredAt,
                 "\(UnplacedMoney.describe(p)) names no sale we know\(p.provenance.fileName.map { " (\($0), record \(p.provenance.record ?? 0))" } ?? "")",
                 todo:
-                    "find the sale (ask the bank or provider for the payer's details), then have the customer pay quoting it or return the money; caas-gateway dismiss KEY --note HOW once handled"
+                    "find the sale (ask the bank or provider for the payer's details), then have the customer pay quoting it or return the money; once handled: caas-gateway exceptions dismiss payment_unmatched:\(p.id) --note HOW"
             )
         }
         for g in input.lostFiles {
