@@ -65,7 +65,11 @@ let package = Package(
         // The store behind a protocol: fact log, file ledger, projection, actions, runs. SQLite first.
         .target(
             name: "GatewayStore",
-            dependencies: ["GatewayCore", .product(name: "GRDB", package: "GRDB.swift")],
+            dependencies: [
+                "GatewayCore", .product(name: "GRDB", package: "GRDB.swift"),
+                // SQLite's own binding calls, for the ingest's per-record insert.
+                .product(name: "GRDBSQLite", package: "GRDB.swift"),
+            ],
             swiftSettings: strict
         ),
         // The run: discover, ingest, fold, decide, act, reconcile, report.

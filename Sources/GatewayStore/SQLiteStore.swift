@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import GRDBSQLite
 import GatewayCore
 
 /// The embedded store: one SQLite file in WAL mode, through GRDB. Synchronous commits are FULL:
@@ -469,7 +470,7 @@ public final class SQLiteStore: GatewayStore {
                     guard db.changesCount == 1 else { throw FileAlreadyClaimed(hash: file.hash) }
                     let fileID = try Int64.fetchOne(db, sql: "SELECT id FROM files WHERE hash = ?", arguments: [file.hash])!
                     let firstFact = (try Int64.fetchOne(db, sql: "SELECT max(rowid) FROM facts") ?? 0) + 1
-                    var writer: any FactWriter = SQLiteFactWriter(db: db, file: file, fileID: fileID, runID: runID)
+                    var writer: any FactWriter = try SQLiteFactWriter(db: db, file: file, fileID: fileID, runID: runID)
                     try body(&writer)
                     counts = (writer as! SQLiteFactWriter).counts
                     // Orders with new facts are marked once per file, not once per fact.
@@ -945,11 +946,68 @@ struct SQLiteFactWriter: FactWriter {
     let fileID: Int64
     let runID: String
     var counts = IngestCounts()
+    /// The fact insert, prepared once per file and bound with SQLite's own calls: GRDB's
+    /// arguments box every value, and the fields would be built into a String only to be
+    /// validated again. Used by this writer only, so nothing else sees its state.
+    let insert: Statement
+
+    init(db: Database, file: IncomingFile, fileID: Int64, runID: String) throws {
+        self.db = db
+        self.file = file
+        self.fileID = fileID
+        self.runID = runID
+        insert = try db.makeStatement(
+            sql: """
+                INSERT INTO facts(id, order_ref, kind, occurred_at, fields, file_id, record_no, line, mapping, mapping_version, action, run_id)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO NOTHING
+                """)
+    }
+
+    /// Inserts the fact unless its id is known; true when it was new.
+    func insertFact(_ f: Fact) throws -> Bool {
+        let s = insert.sqliteStatement
+        sqlite3_reset(s)
+        sqlite3_clear_bindings(s)
+        let transient = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
+        // A NULL pointer would bind NULL: an empty value (an order_ref of money naming no sale) is "".
+        func bytes(_ i: Int32, _ b: UnsafeRawBufferPointer) {
+            if let base = b.baseAddress, b.count > 0 {
+                _ = sqlite3_bind_text(s, i, base.assumingMemoryBound(to: CChar.self), Int32(b.count), transient)
+            } else {
+                _ = sqlite3_bind_text(s, i, "", 0, transient)
+            }
+        }
+        func text(_ i: Int32, _ v: String?) {
+            guard var v else { return }  // left NULL
+            v.withUTF8 { bytes(i, UnsafeRawBufferPointer($0)) }
+        }
+        func int(_ i: Int32, _ v: Int64?) { if let v { sqlite3_bind_int64(s, i, v) } }
+        let p = f.provenance
+        text(1, f.id)
+        text(2, f.orderRef)
+        text(3, f.kind.rawValue)
+        int(4, SQLiteStore.ms(f.occurredAt))
+        let fields = FactFieldsCodec.encodeBytes(f.fields)
+        fields.withUnsafeBytes { bytes(5, $0) }
+        int(6, fileID)
+        int(7, p.record.map(Int64.init))
+        int(8, p.line.map(Int64.init))
+        text(9, p.mapping)
+        int(10, p.mappingVersion.map(Int64.init))
+        text(11, p.action)
+        text(12, runID)
+        let rc = sqlite3_step(s)
+        defer { sqlite3_reset(s) }
+        guard rc == SQLITE_DONE else {
+            throw DatabaseError(resultCode: ResultCode(rawValue: rc), message: String(cString: sqlite3_errmsg(db.sqliteConnection)))
+        }
+        return sqlite3_changes(db.sqliteConnection) > 0
+    }
 
     mutating func add(_ fact: Fact) throws -> FactWriteResult {
         counts.records += 1
         counts.accepted += 1
-        if try SQLiteStore.insertFact(db, fact, fileID: fileID, runID: runID) {
+        if try insertFact(fact) {
             counts.factsNew += 1
             return .inserted
         }

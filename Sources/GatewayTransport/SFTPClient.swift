@@ -93,13 +93,19 @@ public final class SFTPClient {
         return Self.entry((path as NSString).lastPathComponent, attrs)
     }
 
-    /// Copies a remote file into a local file (created, truncated), fsyncs it and returns the
-    /// number of bytes. `block` sees each block as it arrives (to hash it without reading the
-    /// file again); `progress` is called after each block with the bytes so far.
+    /// Copies a remote file into a local file (created, truncated) and returns the number of
+    /// bytes; fsyncs it unless `durable` is false (the caller then syncs a batch at once).
+    /// `block` sees each block as it arrives (to hash it without reading the file again);
+    /// `progress` is called after each block with the bytes so far.
+    ///
+    /// With `expectedSize` (the listing's), reads are sized to the file and stop once that much
+    /// has come: a 1 KiB file is one read request, not a pipeline of 1 MiB worth of requests
+    /// past its end, and no extra round trip asks for an end of file the size already told.
+    /// A file that grew meanwhile is cut at the size; the caller compares sizes after.
     @discardableResult
     public func download(
-        _ remote: String, to local: String, block: ((UnsafeRawBufferPointer) -> Void)? = nil,
-        progress: ((Int64) throws -> Void)? = nil
+        _ remote: String, to local: String, expectedSize: Int64? = nil, durable: Bool = true,
+        block: ((UnsafeRawBufferPointer) -> Void)? = nil, progress: ((Int64) throws -> Void)? = nil
     ) throws -> Int64 {
         guard let handle = caas_sftp_open(sftp, remote, UInt(LIBSSH2_FXF_READ), 0) else { throw failure("cannot open \(remote)") }
         defer { _ = caas_sftp_close(handle) }
@@ -110,7 +116,12 @@ public final class SFTPClient {
         defer { buffer.deallocate() }
         var total: Int64 = 0
         while true {
-            let n = libssh2_sftp_read(handle, buffer, Self.blockSize)
+            var ask = Self.blockSize
+            if let expectedSize {
+                if total >= expectedSize { break }
+                ask = Int(min(Int64(Self.blockSize), expectedSize - total))
+            }
+            let n = libssh2_sftp_read(handle, buffer, ask)
             if n == 0 { break }
             if n < 0 { throw failure("transfer of \(remote) broke off after \(total) bytes") }
             var off = 0
@@ -126,7 +137,7 @@ public final class SFTPClient {
             total += Int64(n)
             try progress?(total)
         }
-        guard fsync(fd) == 0 else { throw TransportError(.local, "cannot fsync \(local)") }
+        if durable { guard fsync(fd) == 0 else { throw TransportError(.local, "cannot fsync \(local)") } }
         return total
     }
 

@@ -121,3 +121,24 @@ struct FactFieldsCodecTests {
         #expect(throws: (any Error).self) { try FactFieldsCodec.decode("[1]") }
     }
 }
+
+@Suite("Byte scans, word by word")
+struct ByteScanTests {
+    /// Every position and every byte value: the word test never misses one, nor invents one.
+    @Test func theWordTestsAnswerAsTheByteLoopDoes() {
+        for length in [0, 1, 7, 8, 9, 15, 16, 17, 31] {
+            for position in 0..<max(length, 1) {
+                for value in 0...255 {
+                    var bytes = [UInt8](repeating: 0x61, count: length)
+                    if length > 0 { bytes[position] = UInt8(value) }
+                    bytes.withUnsafeBufferPointer { b in
+                        let escape = b.firstIndex { $0 < 0x20 || $0 == 0x22 || $0 == 0x5C }
+                        let control = b.firstIndex { ($0 < 0x20 && $0 != 0x09 && $0 != 0x0A && $0 != 0x0D) || $0 == 0x7F }
+                        #expect(ByteScan.firstJSONEscape(b) == escape, "\(length) \(position) \(value)")
+                        #expect(ByteScan.firstControl(b) == control, "\(length) \(position) \(value)")
+                    }
+                }
+            }
+        }
+    }
+}

@@ -22,15 +22,30 @@ public enum ASCIIText {
         return String(s[start..<end])
     }
 
-    public static func upper(_ s: String) -> String {
-        guard s.utf8.allSatisfy({ $0 < 0x80 }) else { return s.uppercased() }
-        guard s.utf8.contains(where: { $0 >= 0x61 && $0 <= 0x7A }) else { return s }
-        return String(decoding: s.utf8.map { $0 >= 0x61 && $0 <= 0x7A ? $0 - 0x20 : $0 }, as: UTF8.self)
-    }
+    public static func upper(_ s: String) -> String { shifted(s, from: 0x61, to: 0x7A, by: -0x20) ?? s.uppercased() }
 
-    public static func lower(_ s: String) -> String {
-        guard s.utf8.allSatisfy({ $0 < 0x80 }) else { return s.lowercased() }
-        guard s.utf8.contains(where: { $0 >= 0x41 && $0 <= 0x5A }) else { return s }
-        return String(decoding: s.utf8.map { $0 >= 0x41 && $0 <= 0x5A ? $0 + 0x20 : $0 }, as: UTF8.self)
+    public static func lower(_ s: String) -> String { shifted(s, from: 0x41, to: 0x5A, by: 0x20) ?? s.lowercased() }
+
+    /// ASCII text with the letters in `from...to` moved by `by` (the same string when there are
+    /// none); nil when the text is not ASCII, for Unicode's rules to decide. Scans the bytes as a
+    /// buffer: iterating `String.utf8` costs several times more per byte.
+    static func shifted(_ s: String, from: UInt8, to: UInt8, by: Int) -> String? {
+        var copy = s
+        let (ascii, change): (Bool, Bool) = copy.withUTF8 { bytes in
+            var change = false
+            for b in bytes {
+                if b >= 0x80 { return (false, false) }
+                if b >= from && b <= to { change = true }
+            }
+            return (true, change)
+        }
+        guard ascii else { return nil }
+        guard change else { return s }
+        return copy.withUTF8 { bytes in
+            String(unsafeUninitializedCapacity: bytes.count) { out in
+                for (i, b) in bytes.enumerated() { out[i] = b >= from && b <= to ? UInt8(Int(b) + by) : b }
+                return bytes.count
+            }
+        }
     }
 }

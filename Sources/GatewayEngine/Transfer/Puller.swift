@@ -160,8 +160,9 @@ struct Puller {
         if age < Double(source.minAgeSeconds) {
             return "younger than \(source.minAgeSeconds) s"
         }
-        let before = try store.observe(source: source.name, remotePath: remotePath, size: entry.size, mtime: entry.mtime, at: now)
+        // Only a source that asks for stability needs what was seen before (a store write per file).
         guard source.stableSeconds > 0 else { return nil }
+        let before = try store.observe(source: source.name, remotePath: remotePath, size: entry.size, mtime: entry.mtime, at: now)
         guard let before, before.size == entry.size, before.mtime == entry.mtime else {
             return "first seen at this size; taken once unchanged for \(source.stableSeconds) s"
         }
@@ -180,8 +181,9 @@ struct Puller {
         let temp = (inboxDir as NSString).appendingPathComponent(".\(entry.name).part")
         var kept = false
         defer { if !kept { unlink(temp) } }
+        // Not fsynced one by one: `commit` makes the batch durable with one syncfs.
         let bytes = try client.download(
-            remotePath, to: temp,
+            remotePath, to: temp, expectedSize: entry.size, durable: false,
             progress: { done in
                 if entry.size >= 8 << 20 { progress?(entry.name, done, entry.size) }
                 try crashPoint.reach("pull.transferring")
@@ -236,11 +238,13 @@ struct Puller {
         let transfer: TransferRecord
     }
 
-    /// Makes a batch of fetched files count: their renames are made durable with one directory
-    /// fsync, then their ledger rows commit in one transaction, then the remote after-actions run.
+    /// Makes a batch of fetched files count: their contents and renames are made durable with one
+    /// syncfs of the inbox's file system (one flush for the batch instead of an fsync per file),
+    /// then their ledger rows commit in one transaction, then the remote after-actions run.
     /// A ledger row is never durable before its file is.
     func commit(_ batch: inout [Fetched], source: SourceConfig, inboxDir: String, client: SFTPClient) throws {
         guard !batch.isEmpty else { return }
+        try AtomicFile.syncFileSystem(holding: inboxDir)
         AtomicFile.syncDirectory(inboxDir)
         try crashPoint.reach("pull.inInbox")
         try store.recordPulls(batch.map { ($0.record, $0.transfer) })

@@ -174,13 +174,18 @@ public struct Pattern: @unchecked Sendable {
     public let text: String
     let regex: NSRegularExpression
 
+    /// The same pattern on bytes, when it is in the subset `AnchoredPattern` handles.
+    let anchored: AnchoredPattern?
+
     public init(_ text: String) throws {
         self.text = text
         regex = try NSRegularExpression(pattern: text)
+        anchored = AnchoredPattern.compile(text)
     }
 
     public func matches(_ s: String) -> Bool {
-        regex.firstMatch(in: s, range: NSRange(s.startIndex..., in: s)) != nil
+        if let anchored { return anchored.matches(s) }
+        return regex.firstMatch(in: s, range: NSRange(s.startIndex..., in: s)) != nil
     }
 
     /// The first capture group (or the whole match) of the first match.

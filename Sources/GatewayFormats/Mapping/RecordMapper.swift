@@ -32,10 +32,29 @@ public protocol RecordAccess {
     func raw(_ source: ResolvedSource) -> [String]?
     /// The source's value was longer than the reader keeps (CSV); XML values are measured whole.
     func isTooLong(_ source: ResolvedSource) -> Bool
+    /// `raw`, told apart by how many values there are: most sources give one, and the mapper's
+    /// per-field path then needs no array.
+    func values(_ source: ResolvedSource) -> RawValues
+}
+
+/// A source's values in one record.
+public enum RawValues {
+    /// Not text in the feed's encoding.
+    case invalid
+    /// Nothing, or only empty values.
+    case none
+    case one(String)
+    case many([String])
 }
 
 extension RecordAccess {
     public func isTooLong(_ source: ResolvedSource) -> Bool { false }
+
+    public func values(_ source: ResolvedSource) -> RawValues {
+        guard let r = raw(source) else { return .invalid }
+        guard r.contains(where: { !$0.isEmpty }) else { return .none }
+        return r.count == 1 ? .one(r[0]) : .many(r)
+    }
 }
 
 /// A field source bound to one file: a column name becomes its index in that file's header.
@@ -63,6 +82,17 @@ extension CSVRecordView: RecordAccess {
         default: return []
         }
     }
+
+    public func values(_ source: ResolvedSource) -> RawValues {
+        switch source {
+        case .column(let i):
+            guard i < count else { return .none }
+            guard let s = string(i) else { return .invalid }
+            return s.isEmpty ? .none : .one(s)
+        case .constant(let v): return v.isEmpty ? .none : .one(v)
+        default: return .none
+        }
+    }
 }
 
 extension XMLRecordView: RecordAccess {
@@ -88,6 +118,22 @@ public struct RecordMapper {
     let bindings: [FieldBinding]
     /// Per rule: the fields its fact kind knows, with their schema entries, in mapping order.
     let ruleFields: [[(index: Int, spec: FieldSpec)]]
+    /// Per rule: where each bound field's value goes in the fact's sorted fields, and the rule's
+    /// constants already typed, so a record's fields are assembled without a search.
+    let layouts: [RuleLayout]
+    /// Per bound field, what `evaluate` needs, apart: copying a whole binding for every field of
+    /// every record cost a retain and release of each of its parts.
+    let transformsOf: [[Transform]]
+    let checksOf: [[Check]]
+    let searchOf: [Bool]
+
+    struct RuleLayout {
+        /// The rule's fields in mapping order with their slot (-1: order_ref and occurred_at,
+        /// which are the fact's own); a field the rule sets is left out.
+        let fields: [(index: Int, spec: FieldSpec, slot: Int)]
+        let slotNames: [String]
+        let constants: [(slot: Int, value: FactValue)]
+    }
     let conditionIndex: [Int?]
     let skipConditionIndex: [Int?]
     let keyIndex: [Int]
@@ -165,6 +211,23 @@ public struct RecordMapper {
         ruleFields = mapping.rules.map { rule in
             ordered.enumerated().compactMap { i, b in rule.kind.schema.spec(b.name).map { (i, $0) } }
         }
+        layouts = zip(mapping.rules, ruleFields).map { rule, bound in
+            var constants: [(String, FactValue)] = []
+            for (name, constant) in rule.overrides {
+                guard let spec = rule.kind.schema.spec(name), case .success(let typed) = Self.coerce(.string(constant), to: spec)
+                else { continue }
+                constants.append((name, typed))
+            }
+            let own = bound.filter { rule.overrides[$0.spec.name] == nil }
+            let names = Set(own.map(\.spec.name).filter { $0 != "order_ref" && $0 != "occurred_at" }).union(constants.map(\.0)).sorted()
+            let slot = Dictionary(uniqueKeysWithValues: names.enumerated().map { ($1, $0) })
+            return RuleLayout(
+                fields: own.map { ($0.index, $0.spec, slot[$0.spec.name] ?? -1) }, slotNames: names,
+                constants: constants.map { (slot[$0.0]!, $0.1) })
+        }
+        transformsOf = ordered.map(\.transforms)
+        checksOf = ordered.map(\.checks)
+        searchOf = ordered.map(\.search)
         conditionIndex = mapping.rules.map { $0.condition.flatMap { index[$0.field] } }
         skipConditionIndex = mapping.skipRules.map { index[$0.condition.field] }
         keyIndex = mapping.key.compactMap { index[$0] }
@@ -214,11 +277,12 @@ public struct RecordMapper {
             ])
         }
         let rule = mapping.rules[ruleIndex]
-        var fields = FactFields(minimumCapacity: ruleFields[ruleIndex].count)
+        let layout = layouts[ruleIndex]
+        var slots = [FactValue?](repeating: nil, count: layout.slotNames.count)
         var problems: [Rejection] = []
         var orderRef = ""
         var occurredAt: Date?
-        for (i, spec) in ruleFields[ruleIndex] where rule.overrides[spec.name] == nil {
+        for (i, spec, slot) in layout.fields {
             let name = spec.name
             switch value(i) {
             case .failure where name == "order_ref" && rule.kind.mayNameNoOrder:
@@ -228,7 +292,7 @@ public struct RecordMapper {
             case .success(nil) where name == "order_ref" && rule.kind.mayNameNoOrder:
                 break
             case .success(nil) where spec.type == .list:
-                fields[name] = .list([])  // "no options" is a value, not a missing field
+                slots[slot] = .list([])  // "no options" is a value, not a missing field
             case .success(nil):
                 if spec.required {
                     problems.append(
@@ -236,7 +300,7 @@ public struct RecordMapper {
                             record: record.number, line: record.line, field: name, reason: "required for \(rule.kind.rawValue) but empty"))
                 }
             case .success(let v?):
-                switch coerce(v, to: spec) {
+                switch Self.coerce(v, to: spec) {
                 case .failure(let f): problems.append(Rejection(record: record.number, line: record.line, field: name, reason: f.reason))
                 case .success(let typed):
                     if name == "order_ref" {
@@ -244,15 +308,13 @@ public struct RecordMapper {
                     } else if name == "occurred_at" {
                         occurredAt = typed.time
                     } else {
-                        fields[name] = typed
+                        slots[slot] = typed
                     }
                 }
             }
         }
-        for (name, constant) in rule.overrides {
-            guard let spec = rule.kind.schema.spec(name) else { continue }
-            if case .success(let typed) = coerce(.string(constant), to: spec) { fields[name] = typed }
-        }
+        for c in layout.constants { slots[c.slot] = c.value }
+        let fields = FactFields(sortedKeys: layout.slotNames, values: slots)
         if !problems.isEmpty {
             if !orderRef.isEmpty { for i in problems.indices { problems[i].recordRef = orderRef } }
             return .rejected(problems)
@@ -292,11 +354,11 @@ public struct RecordMapper {
     /// there is none. Bytes, not characters: every such byte is ASCII and never inside a
     /// multi-byte UTF-8 sequence.
     static func controlCharacter(_ s: String) -> String? {
-        for b in s.utf8 where (b < 0x20 && b != 0x09 && b != 0x0A && b != 0x0D) || b == 0x7F {
-            let hex = String(b, radix: 16, uppercase: true)
-            return "U+" + String(repeating: "0", count: 4 - hex.count) + hex
-        }
-        return nil
+        var s = s
+        let found: UInt8? = s.withUTF8 { bytes in ByteScan.firstControl(bytes).map { bytes[$0] } }
+        guard let b = found else { return nil }
+        let hex = String(b, radix: 16, uppercase: true)
+        return "U+" + String(repeating: "0", count: 4 - hex.count) + hex
     }
 
     struct FieldFailure: Error {
@@ -308,36 +370,37 @@ public struct RecordMapper {
         _ index: Int, _ record: some RecordAccess,
         lookup: (String) -> Result<FactValue?, FieldFailure>
     ) -> Result<FactValue?, FieldFailure> {
-        let binding = bindings[index]
-        let name = binding.name
+        let name = fieldNames[index]
+        let search = searchOf[index]
         var v: FactValue?
         var lastFailure: FieldFailure?
         for s in resolved[index] {
             if record.isTooLong(s) { return .failure(tooLong) }
-            guard let raws = record.raw(s) else {
+            // One raw value stays text (a list field may still need its split); several make a list.
+            let initial: FactValue
+            switch record.values(s) {
+            case .invalid:
                 return .failure(
                     FieldFailure(
                         reason:
                             "its bytes are not valid text in this feed's encoding; if the partner sends Latin-1, set csv.encoding in the mapping"
                     ))
+            case .none: continue
+            case .one(let raw):
+                if let f = unfit(raw) { return .failure(f) }
+                initial = .string(raw)
+            case .many(let raws):
+                for raw in raws { if let f = unfit(raw) { return .failure(f) } }
+                initial = .list(raws)
             }
-            guard raws.contains(where: { !$0.isEmpty }) else { continue }
-            if raws.contains(where: { $0.utf8.count > mapping.maxFieldBytes }) { return .failure(tooLong) }
-            if let bad = raws.lazy.compactMap(Self.controlCharacter).first {
-                return .failure(
-                    FieldFailure(
-                        reason:
-                            "holds a control character (\(bad)); only tab, carriage return and line feed may appear in text: ask the partner to correct the record"
-                    ))
-            }
-            switch transform(raws, binding) {
+            switch transform(initial, index) {
             case .success(let value?):
                 v = value
             case .success(nil):
-                if !binding.search { return .success(nil) }
+                if !search { return .success(nil) }
                 continue
             case .failure(let f):
-                if !binding.search { return .failure(f) }
+                if !search { return .failure(f) }
                 lastFailure = f
                 continue
             }
@@ -346,24 +409,36 @@ public struct RecordMapper {
         if v == nil, let lastFailure { return .failure(lastFailure) }
         if v == nil {
             // Every source empty: the transforms still run, so a default can apply.
-            switch transform([], binding) {
+            switch transform(nil, index) {
             case .success(let value): v = value
             case .failure(let f): return .failure(f)
             }
         }
-        for c in binding.checks {
+        for c in checksOf[index] {
             if let reason = Transforms.check(c, v, field: name, lookup: lookup) { return .failure(FieldFailure(reason: reason)) }
         }
         return .success(v)
     }
 
-    /// Raw values through the binding's transforms; nil when nothing is left.
-    func transform(_ raws: [String], _ binding: FieldBinding) -> Result<FactValue?, FieldFailure> {
-        // One raw value stays text (a list field may still need its split); several make a list.
-        var v: FactValue? = raws.isEmpty ? nil : raws.count == 1 ? .string(raws[0]) : .list(raws)
+    /// A raw value no field may hold: longer than the cap, or with a control character.
+    func unfit(_ raw: String) -> FieldFailure? {
+        if raw.utf8.count > mapping.maxFieldBytes { return tooLong }
+        if let bad = Self.controlCharacter(raw) {
+            return FieldFailure(
+                reason:
+                    "holds a control character (\(bad)); only tab, carriage return and line feed may appear in text: ask the partner to correct the record"
+            )
+        }
+        return nil
+    }
+
+    /// A raw value through the field's transforms; nil when nothing is left.
+    func transform(_ initial: FactValue?, _ index: Int) -> Result<FactValue?, FieldFailure> {
+        var v = initial
         if case .string(let s) = v, s.isEmpty { v = nil }
-        for t in binding.transforms {
-            switch Transforms.apply(t, v, field: binding.name) {
+        let name = fieldNames[index]
+        for t in transformsOf[index] {
+            switch Transforms.apply(t, v, field: name) {
             case .success(let nv): v = nv
             case .failure(let f): return .failure(f)
             }
@@ -373,7 +448,7 @@ public struct RecordMapper {
         return .success(v)
     }
 
-    func coerce(_ v: FactValue, to spec: FieldSpec) -> Result<FactValue, FieldFailure> {
+    static func coerce(_ v: FactValue, to spec: FieldSpec) -> Result<FactValue, FieldFailure> {
         let typed: FactValue?
         switch spec.type {
         case .string: typed = v.string.map(FactValue.string)

@@ -54,7 +54,7 @@ enum Transforms {
             return .success(.int(i))
         case .split(let sepText):
             guard case .string(let s) = v else { return .success(v) }
-            return .success(.list(s.components(separatedBy: sepText).map(ASCIIText.trim).filter { !$0.isEmpty }))
+            return .success(.list(split(s, sepText).map(ASCIIText.trim).filter { !$0.isEmpty }))
         case .map(let table, let otherwise):
             func m(_ s: String) -> String? { table[s] ?? otherwise.map { $0 == "_keep" ? s : $0 } }
             switch v {
@@ -92,6 +92,21 @@ enum Transforms {
             let shown = candidates.count == 1 ? Redaction.show(candidates[0], field: field) : ""
             return .failure(Failure(reason: "value\(shown) does not match \(p.text)"))
         }
+    }
+
+    /// `components(separatedBy:)`, on bytes when the value is ASCII and the separator one ASCII
+    /// byte (the DMS's `|` between options); Foundation otherwise, whose search knows Unicode.
+    static func split(_ s: String, _ separator: String) -> [String] {
+        var copy = s
+        let parts: [String]? = copy.withUTF8 { bytes in
+            guard separator.utf8.count == 1, let sep = separator.utf8.first, sep < 0x80, bytes.allSatisfy({ $0 < 0x80 }) else {
+                return nil
+            }
+            return bytes.split(separator: sep, omittingEmptySubsequences: false).map {
+                String(decoding: UnsafeBufferPointer(rebasing: $0), as: UTF8.self)
+            }
+        }
+        return parts ?? s.components(separatedBy: separator)
     }
 
     /// `1.234,56` with separator `,` and thousands `.` → 123456 (minor units). Exact: no floating point.
