@@ -27,7 +27,7 @@ Also, on request:
 Peak memory is the child's own ru_maxrss (os.wait4). The gateway ingests for real: hashing,
 mapping, validating every id, one SQLite transaction per file with synchronous=FULL.
 """
-import argparse, os, shutil, subprocess, sys, time
+import argparse, json, os, shutil, subprocess, sys, time
 
 def run_once(cmd, cwd=None):
     """One run of `cmd`: (wall seconds, CPU seconds, peak MiB), from the child's own rusage."""
@@ -262,12 +262,15 @@ def main():
             (f"SFTP pull, {a.small_files:,} files of 1 KiB", "OpenSSH sftp -b", sftp["small"]["gw"], sftp["small"]["sftp"], "<= 1.5x"),
             (f"SFTP pull, {a.big_mib:,} MiB", "OpenSSH sftp -b", sftp["big"]["gw"], sftp["big"]["sftp"], "<= 1.3x"),
         ]
+    # Every measurement as it came, for a later look (and so a printing slip loses nothing).
+    with open(os.path.join(a.work, "results.json"), "w") as f:
+        json.dump({"csv": csv, "xml": xml, "sftp": sftp, "csv_small": csv_small_run, "xml_small": xml_small_run}, f)
     print(f"  {'workload':34} {'peer':42} {'gateway s':>15} {'peer s':>15} {'MiB gw/peer':>13} {'ratio':>14}  target")
     for what, peer, g, p, target in table:
         ratio = median(g) / median(p)
         shown = f"{1 / ratio:.2f}x faster" if "faster" in target else f"{ratio:.2f}x"
         met = (1 / ratio >= 3) if "faster" in target else ratio <= float(target.split()[-1][:-1])
-        print(f"  {what:34} {peer:42} {min(g):6.2f} / {median(g):6.2f} {min(p):6.2f} / {median(p):6.2f} "
+        print(f"  {what:34} {peer:42} {min_(g):6.2f} / {median(g):6.2f} {min_(p):6.2f} / {median(p):6.2f} "
               f"{peak(g):6.1f}/{peak(p):<6.1f} {shown:>14}  {target} {'met' if met else 'MISSED'}")
     print()
     print(f"  peak memory, 4x the input: CSV {peak(csv['gw']) / csv_small_run[1]:.2f}x, "

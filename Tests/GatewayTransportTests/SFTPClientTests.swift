@@ -58,6 +58,26 @@ final class SFTPClientTests {
         #expect(try Data(contentsOf: URL(fileURLWithPath: local + "/big.bin")) == Data(bytes))
     }
 
+    /// Reads sized to the listed size: the whole file when the size is right, the listed part
+    /// when the file grew since (the puller then sees the size change and waits), and what there
+    /// is when it shrank.
+    @Test func aDownloadWithItsListedSizeReadsThatMuch() throws {
+        let remote = Fixtures.tempDir("remote")
+        let size = 2 * SFTPClient.blockSize + 777
+        let bytes = (0..<size).map { UInt8(truncatingIfNeeded: $0 &* 2654435761 >> 13) }
+        try Data(bytes).write(to: URL(fileURLWithPath: remote + "/f.bin"))
+        try Data(bytes.prefix(1024)).write(to: URL(fileURLWithPath: remote + "/small.bin"))
+        let c = try SFTPClient(endpoint())
+        let local = Fixtures.tempDir("local")
+        for (expected, got) in [(Int64(size), size), (Int64(SFTPClient.blockSize + 5), SFTPClient.blockSize + 5), (Int64(size + 100), size)] {
+            #expect(try c.download(remote + "/f.bin", to: local + "/f.bin", expectedSize: expected, durable: false) == Int64(got))
+            #expect(try Data(contentsOf: URL(fileURLWithPath: local + "/f.bin")) == Data(bytes.prefix(got)))
+        }
+        var blocks = 0
+        #expect(try c.download(remote + "/small.bin", to: local + "/small.bin", expectedSize: 1024, block: { _ in blocks += 1 }) == 1024)
+        #expect(blocks == 1)
+    }
+
     @Test func anUnknownHostIsRefusedWithItsFingerprint() throws {
         let empty = Fixtures.tempDir("kh") + "/known_hosts"
         try "".write(toFile: empty, atomically: true, encoding: .utf8)

@@ -181,9 +181,11 @@ struct Puller {
         let temp = (inboxDir as NSString).appendingPathComponent(".\(entry.name).part")
         var kept = false
         defer { if !kept { unlink(temp) } }
-        // Not fsynced one by one: `commit` makes the batch durable with one syncfs.
+        // A small file is fsynced with its batch at `commit`, after the others were written; a
+        // large one at once, while its pages are its own.
+        let syncNow = entry.size >= Self.syncAtOnceBytes
         let bytes = try client.download(
-            remotePath, to: temp, expectedSize: entry.size, durable: false,
+            remotePath, to: temp, expectedSize: entry.size, durable: syncNow,
             progress: { done in
                 if entry.size >= 8 << 20 { progress?(entry.name, done, entry.size) }
                 try crashPoint.reach("pull.transferring")
@@ -225,6 +227,7 @@ struct Puller {
             "pulled",
             metadata: ["source": "\(source.name)", "file.name": "\(entry.name)", "bytes": "\(bytes)"])
         return Fetched(
+            localPath: syncNow ? nil : final,
             record: PulledFile(
                 source: source.name, remotePath: remotePath, size: entry.size, mtime: entry.mtime,
                 localName: (final as NSString).lastPathComponent, fetchedAt: now, afterActionDone: source.after == .keep),
@@ -233,18 +236,30 @@ struct Puller {
                 at: now))
     }
 
+    /// Files at least this large are fsynced as they are fetched; smaller ones with their batch.
+    static let syncAtOnceBytes: Int64 = 1 << 20
+
     struct Fetched {
+        /// A file still to fsync before its ledger row may commit; nil when it already was.
+        let localPath: String?
         let record: PulledFile
         let transfer: TransferRecord
     }
 
-    /// Makes a batch of fetched files count: their contents and renames are made durable with one
-    /// syncfs of the inbox's file system (one flush for the batch instead of an fsync per file),
-    /// then their ledger rows commit in one transaction, then the remote after-actions run.
-    /// A ledger row is never durable before its file is.
+    /// Makes a batch of fetched files count: the small files are fsynced together (their writes
+    /// already went out while the next ones were fetched), then the renames with one directory
+    /// fsync, then their ledger rows commit in one transaction, then the remote after-actions
+    /// run. A ledger row is never durable before its file is.
     func commit(_ batch: inout [Fetched], source: SourceConfig, inboxDir: String, client: SFTPClient) throws {
         guard !batch.isEmpty else { return }
-        try AtomicFile.syncFileSystem(holding: inboxDir)
+        for path in batch.compactMap(\.localPath) {
+            let fd = open(path, O_RDONLY)
+            guard fd >= 0, fsync(fd) == 0 else {
+                if fd >= 0 { close(fd) }
+                throw TransportError(.local, "cannot fsync \(path): \(String(cString: strerror(errno)))")
+            }
+            close(fd)
+        }
         AtomicFile.syncDirectory(inboxDir)
         try crashPoint.reach("pull.inInbox")
         try store.recordPulls(batch.map { ($0.record, $0.transfer) })
