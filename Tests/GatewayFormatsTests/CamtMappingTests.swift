@@ -65,6 +65,24 @@ struct CamtMappingTests {
         #expect(try Self.read(Fixtures.path("camt/camt054.\(version).xml")).facts.map(\.id) == r.facts.map(\.id))
     }
 
+    @Test func anEntryWithoutTheBanksIdIsIdentifiedByItsTransactionsOrItsOwnReference() throws {
+        let v8 = try String(contentsOfFile: Fixtures.story("bank/camt054_20261118.xml"), encoding: .utf8)
+        let dir = Fixtures.tempDir()
+        // The id per transaction only.
+        try Fixtures.write(
+            v8.replacingOccurrences(of: "<AcctSvcrRef>2026111870316281</AcctSvcrRef>", with: "")
+                .replacingOccurrences(of: "<Refs>", with: "<Refs><AcctSvcrRef>TX-777</AcctSvcrRef>"), dir + "/camt054_20261119.xml")
+        let tx = try Self.read(dir + "/camt054_20261119.xml")
+        #expect(tx.rejections.isEmpty && tx.facts.map { $0.string("payment_id") } == ["TX-777"])
+        // No bank id at all: the entry's own reference.
+        try Fixtures.write(
+            v8.replacingOccurrences(of: "<AcctSvcrRef>2026111870316281</AcctSvcrRef>", with: ""), dir + "/camt054_20261120.xml")
+        let own = try Self.read(dir + "/camt054_20261120.xml")
+        #expect(own.rejections.isEmpty && own.facts.map { $0.string("payment_id") } == ["N001"])
+        // With the bank's id, the id is unchanged by the fallbacks.
+        #expect(try Self.read(Fixtures.story("bank/camt054_20261118.xml")).facts.map { $0.string("payment_id") } == ["2026111870316281"])
+    }
+
     @Test func aPendingCreditIsNotMoneyYetAndOneNamingNoSaleIsMoneyWithoutAnOrder() throws {
         let v8 = try String(contentsOfFile: Fixtures.story("bank/camt054_20261007.xml"), encoding: .utf8)
         let dir = Fixtures.tempDir()
