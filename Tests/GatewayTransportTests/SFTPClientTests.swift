@@ -69,7 +69,10 @@ final class SFTPClientTests {
         try Data(bytes.prefix(1024)).write(to: URL(fileURLWithPath: remote + "/small.bin"))
         let c = try SFTPClient(endpoint())
         let local = Fixtures.tempDir("local")
-        for (expected, got) in [(Int64(size), size), (Int64(SFTPClient.blockSize + 5), SFTPClient.blockSize + 5), (Int64(size + 100), size)] {
+        let cases: [(listed: Int64, read: Int)] = [
+            (Int64(size), size), (Int64(SFTPClient.blockSize + 5), SFTPClient.blockSize + 5), (Int64(size + 100), size),
+        ]
+        for (expected, got) in cases {
             #expect(try c.download(remote + "/f.bin", to: local + "/f.bin", expectedSize: expected, durable: false) == Int64(got))
             #expect(try Data(contentsOf: URL(fileURLWithPath: local + "/f.bin")) == Data(bytes.prefix(got)))
         }
