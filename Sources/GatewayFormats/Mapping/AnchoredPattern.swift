@@ -150,9 +150,10 @@ struct AnchoredPattern: Sendable {
         case 0x0A: return n >= 2 && b[n - 2] == 0x0D ? 2 : 1
         case 0x0B, 0x0C, 0x0D: return 1
         case 0x85 where n >= 2 && b[n - 2] == 0xC2: return 2
-        case 0xA8,
-            0xA9 where n >= 3 && b[n - 3] == 0xE2 && b[n - 2] == 0x80:
-            return 3
+        // One `where` per pattern: Swift applies a case's `where` to its last pattern only, so
+        // `case 0xA8, 0xA9 where …` took a bare 0xA8 (the end of "¨") for a line separator.
+        case 0xA8 where n >= 3 && b[n - 3] == 0xE2 && b[n - 2] == 0x80: return 3
+        case 0xA9 where n >= 3 && b[n - 3] == 0xE2 && b[n - 2] == 0x80: return 3
         default: return 0
         }
     }
