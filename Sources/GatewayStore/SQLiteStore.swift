@@ -589,21 +589,6 @@ public final class SQLiteStore: GatewayStore {
             fields: try FactFieldsCodec.decode(r["fields"]), provenance: prov)
     }
 
-    /// Inserts a fact unless its id is known; true when it was new.
-    static func insertFact(_ db: Database, _ f: Fact, fileID: Int64?, runID: String) throws -> Bool {
-        let stmt = try db.cachedStatement(
-            sql: """
-                INSERT INTO facts(id, order_ref, kind, occurred_at, fields, file_id, record_no, line, mapping, mapping_version, action, run_id)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO NOTHING
-                """)
-        let p = f.provenance
-        try stmt.execute(arguments: [
-            f.id, f.orderRef, f.kind.rawValue, ms(f.occurredAt), FactFieldsCodec.encode(f.fields),
-            fileID, p.record, p.line, p.mapping, p.mappingVersion, p.action, runID,
-        ])
-        return db.changesCount > 0
-    }
-
     public func appendFacts(_ facts: [Fact], runID: String) throws {
         try db.write { db in
             try Self.insertFacts(db, facts, runID: runID)
@@ -612,7 +597,8 @@ public final class SQLiteStore: GatewayStore {
 
     /// Facts the gateway produced, each new one marking its order changed.
     static func insertFacts(_ db: Database, _ facts: [Fact], runID: String) throws {
-        for f in facts where try insertFact(db, f, fileID: nil, runID: runID) { try markChanged(db, f.orderRef) }
+        let insert = try FactInsert(db)
+        for f in facts where try insert.run(f, fileID: nil, runID: runID) { try markChanged(db, f.orderRef) }
     }
 
     static func markChanged(_ db: Database, _ ref: String) throws {
@@ -946,68 +932,21 @@ struct SQLiteFactWriter: FactWriter {
     let fileID: Int64
     let runID: String
     var counts = IngestCounts()
-    /// The fact insert, prepared once per file and bound with SQLite's own calls: GRDB's
-    /// arguments box every value, and the fields would be built into a String only to be
-    /// validated again. Used by this writer only, so nothing else sees its state.
-    let insert: Statement
+    /// Prepared once per file: a statement per record was most of the insert's cost.
+    let insert: FactInsert
 
     init(db: Database, file: IncomingFile, fileID: Int64, runID: String) throws {
         self.db = db
         self.file = file
         self.fileID = fileID
         self.runID = runID
-        insert = try db.makeStatement(
-            sql: """
-                INSERT INTO facts(id, order_ref, kind, occurred_at, fields, file_id, record_no, line, mapping, mapping_version, action, run_id)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO NOTHING
-                """)
-    }
-
-    /// Inserts the fact unless its id is known; true when it was new.
-    func insertFact(_ f: Fact) throws -> Bool {
-        let s = insert.sqliteStatement
-        sqlite3_reset(s)
-        sqlite3_clear_bindings(s)
-        let transient = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
-        // A NULL pointer would bind NULL: an empty value (an order_ref of money naming no sale) is "".
-        func bytes(_ i: Int32, _ b: UnsafeRawBufferPointer) {
-            if let base = b.baseAddress, b.count > 0 {
-                _ = sqlite3_bind_text(s, i, base.assumingMemoryBound(to: CChar.self), Int32(b.count), transient)
-            } else {
-                _ = sqlite3_bind_text(s, i, "", 0, transient)
-            }
-        }
-        func text(_ i: Int32, _ v: String?) {
-            guard var v else { return }  // left NULL
-            v.withUTF8 { bytes(i, UnsafeRawBufferPointer($0)) }
-        }
-        func int(_ i: Int32, _ v: Int64?) { if let v { sqlite3_bind_int64(s, i, v) } }
-        let p = f.provenance
-        text(1, f.id)
-        text(2, f.orderRef)
-        text(3, f.kind.rawValue)
-        int(4, SQLiteStore.ms(f.occurredAt))
-        let fields = FactFieldsCodec.encodeBytes(f.fields)
-        fields.withUnsafeBytes { bytes(5, $0) }
-        int(6, fileID)
-        int(7, p.record.map(Int64.init))
-        int(8, p.line.map(Int64.init))
-        text(9, p.mapping)
-        int(10, p.mappingVersion.map(Int64.init))
-        text(11, p.action)
-        text(12, runID)
-        let rc = sqlite3_step(s)
-        defer { sqlite3_reset(s) }
-        guard rc == SQLITE_DONE else {
-            throw DatabaseError(resultCode: ResultCode(rawValue: rc), message: String(cString: sqlite3_errmsg(db.sqliteConnection)))
-        }
-        return sqlite3_changes(db.sqliteConnection) > 0
+        insert = try FactInsert(db)
     }
 
     mutating func add(_ fact: Fact) throws -> FactWriteResult {
         counts.records += 1
         counts.accepted += 1
-        if try insertFact(fact) {
+        if try insert.run(fact, fileID: fileID, runID: runID) {
             counts.factsNew += 1
             return .inserted
         }
@@ -1072,7 +1011,7 @@ struct SQLiteFactWriter: FactWriter {
             try String.fetchAll(db, sql: "SELECT order_ref FROM stock_sales WHERE vin = ? AND order_ref <> ?", arguments: [vin, orderRef]))
         var holders: [String: StockHolder] = [:]
         for r in try Row.fetchAll(
-            db, sql: "SELECT ref, state, state_since, final_payment_due_at FROM orders WHERE vin = ? AND ref <> ?",
+            db, sql: "SELECT ref, state, final_payment_due_at FROM orders WHERE vin = ? AND ref <> ?",
             arguments: [vin, orderRef])
         {
             let ref: String = r["ref"]
@@ -1104,5 +1043,64 @@ struct SQLiteFactWriter: FactWriter {
         for r in problems {
             try stmt.execute(arguments: [file.hash, r.record, r.line, r.field, r.reason, r.recordRef])
         }
+    }
+}
+
+/// The one insert of a fact (unless its id is known), for the ingest's writer and the facts the
+/// gateway's actions produce. Prepared once per use and bound with SQLite's own calls: GRDB's
+/// arguments box every value, and the fields would be built into a String only to be validated
+/// again. Nothing else uses its statement, so nothing else sees its state.
+struct FactInsert {
+    let db: Database
+    let statement: Statement
+
+    init(_ db: Database) throws {
+        self.db = db
+        statement = try db.makeStatement(
+            sql: """
+                INSERT INTO facts(id, order_ref, kind, occurred_at, fields, file_id, record_no, line, mapping, mapping_version, action, run_id)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO NOTHING
+                """)
+    }
+
+    /// Inserts the fact unless its id is known; true when it was new.
+    func run(_ f: Fact, fileID: Int64?, runID: String) throws -> Bool {
+        let s = statement.sqliteStatement
+        sqlite3_reset(s)
+        sqlite3_clear_bindings(s)
+        let transient = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
+        // A NULL pointer would bind NULL: an empty value (an order_ref of money naming no sale) is "".
+        func bytes(_ i: Int32, _ b: UnsafeRawBufferPointer) {
+            if let base = b.baseAddress, b.count > 0 {
+                _ = sqlite3_bind_text(s, i, base.assumingMemoryBound(to: CChar.self), Int32(b.count), transient)
+            } else {
+                _ = sqlite3_bind_text(s, i, "", 0, transient)
+            }
+        }
+        func text(_ i: Int32, _ v: String?) {
+            guard var v else { return }  // left NULL
+            v.withUTF8 { bytes(i, UnsafeRawBufferPointer($0)) }
+        }
+        func int(_ i: Int32, _ v: Int64?) { if let v { sqlite3_bind_int64(s, i, v) } }
+        let p = f.provenance
+        text(1, f.id)
+        text(2, f.orderRef)
+        text(3, f.kind.rawValue)
+        int(4, SQLiteStore.ms(f.occurredAt))
+        let fields = FactFieldsCodec.encodeBytes(f.fields)
+        fields.withUnsafeBytes { bytes(5, $0) }
+        int(6, fileID)
+        int(7, p.record.map(Int64.init))
+        int(8, p.line.map(Int64.init))
+        text(9, p.mapping)
+        int(10, p.mappingVersion.map(Int64.init))
+        text(11, p.action)
+        text(12, runID)
+        let rc = sqlite3_step(s)
+        defer { sqlite3_reset(s) }
+        guard rc == SQLITE_DONE else {
+            throw DatabaseError(resultCode: ResultCode(rawValue: rc), message: String(cString: sqlite3_errmsg(db.sqliteConnection)))
+        }
+        return sqlite3_changes(db.sqliteConnection) > 0
     }
 }

@@ -136,6 +136,7 @@ struct ByteScanTests {
                         let control = b.firstIndex { ($0 < 0x20 && $0 != 0x09 && $0 != 0x0A && $0 != 0x0D) || $0 == 0x7F }
                         #expect(ByteScan.firstJSONEscape(b) == escape, "\(length) \(position) \(value)")
                         #expect(ByteScan.firstControl(b) == control, "\(length) \(position) \(value)")
+                        #expect(ByteScan.firstNonASCII(b) == b.firstIndex { $0 >= 0x80 }, "\(length) \(position) \(value)")
                     }
                 }
             }

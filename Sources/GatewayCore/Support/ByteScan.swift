@@ -3,31 +3,36 @@
 /// ask it of every value: most have no such byte, and a word test is a handful of instructions
 /// for eight bytes. A word that may hold one is looked at byte by byte, so answers are exact.
 public enum ByteScan {
-    private static let ones: UInt64 = 0x0101_0101_0101_0101
-    private static let highs: UInt64 = 0x8080_8080_8080_8080
+    @usableFromInline static let ones: UInt64 = 0x0101_0101_0101_0101
+    @usableFromInline static let highs: UInt64 = 0x8080_8080_8080_8080
 
     /// Some byte of `x` is below `n` (n ≤ 128).
-    @inline(__always) static func hasLess(_ x: UInt64, _ n: UInt8) -> Bool { (x &- ones &* UInt64(n)) & ~x & highs != 0 }
+    @inlinable @inline(__always) static func hasLess(_ x: UInt64, _ n: UInt8) -> Bool { (x &- ones &* UInt64(n)) & ~x & highs != 0 }
 
     /// Some byte of `x` is `n`.
-    @inline(__always) static func hasByte(_ x: UInt64, _ n: UInt8) -> Bool {
+    @inlinable @inline(__always) static func hasByte(_ x: UInt64, _ n: UInt8) -> Bool {
         let y = x ^ (ones &* UInt64(n))
         return (y &- ones) & ~y & highs != 0
     }
 
     /// The first byte that JSON must escape (a C0 control, `"` or `\`), or nil.
-    public static func firstJSONEscape(_ b: UnsafeBufferPointer<UInt8>) -> Int? {
+    @inlinable public static func firstJSONEscape(_ b: UnsafeBufferPointer<UInt8>) -> Int? {
         first(b, word: { hasLess($0, 0x20) || hasByte($0, 0x22) || hasByte($0, 0x5C) }, byte: { $0 < 0x20 || $0 == 0x22 || $0 == 0x5C })
     }
 
+    /// The first byte that is not ASCII, or nil.
+    @inlinable public static func firstNonASCII(_ b: UnsafeBufferPointer<UInt8>) -> Int? {
+        first(b, word: { $0 & highs != 0 }, byte: { $0 >= 0x80 })
+    }
+
     /// The first C0 control other than tab, LF and CR, or DEL, or nil.
-    public static func firstControl(_ b: UnsafeBufferPointer<UInt8>) -> Int? {
+    @inlinable public static func firstControl(_ b: UnsafeBufferPointer<UInt8>) -> Int? {
         first(
             b, word: { hasLess($0, 0x20) || hasByte($0, 0x7F) },
             byte: { ($0 < 0x20 && $0 != 0x09 && $0 != 0x0A && $0 != 0x0D) || $0 == 0x7F })
     }
 
-    @inline(__always)
+    @inlinable @inline(__always)
     static func first(_ b: UnsafeBufferPointer<UInt8>, word: (UInt64) -> Bool, byte: (UInt8) -> Bool) -> Int? {
         guard let base = b.baseAddress else { return nil }
         let raw = UnsafeRawPointer(base)

@@ -1,6 +1,8 @@
+import GatewayCore
+
 /// UTF-8 bytes to a String, or nil when they are not valid UTF-8: the per-field decode of the
 /// CSV reader. `String(validating:as:)` is generic and went through type metadata for every
-/// field; here ASCII is checked eight bytes at a time and anything else by the UTF-8 rules
+/// field; here ASCII is skipped eight bytes at a time and anything else checked by the UTF-8 rules
 /// (shortest form, no surrogates, at most U+10FFFF), then `String(decoding:)` takes the bytes.
 enum UTF8Text {
     static func decode(_ raw: UnsafeBufferPointer<UInt8>) -> String? {
@@ -9,11 +11,7 @@ enum UTF8Text {
 
     static func isValid(_ b: UnsafeBufferPointer<UInt8>) -> Bool {
         let n = b.count
-        var i = 0
-        if let base = b.baseAddress {
-            let raw = UnsafeRawPointer(base)
-            while i + 8 <= n, raw.loadUnaligned(fromByteOffset: i, as: UInt64.self) & 0x8080_8080_8080_8080 == 0 { i += 8 }
-        }
+        guard var i = ByteScan.firstNonASCII(b) else { return true }
         while i < n {
             let c = b[i]
             if c < 0x80 {

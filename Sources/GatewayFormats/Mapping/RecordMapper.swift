@@ -115,9 +115,6 @@ public struct RecordMapper {
     let fieldNames: [String]
     let fieldIndex: [String: Int]
     let resolved: [[ResolvedSource]]
-    let bindings: [FieldBinding]
-    /// Per rule: the fields its fact kind knows, with their schema entries, in mapping order.
-    let ruleFields: [[(index: Int, spec: FieldSpec)]]
     /// Per rule: where each bound field's value goes in the fact's sorted fields, and the rule's
     /// constants already typed, so a record's fields are assembled without a search.
     let layouts: [RuleLayout]
@@ -204,11 +201,11 @@ public struct RecordMapper {
         }
         let ordered = mapping.fields.values.sorted { $0.line < $1.line }
         fieldNames = ordered.map(\.name)
-        bindings = ordered
         let index = Dictionary(uniqueKeysWithValues: ordered.enumerated().map { ($1.name, $0) })
         fieldIndex = index
         self.resolved = ordered.map { resolved[$0.name] ?? [] }
-        ruleFields = mapping.rules.map { rule in
+        // Per rule: the fields its fact kind knows, with their schema entries, in mapping order.
+        let ruleFields: [[(index: Int, spec: FieldSpec)]] = mapping.rules.map { rule in
             ordered.enumerated().compactMap { i, b in rule.kind.schema.spec(b.name).map { (i, $0) } }
         }
         layouts = zip(mapping.rules, ruleFields).map { rule, bound in
@@ -234,7 +231,7 @@ public struct RecordMapper {
     }
 
     public func map<R: RecordAccess>(_ record: R) -> RecordOutcome {
-        var cache = [Result<FactValue?, FieldFailure>?](repeating: nil, count: bindings.count)
+        var cache = [Result<FactValue?, FieldFailure>?](repeating: nil, count: fieldNames.count)
         func value(_ i: Int) -> Result<FactValue?, FieldFailure> {
             if let hit = cache[i] { return hit }
             let r = evaluate(i, record) { name in fieldIndex[name].map(value) ?? .success(nil) }

@@ -99,7 +99,7 @@ enum Transforms {
     static func split(_ s: String, _ separator: String) -> [String] {
         var copy = s
         let parts: [String]? = copy.withUTF8 { bytes in
-            guard separator.utf8.count == 1, let sep = separator.utf8.first, sep < 0x80, bytes.allSatisfy({ $0 < 0x80 }) else {
+            guard separator.utf8.count == 1, let sep = separator.utf8.first, sep < 0x80, ByteScan.firstNonASCII(bytes) == nil else {
                 return nil
             }
             return bytes.split(separator: sep, omittingEmptySubsequences: false).map {
