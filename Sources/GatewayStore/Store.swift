@@ -1,24 +1,21 @@
 import Foundation
 import GatewayCore
 
-/// What the engine keeps between runs. SQLite implements it first; the contract is written so a
-/// PostgreSQL implementation can let several runners work at once:
+/// What the engine keeps between runs, as one store with every capability. Each capability is
+/// a small protocol of its own concern; SQLite implements them all first. The contract is
+/// written so that a store shared by several runners (PostgreSQL) can implement them too:
 /// - a file is claimed by its content hash inside its ingest transaction (unique row), so two
 ///   runners never ingest the same file;
 /// - facts are idempotent by id;
 /// - actions are claimed with a lease (`claimActions`), and an expired lease is taken over;
-/// - projections are written per order, after folding that order's facts.
-public protocol GatewayStore: Sendable {
-    // Runs
-    func beginRun(_ run: RunRecord) throws
-    func finishRun(id: String, status: String, summaryJSON: String, finishedAt: Date) throws
-    func runs(onDay day: String) throws -> [RunRecord]
-    func lastRun() throws -> RunRecord?
-    /// Runs of `runner` still marked running, other than `current`: with the runner's lock held
-    /// they are dead. Marks them interrupted, frees their leases, and returns their ids.
-    func interruptDeadRuns(runner: String, except current: String, at: Date) throws -> [String]
+/// - projections are written per order, after folding that order's facts, and a change mark is
+///   cleared by version.
+public protocol GatewayStore:
+    FactLedger, ProjectionStore, ActionQueue, TransferLedger, RunLog, RegistrationStore, CustomerStore
+{}
 
-    // File ledger
+/// The file ledger and the fact log: what came in, once, and what it said.
+public protocol FactLedger: Sendable {
     func ledgerEntry(hash: String) throws -> LedgerEntry?
     /// The ledger rows of a file by its name, or by a prefix of its SHA-256 (8 hex digits or more).
     func ledgerEntries(named nameOrHash: String) throws -> [LedgerEntry]
@@ -38,8 +35,11 @@ public protocol GatewayStore: Sendable {
     func rejections(fileHash: String) throws -> [Rejection]
     /// Numbers missing between the lowest and the highest seen, per feed and scope: lost files.
     func sequenceGaps() throws -> [SequenceGap]
+    /// Quarantined files not resent since, and ingested files with rejected records.
+    func fileProblems() throws -> [ProblemFile]
+    /// When each feed's ingested files arrived, by the as-of time of the run that took them, oldest first.
+    func feedArrivals() throws -> [String: [Date]]
 
-    // Facts and projection
     func facts(orderRef: String) throws -> [Fact]
     /// The facts of several orders at once, each order's in time order.
     func facts(orderRefs: [String]) throws -> [String: [Fact]]
@@ -47,6 +47,12 @@ public protocol GatewayStore: Sendable {
     func unplacedPayments() throws -> [Fact]
     /// The stock vehicle a sale took, if it took one.
     func stockSale(orderRef: String) throws -> StockSale?
+    /// Facts the gateway itself produced (outcomes of actions), idempotent by id.
+    func appendFacts(_ facts: [Fact], runID: String) throws
+}
+
+/// Each order's folded state, its change marks and its review bookkeeping.
+public protocol ProjectionStore: Sendable {
     /// The saved states of several orders at once (orders with a state only), without decoding
     /// their projections.
     func states(refs: [String]) throws -> [String: OrderState]
@@ -79,10 +85,11 @@ public protocol GatewayStore: Sendable {
     /// Every anomaly the last folds found, with when it was first seen.
     func anomalies() throws -> [StoredAnomaly]
     func projection(ref: String) throws -> OrderView?
-    /// Facts the gateway itself produced (outcomes of actions), idempotent by id.
-    func appendFacts(_ facts: [Fact], runID: String) throws
+}
 
-    // Actions
+/// The transactional outbox the fold fills: actions claimed with leases, made due again by an
+/// operator, with their history.
+public protocol ActionQueue: Sendable {
     /// Takes up to `limit` runnable actions of these kinds (pending and due, or in flight) that no
     /// live lease holds, leasing them to `runner` until `leaseUntil`.
     /// `orderRefs` narrows the claim to those orders' actions (the batch a fold just committed).
@@ -97,8 +104,16 @@ public protocol GatewayStore: Sendable {
     /// are kept in the action's history. Returns the keys made due.
     func makeDue(_ selector: ActionSelector, note: String, at: Date) throws -> [String]
     func actionEvents(key: String) throws -> [ActionEvent]
+    /// What one step of an action pass wrote, in one transaction: action states, the facts of
+    /// their outcomes (each marking its order changed), customers and credentials, registration
+    /// records and ledger lines.
+    func commitActions(_ commit: ActionCommit, runID: String) throws
+    /// Writes several actions' status in one transaction.
+    func updateActions(_ actions: [ActionRecord]) throws
+}
 
-    // Transfers (SFTP pull and push)
+/// The SFTP pull and push ledgers and the transfer log.
+public protocol TransferLedger: Sendable {
     /// The pull ledger: a remote file, by source, path, size and mtime, once fetched.
     func pulled(source: String, remotePath: String, size: Int64, mtime: Int64) throws -> PulledFile?
     /// Records fetched files, and their transfer log entries, in one transaction.
@@ -109,27 +124,18 @@ public protocol GatewayStore: Sendable {
     func recordPush(destination: String, localPath: String, hash: String, remotePath: String, at: Date) throws
     func logTransfer(_ t: TransferRecord) throws
     func transfers(runIDs: [String]) throws -> [TransferRecord]
+}
 
-    /// What one step of an action pass wrote, in one transaction: action states, the facts of
-    /// their outcomes (each marking its order changed), customers and credentials, registration
-    /// records and ledger lines.
-    func commitActions(_ commit: ActionCommit, runID: String) throws
-    /// Writes several actions' status in one transaction.
-    func updateActions(_ actions: [ActionRecord]) throws
+/// Runs, and the reconciliation exceptions they opened and resolved.
+public protocol RunLog: Sendable {
+    func beginRun(_ run: RunRecord) throws
+    func finishRun(id: String, status: String, summaryJSON: String, finishedAt: Date) throws
+    func runs(onDay day: String) throws -> [RunRecord]
+    func lastRun() throws -> RunRecord?
+    /// Runs of `runner` still marked running, other than `current`: with the runner's lock held
+    /// they are dead. Marks them interrupted, frees their leases, and returns their ids.
+    func interruptDeadRuns(runner: String, except current: String, at: Date) throws -> [String]
 
-    // Customers
-    func customer(username: String) throws -> CustomerRecord?
-    func credential(customerID: String) throws -> CredentialRecord?
-
-    // Registrations
-    func registration(orderRef: String) throws -> RegistrationRecord?
-    func registrations() throws -> [RegistrationRecord]
-    /// Registrations not registered yet: what the report and its rules look at.
-    func unfinishedRegistrations() throws -> [RegistrationRecord]
-    /// The ledger, oldest first; one order's when `orderRef` is given.
-    func registrationAttempts(orderRef: String?) throws -> [RegistrationAttempt]
-
-    // Reconciliation
     /// Exceptions seen open by the last tracked run.
     func openExceptions() throws -> [TrackedException]
     /// Exceptions that opened (or reopened) and that were resolved, in one transaction.
@@ -141,10 +147,22 @@ public protocol GatewayStore: Sendable {
     func dismissException(key: String, note: String, at: Date) throws -> Bool
     /// Openings, resolutions and dismissals between `from` (inclusive) and `to`, oldest first.
     func exceptionEvents(from: Date, to: Date) throws -> [ExceptionEvent]
-    /// Quarantined files not resent since, and ingested files with rejected records.
-    func fileProblems() throws -> [ProblemFile]
-    /// When each feed's ingested files arrived, by the as-of time of the run that took them, oldest first.
-    func feedArrivals() throws -> [String: [Date]]
+}
+
+/// Registration submissions and their ledger of attempts.
+public protocol RegistrationStore: Sendable {
+    func registration(orderRef: String) throws -> RegistrationRecord?
+    func registrations() throws -> [RegistrationRecord]
+    /// Registrations not registered yet: what the report and its rules look at.
+    func unfinishedRegistrations() throws -> [RegistrationRecord]
+    /// The ledger, oldest first; one order's when `orderRef` is given.
+    func registrationAttempts(orderRef: String?) throws -> [RegistrationAttempt]
+}
+
+/// Customers and their activation credentials.
+public protocol CustomerStore: Sendable {
+    func customer(username: String) throws -> CustomerRecord?
+    func credential(customerID: String) throws -> CredentialRecord?
 }
 
 /// What one step of an action pass writes together (`GatewayStore.commitActions`).
@@ -163,11 +181,13 @@ public struct ActionCommit: Sendable {
     }
 }
 
-extension GatewayStore {
+extension ActionQueue {
     public func claimActions(kinds: [DueActionKind], runner: String, now: Date, leaseUntil: Date, limit: Int) throws -> [ActionRecord] {
         try claimActions(kinds: kinds, orderRefs: nil, runner: runner, now: now, leaseUntil: leaseUntil, limit: limit)
     }
+}
 
+extension ProjectionStore {
     /// A fold whose orders need no review bookkeeping (tests, operator commands).
     @discardableResult
     public func commitFold(_ views: [OrderView], due: [DueAction], marks: [OrderToFold], at: Date) throws -> Int {
