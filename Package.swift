@@ -44,6 +44,12 @@ let package = Package(
             pkgConfig: "libcurl",
             providers: [.apt(["libcurl4-openssl-dev"])]
         ),
+        // System library: libpq (the PostgreSQL store's client). Module map + shim only.
+        .systemLibrary(
+            name: "CLibPQ",
+            pkgConfig: "libpq",
+            providers: [.apt(["libpq-dev"])]
+        ),
         // Canonical model, facts, lifecycle fold, policies, validators. Pure: no I/O.
         .target(
             name: "GatewayCore",
@@ -62,11 +68,12 @@ let package = Package(
             dependencies: ["CLibSSH2", "CCurl", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: strict
         ),
-        // The store behind a protocol: fact log, file ledger, projection, actions, runs. SQLite first.
+        // The store behind small protocols: fact log, file ledger, projection, actions, runs.
+        // SQLite (one machine, the default) and PostgreSQL (several runners sharing one database).
         .target(
             name: "GatewayStore",
             dependencies: [
-                "GatewayCore", .product(name: "GRDB", package: "GRDB.swift"),
+                "GatewayCore", "CLibPQ", .product(name: "GRDB", package: "GRDB.swift"),
                 // SQLite's own binding calls, for the ingest's per-record insert.
                 .product(name: "GRDBSQLite", package: "GRDB.swift"),
             ],
@@ -125,7 +132,8 @@ let package = Package(
         .testTarget(name: "GatewayCoreTests", dependencies: ["GatewayCore", "GatewayTestSupport"]),
         .testTarget(name: "GatewayFormatsTests", dependencies: ["GatewayFormats", "GatewayCore", "GatewayTestSupport"]),
         .testTarget(
-            name: "GatewayStoreTests", dependencies: ["GatewayStore", "GatewayCore", .product(name: "GRDB", package: "GRDB.swift")]),
+            name: "GatewayStoreTests",
+            dependencies: ["GatewayStore", "GatewayCore", "GatewayTestSupport", .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(name: "GatewayTransportTests", dependencies: ["GatewayTransport", "GatewayTestSupport"]),
         .testTarget(
             name: "GatewayEngineTests",
@@ -138,7 +146,8 @@ let package = Package(
         .testTarget(
             name: "CaasGatewayCLITests",
             dependencies: [
-                "caas-gateway", "GatewayEngine", "GatewayCore", "GatewayFormats", "GatewayTransport", "GatewayTestSupport", "GatewayReceiver",
+                "caas-gateway", "GatewayEngine", "GatewayCore", "GatewayFormats", "GatewayTransport", "GatewayTestSupport",
+                "GatewayReceiver",
                 .product(name: "Crypto", package: "swift-crypto"),
             ]),
     ]

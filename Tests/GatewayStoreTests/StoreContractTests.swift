@@ -1,0 +1,243 @@
+import Foundation
+import GRDB
+import GatewayTestSupport
+import Testing
+
+@testable import GatewayCore
+@testable import GatewayStore
+
+/// The two stores the gateway can run on. Every store-semantics test runs on both, with the same
+/// code: what the engine relies on is the contract, not one engine's habits.
+enum StoreBackend: String, CaseIterable, CustomTestStringConvertible, Sendable {
+    case sqlite, postgres
+
+    var testDescription: String { rawValue }
+
+    /// A new, empty store.
+    func newStore() throws -> any GatewayStore {
+        try opener()()
+    }
+
+    /// Opens stores over one new, empty database: each call is another connection to it, as
+    /// another process (another runner) would have.
+    func opener() throws -> @Sendable () throws -> any GatewayStore {
+        switch self {
+        case .sqlite:
+            let path = Fixtures.tempDir("contract") + "/gateway.sqlite"
+            return { try SQLiteStore(path: path) }
+        case .postgres:
+            let pg = try TestPostgres.shared()
+            let url = try pg.newDatabase("contract")
+            let password = pg.password
+            return { try PostgresStore(url: url, password: password) }
+        }
+    }
+
+    /// A statement behind the store's back, as a hand edit or a newer version would write.
+    func execute(_ sql: String, in store: any GatewayStore) throws {
+        switch self {
+        case .sqlite: try (store as! SQLiteStore).db.write { try $0.execute(sql: sql) }
+        case .postgres: try (store as! PostgresStore).read { try $0.script(sql) }
+        }
+    }
+}
+
+@Suite("Store contract (SQLite and PostgreSQL)")
+struct StoreContractTests {
+    let t0 = Timestamp.parseISO("2026-10-02T12:00:00Z")!
+
+    func fact(_ ref: String, _ kind: FactKind = .saleCancelled, reason: String = "r", record: Int = 1, id: String? = nil) -> Fact {
+        Fact(
+            id: id ?? FactID.make(source: "feed", kind: kind, key: [ref]), orderRef: ref, kind: kind, occurredAt: t0,
+            fields: ["reason": .string(reason)],
+            provenance: Provenance(fileHash: "h", fileName: "f.xml", record: record, line: record + 1, mapping: "feed", mappingVersion: 1))
+    }
+
+    func file(_ hash: String) -> IncomingFile { IncomingFile(hash: hash, name: "f-\(hash).xml", feed: "feed", size: 10) }
+
+    @Test(arguments: StoreBackend.allCases)
+    func aFileIsOneTransactionAndItsFactsAreIdempotent(_ backend: StoreBackend) throws {
+        let store = try backend.newStore()
+        let counts = try store.ingestFile(file("a"), runID: "r1", at: t0) { w in
+            #expect(try w.add(fact("S-1")) == .inserted)
+            #expect(try w.add(fact("S-2")) == .inserted)
+            try w.reject([Rejection(record: 3, line: 4, field: "x", reason: "bad")])
+        }
+        #expect(counts.records == 3 && counts.accepted == 2 && counts.rejected == 1 && counts.factsNew == 2)
+        #expect(try store.ledgerEntry(hash: "a")?.status == .ingested)
+        #expect(try store.rejections(fileHash: "a") == [Rejection(record: 3, line: 4, field: "x", reason: "bad")])
+
+        // Another file bringing one of the same facts: known, not doubled.
+        let again = try store.ingestFile(file("b"), runID: "r1", at: t0) { w in
+            let r = try w.add(fact("S-1"))
+            #expect(r == .known)
+        }
+        #expect(again.factsKnown == 1 && again.factsNew == 0)
+        #expect(try store.facts(orderRef: "S-1").count == 1)
+    }
+
+    @Test(arguments: StoreBackend.allCases)
+    func aRepeatWithOtherContentIsRejectedAndTheFirstStands(_ backend: StoreBackend) throws {
+        let store = try backend.newStore()
+        _ = try store.ingestFile(file("a"), runID: "r1", at: t0) { w in _ = try w.add(fact("S-1", reason: "first")) }
+        let c = try store.ingestFile(file("b"), runID: "r1", at: t0) { w in
+            let r = try w.add(fact("S-1", reason: "second"))
+            #expect(r == .conflicting(firstFile: "f-a.xml"))  // the ledger names the file that brought it
+        }
+        #expect(c.accepted == 0 && c.rejected == 1 && c.factsConflicting == 1)
+        #expect(try store.facts(orderRef: "S-1").first?.string("reason") == "first")
+        #expect(try store.rejections(fileHash: "b").first?.reason.contains("the first version stands") == true)
+    }
+
+    @Test(arguments: StoreBackend.allCases)
+    func aFailingFileLeavesNothingBehind(_ backend: StoreBackend) throws {
+        let store = try backend.newStore()
+        struct Broken: Error {}
+        #expect(throws: Broken.self) {
+            try store.ingestFile(file("a"), runID: "r1", at: t0) { w in
+                _ = try w.add(fact("S-1"))
+                throw Broken()
+            }
+        }
+        #expect(try store.ledgerEntry(hash: "a") == nil)
+        #expect(try store.facts(orderRef: "S-1").isEmpty)
+        #expect(try store.ordersToFold(asOf: t0).isEmpty)
+    }
+
+    @Test(arguments: StoreBackend.allCases)
+    func aFileIsClaimedOnceByItsContentHash(_ backend: StoreBackend) throws {
+        let store = try backend.newStore()
+        _ = try store.ingestFile(file("a"), runID: "r1", at: t0) { _ in }
+        #expect(throws: FileAlreadyClaimed.self) { try store.ingestFile(file("a"), runID: "r2", at: t0) { _ in } }
+    }
+
+    @Test(arguments: StoreBackend.allCases)
+    func newFactsMarkOrdersForFoldingUntilTheProjectionIsSaved(_ backend: StoreBackend) throws {
+        let store = try backend.newStore()
+        _ = try store.ingestFile(file("a"), runID: "r1", at: t0) { w in _ = try w.add(fact("S-1")) }
+        let marks = try store.ordersToFold(asOf: t0)
+        #expect(marks.map(\.ref) == ["S-1"])
+        var view = OrderView(ref: "S-1")
+        view.state = .awaitingFinalPayment
+        view.finalPaymentDueAt = t0.addingTimeInterval(86400)
+        try store.commitFold([view], due: [], marks: marks, at: t0)
+        #expect(try store.ordersToFold(asOf: t0).isEmpty)
+        // A deadline that has come brings the order back, with no new fact.
+        #expect(try store.ordersToFold(asOf: t0.addingTimeInterval(86400)) == [OrderToFold(ref: "S-1", version: nil)])
+        #expect(try store.projection(ref: "S-1") == view)
+    }
+
+    @Test(arguments: StoreBackend.allCases)
+    func aFactArrivingDuringAFoldKeepsItsOrderMarked(_ backend: StoreBackend) throws {
+        let store = try backend.newStore()
+        _ = try store.ingestFile(file("a"), runID: "r1", at: t0) { w in _ = try w.add(fact("S-1")) }
+        let read = try store.ordersToFold(asOf: t0)
+        // Another process adds a fact after the fold read the order, before it commits.
+        try store.appendFacts([fact("S-1", id: "f_2")], runID: "r2")
+        try store.commitFold([OrderView(ref: "S-1")], due: [], marks: read, at: t0)
+        #expect(try store.ordersToFold(asOf: t0).map(\.ref) == ["S-1"])
+        try store.commitFold([OrderView(ref: "S-1")], due: [], marks: try store.ordersToFold(asOf: t0), at: t0)
+        #expect(try store.ordersToFold(asOf: t0).isEmpty)
+    }
+
+    @Test(arguments: StoreBackend.allCases)
+    func theFoldAndTheActionsItMakesDueCommitTogether(_ backend: StoreBackend) throws {
+        let store = try backend.newStore()
+        let due = [DueAction(kind: .issueCredentials, orderRef: "S-1"), DueAction(kind: .issueCredentials, orderRef: "S-2")]
+        #expect(try store.commitFold([], due: due, marks: [], at: t0) == 2)
+        #expect(try store.commitFold([], due: due, marks: [], at: t0) == 0)
+        #expect(try store.actions(status: .pending).map(\.key) == ["issue_credentials:S-1", "issue_credentials:S-2"])
+    }
+
+    @Test(arguments: StoreBackend.allCases)
+    func aLiveLeaseIsNeverTakenAndAnExpiredOneIs(_ backend: StoreBackend) throws {
+        let store = try backend.newStore()
+        try store.commitFold(
+            [], due: [DueAction(kind: .issueCredentials, orderRef: "S-1"), DueAction(kind: .issueCredentials, orderRef: "S-2")], marks: [],
+            at: t0)
+        let now = t0
+        var a = try store.claimActions(kinds: [.issueCredentials], runner: "r1", now: now, leaseUntil: now.addingTimeInterval(60), limit: 1)
+        #expect(a.map(\.key) == ["issue_credentials:S-1"])
+        // Pending but leased: another runner does not get it either.
+        let other = try store.claimActions(
+            kinds: [.issueCredentials], runner: "r2", now: now, leaseUntil: now.addingTimeInterval(60), limit: 10)
+        #expect(other.map(\.key) == ["issue_credentials:S-2"])
+        a[0].status = .inFlight
+        try store.updateAction(a[0])
+        #expect(
+            try store.claimActions(kinds: [.issueCredentials], runner: "r3", now: now, leaseUntil: now.addingTimeInterval(60), limit: 10)
+                .isEmpty)
+        // After the lease expires it is taken over.
+        let later = now.addingTimeInterval(120)
+        let takeover = try store.claimActions(
+            kinds: [.issueCredentials], runner: "r3", now: later, leaseUntil: later.addingTimeInterval(60), limit: 10)
+        #expect(takeover.map(\.key) == ["issue_credentials:S-1", "issue_credentials:S-2"])
+    }
+
+    @Test(arguments: StoreBackend.allCases)
+    func aDeadRunOfThisRunnerIsInterruptedAndLosesItsLeases(_ backend: StoreBackend) throws {
+        let store = try backend.newStore()
+        try store.beginRun(RunRecord(id: "dead", command: "run", asOf: t0, startedAt: t0, runner: "host-a"))
+        try store.beginRun(RunRecord(id: "elsewhere", command: "run", asOf: t0, startedAt: t0, runner: "host-b"))
+        try store.beginRun(RunRecord(id: "now", command: "run", asOf: t0, startedAt: t0, runner: "host-a"))
+        try store.commitFold([], due: [DueAction(kind: .notifyCustomer, orderRef: "S-1")], marks: [], at: t0)
+        var held = try store.claimActions(
+            kinds: [.notifyCustomer], runner: "dead", now: t0, leaseUntil: t0.addingTimeInterval(900), limit: 1)
+        held[0].status = .inFlight
+        try store.updateAction(held[0])
+        #expect(try store.interruptDeadRuns(runner: "host-a", except: "now", at: t0) == ["dead"])
+        #expect(try store.runs(onDay: "2026-10-02").first { $0.id == "dead" }?.status == "interrupted")
+        #expect(try store.runs(onDay: "2026-10-02").first { $0.id == "elsewhere" }?.status == "running")
+        let taken = try store.claimActions(
+            kinds: [.notifyCustomer], runner: "now", now: t0, leaseUntil: t0.addingTimeInterval(900), limit: 1)
+        #expect(taken.map(\.status) == [.inFlight])
+    }
+
+    @Test(arguments: StoreBackend.allCases)
+    func aFailedActionIsMadeDueAgainWithItsHistoryKept(_ backend: StoreBackend) throws {
+        let store = try backend.newStore()
+        try store.commitFold([], due: [DueAction(kind: .placeFactoryOrder, orderRef: "S-1")], marks: [], at: t0)
+        var a = try #require(try store.actions(status: .pending).first)
+        a.status = .failed
+        a.attempts = 8
+        a.lastError = "the factory refused our credentials (401)"
+        try store.updateAction(a)
+        #expect(try store.makeDue(.failed(kind: .issueCredentials, orderRef: nil), note: "n", at: t0).isEmpty)
+        #expect(try store.makeDue(.failed(kind: nil, orderRef: "S-1"), note: "token fixed", at: t0) == [a.key])
+        let again = try #require(try store.actions(orderRef: "S-1").first)
+        #expect(again.status == .pending && again.attempts == 0 && again.lastError == nil)
+        let history = try store.actionEvents(key: a.key)
+        #expect(history.count == 1 && history[0].note == "token fixed" && history[0].attemptsBefore == 8)
+        #expect(history[0].lastError?.contains("401") == true && history[0].statusBefore == "failed")
+        // Only failed actions: a pending one is left as it is.
+        #expect(try store.makeDue(.keys([a.key]), note: "again", at: t0).isEmpty)
+    }
+
+    @Test(arguments: StoreBackend.allCases)
+    func anomaliesKeepWhenTheyWereFirstSeenAndLeaveWhenResolved(_ backend: StoreBackend) throws {
+        let store = try backend.newStore()
+        var v = OrderView(ref: "S-9")
+        let a = Anomaly(code: .unknownOrder, factID: "f_1", occurredAt: t0, message: "no sale yet")
+        v.anomalies = [a]
+        try store.commitFold([v], due: [], marks: [], at: t0)
+        try store.commitFold([v], due: [], marks: [], at: t0.addingTimeInterval(3600))
+        #expect(try store.anomalies() == [StoredAnomaly(orderRef: "S-9", anomaly: a, firstSeenAt: t0)])
+        v.anomalies = []
+        try store.commitFold([v], due: [], marks: [], at: t0.addingTimeInterval(7200))
+        #expect(try store.anomalies().isEmpty)
+    }
+
+    @Test(arguments: StoreBackend.allCases)
+    func anActionRowThatDoesNotDecodeIsAnErrorNamingIt(_ backend: StoreBackend) throws {
+        let store = try backend.newStore()
+        try store.commitFold([], due: [DueAction(kind: .notifyCustomer, orderRef: "S-1")], marks: [], at: t0)
+        try backend.execute("UPDATE actions SET kind = 'teleport'", in: store)
+        #expect {
+            _ = try store.actions(status: nil)
+        } throws: { ($0 as? StoreError)?.message.contains("notify_customer:S-1 has an unknown kind 'teleport'") == true }
+        try backend.execute("UPDATE actions SET kind = 'notify_customer', status = 'dreaming'", in: store)
+        #expect {
+            _ = try store.actions(status: nil)
+        } throws: { ($0 as? StoreError)?.message.contains("unknown status 'dreaming'") == true }
+    }
+}
