@@ -200,7 +200,7 @@ public final class Gateway {
         self.crashPoint = crashPoint
         self.progress = progress
         self.sleep = sleep
-        runner = RunContext.hostRunner
+        runner = config.runner
         if access == .write {
             for dir in [config.varDir, config.inbox, config.outbox] {
                 try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
@@ -216,6 +216,11 @@ public final class Gateway {
         if let first = registration.errors.first { throw first }
         registrationMappings = registration.mappings
         actionPerformers = ActionRegistry.performers(config: config, registrationMappings: registration.mappings, sleep: sleep)
+        if let pg = config.postgres {
+            // Queries neither migrate nor wait: a store a newer runner migrated is refused, not changed.
+            store = try PostgresStore(url: pg.url, password: try pg.password?.resolve(), migrate: access == .write)
+            return
+        }
         switch access {
         case .write: store = try SQLiteStore(path: config.storePath)
         // Nothing has run here yet: the answer is an empty one, not an error.

@@ -107,6 +107,7 @@ public struct ConfigCheck: Sendable {
     mutating func checkSecrets(_ environment: [String: String]) {
         var refs: [(String, SecretReference)] = []
         if let f = config.factory { refs.append(("factory.token", f.token)) }
+        if let p = config.postgres?.password { refs.append(("store.postgres.password", p)) }
         for (cc, ep) in config.registration.endpoints.sorted(by: { $0.key < $1.key }) {
             if let s = ep.secret { refs.append(("registration.countries.\(cc)", s)) }
         }

@@ -12,6 +12,10 @@ public struct GatewayConfig: Sendable {
     public var mappings = "mappings"
     /// SQLite database file; relative paths are under `var`.
     public var storePath = "gateway.sqlite"
+    /// The shared PostgreSQL store, when several runners work together; nil for SQLite.
+    public var postgres: PostgresConfig?
+    /// This runner's name on its runs, leases and claims (`runner: {name: …}`); nil for the default.
+    public var runnerName: String?
     public var policies = Policies()
     public var activationURL = "https://my.caas.example/activate"
     public var expedienteURL = "https://my.caas.example/orders"
@@ -46,7 +50,7 @@ public struct GatewayConfig: Sendable {
     public static let defaultFileName = "caas-gateway.yaml"
 
     static let topKeys: Set<String> = [
-        "paths", "store", "policies", "customers", "inbox", "sources", "destinations", "retry", "factory", "registration",
+        "paths", "store", "runner", "policies", "customers", "inbox", "sources", "destinations", "retry", "factory", "registration",
         "dealerships", "reconciliation", "report", "retention", "webhooks", "catalogue",
     ]
 
@@ -83,6 +87,7 @@ public struct GatewayConfig: Sendable {
         }
         if let ca = factory?.caBundle { factory?.caBundle = abs(ca, base) }
         if let token = factory?.token { factory?.token = token.resolvingFile { abs($0, base) } }
+        if let password = postgres?.password { postgres?.password = password.resolvingFile { abs($0, base) } }
         registration.resolve { abs($0, base) }
         webhooks?.resolve { abs($0, base) }
         for i in destinations.indices {
@@ -105,8 +110,22 @@ public struct GatewayConfig: Sendable {
             if let v = f["mappings"] { c.mappings = try v.scalar("paths.mappings") }
         }
         if let s = top["store"] {
-            let f = try s.fields("store", allowed: ["sqlite"])
+            let f = try s.fields("store", allowed: ["sqlite", "postgres"])
             if let v = f["sqlite"] { c.storePath = try v.scalar("store.sqlite") }
+            if let v = f["postgres"] {
+                guard f["sqlite"] == nil else { throw v.error("store is either sqlite or postgres, not both") }
+                c.postgres = try PostgresConfig.parse(v)
+            }
+        }
+        if let r = top["runner"] {
+            let f = try r.fields("runner", allowed: ["name"])
+            if let v = f["name"] {
+                let name = try v.scalar("runner.name")
+                guard !name.isEmpty, name.count <= 100,
+                    name.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || "-_.:/@".contains($0)) })
+                else { throw v.error("runner.name must be 1 to 100 letters, digits or - _ . : / @") }
+                c.runnerName = name
+            }
         }
         if let p = top["policies"] {
             let f = try p.fields("policies", allowed: ["final_payment_window_days"])
@@ -159,6 +178,15 @@ public struct GatewayConfig: Sendable {
         let s = try node.scalar(what)
         guard s.hasPrefix("https://"), URL(string: s) != nil else { throw node.error("\(what) must be an https:// URL") }
         return s
+    }
+
+    /// The name on this runner's runs, leases and claims. By default the host name; with a
+    /// shared store, the host name and the var directory, because the run lock (what makes a
+    /// runner sure its own unfinished runs are dead) is per var directory, and two workspaces on
+    /// one host are two runners.
+    public var runner: String {
+        if let runnerName { return runnerName }
+        return postgres == nil ? RunContext.hostRunner : RunContext.hostRunner + ":" + varDir
     }
 
     public var archiveDir: String { (varDir as NSString).appendingPathComponent("archive") }

@@ -43,7 +43,7 @@ extension PostgresStore {
             try c.query(
                 """
                 INSERT INTO requeued_rejections(requeue_seq, record_no, line, field, reason, record_ref)
-                  SELECT ?, record_no, line, field, reason, record_ref FROM rejections WHERE file_hash = ? ORDER BY seq
+                  SELECT CAST(? AS BIGINT), record_no, line, field, reason, record_ref FROM rejections WHERE file_hash = ? ORDER BY seq
                 """, [seq, hash])
             try c.query("DELETE FROM rejections WHERE file_hash = ?", [hash])
             try c.query("UPDATE files SET status = 'requeued' WHERE hash = ?", [hash])

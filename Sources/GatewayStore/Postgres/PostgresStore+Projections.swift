@@ -141,7 +141,7 @@ extension PostgresStore {
             // Whole days in the state: as-of day minus entry day (days since 1970, UTC).
             try c.query(
                 """
-                SELECT state, GREATEST(0, ? / 86400000 - COALESCE(state_since, 0) / 86400000) AS days, COUNT(*) AS n
+                SELECT state, GREATEST(0, CAST(? AS BIGINT) / 86400000 - COALESCE(state_since, 0) / 86400000) AS days, COUNT(*) AS n
                 FROM orders WHERE state IS NOT NULL GROUP BY 1, 2 ORDER BY 1, 2
                 """, [Self.ms(asOf)]
             ).rows.map { StateAge(state: $0["state"], days: $0["days"], count: $0["n"]) }

@@ -114,7 +114,7 @@ extension PostgresStore {
             try c.query(
                 """
                 INSERT INTO exception_events(key, rule, owner, subject, event, at, run_id)
-                SELECT key, rule, owner, subject, 'dismissed', ?, 'dismissed' FROM exceptions WHERE key = ?
+                SELECT key, rule, owner, subject, 'dismissed', CAST(? AS BIGINT), 'dismissed' FROM exceptions WHERE key = ?
                 """, [Self.ms(at), key])
             return true
         }

@@ -14,11 +14,12 @@ import GatewayCore
 public final class PostgresStore: GatewayStore, @unchecked Sendable {
     let pool: PGPool
 
-    /// Connects (checking the server at once) and applies the migrations this version knows.
+    /// Connects (checking the server at once) and applies the migrations this version knows, or,
+    /// with `migrate` false (queries), checks that they are all applied and changes nothing.
     /// `password` comes from the environment or a file, never from the URL in a configuration.
-    public init(url: String, password: String?) throws {
+    public init(url: String, password: String?, migrate: Bool = true) throws {
         pool = PGPool(url: url, password: password)
-        try pool.with { c in try Self.migrate(c) }
+        try pool.with { c in try migrate ? Self.migrate(c) : Self.checkMigrated(c) }
     }
 
     /// How long a lock wait may last before the statement fails instead of hanging a cron run.
@@ -70,6 +71,16 @@ public final class PostgresStore: GatewayStore, @unchecked Sendable {
                 try c.script(m.sql)
                 try c.query("INSERT INTO schema_migrations(name, applied_at) VALUES (?, ?)", [m.name, ms(Date())])
             }
+        }
+    }
+
+    static func checkMigrated(_ c: PGConnection) throws {
+        let exists: Bool = try c.query("SELECT to_regclass('schema_migrations') IS NOT NULL AS e").rows[0]["e"]
+        let applied = exists ? Set(try c.query("SELECT name FROM schema_migrations").rows.map { $0["name"] as String }) : []
+        guard applied == Set(migrations.map(\.name)) else {
+            throw StoreError(
+                "the PostgreSQL store was written by another version of caas-gateway (or nothing has run yet): a run migrates it first (caas-gateway run)"
+            )
         }
     }
 
