@@ -85,6 +85,11 @@ public protocol ProjectionStore: Sendable {
     /// Every anomaly the last folds found, with when it was first seen.
     func anomalies() throws -> [StoredAnomaly]
     func projection(ref: String) throws -> OrderView?
+    /// Runs `body` with those of `refs` that no other process is folding, held as this process's
+    /// until `body` returns: two runners never fold one order at once, so neither saves a view
+    /// older than the other's. An order skipped keeps its mark and is folded by whoever holds it,
+    /// or by the next run.
+    func foldingExclusively<T>(_ refs: [String], _ body: ([String]) throws -> T) throws -> T
 }
 
 /// The transactional outbox the fold fills: actions claimed with leases, made due again by an
@@ -124,6 +129,11 @@ public protocol TransferLedger: Sendable {
     func recordPush(destination: String, localPath: String, hash: String, remotePath: String, at: Date) throws
     func logTransfer(_ t: TransferRecord) throws
     func transfers(runIDs: [String]) throws -> [TransferRecord]
+    /// Claims a remote file (by source, path, size and mtime) for `runID` before it is fetched,
+    /// unless another run's claim is still live: true when this run may fetch it. A claim ends
+    /// at `until`, when its run ends (a file it left waiting is anyone's next time), or when its
+    /// run is found dead, so a runner that died mid-download does not keep it from the others.
+    func claimPull(source: String, remotePath: String, size: Int64, mtime: Int64, runID: String, now: Date, until: Date) throws -> Bool
 }
 
 /// Runs, and the reconciliation exceptions they opened and resolved.
@@ -135,6 +145,10 @@ public protocol RunLog: Sendable {
     /// Runs of `runner` still marked running, other than `current`: with the runner's lock held
     /// they are dead. Marks them interrupted, frees their leases, and returns their ids.
     func interruptDeadRuns(runner: String, except current: String, at: Date) throws -> [String]
+
+    /// Runs `body` while no other runner does the same cluster-wide `work` (the daily report and
+    /// its exception bookkeeping), waiting for its turn.
+    func exclusively<T>(_ work: String, _ body: () throws -> T) throws -> T
 
     /// Exceptions seen open by the last tracked run.
     func openExceptions() throws -> [TrackedException]

@@ -240,4 +240,130 @@ struct StoreContractTests {
             _ = try store.actions(status: nil)
         } throws: { ($0 as? StoreError)?.message.contains("unknown status 'dreaming'") == true }
     }
+
+    // MARK: Several processes on one store
+
+    @Test(arguments: StoreBackend.allCases)
+    func aFileIngestedByFourProcessesAtOnceIsTakenOnce(_ backend: StoreBackend) throws {
+        let open = try backend.opener()
+        let stores = try (0..<4).map { _ in try open() }
+        let outcomes = Outcomes()
+        DispatchQueue.concurrentPerform(iterations: 4) { i in
+            do {
+                _ = try stores[i].ingestFile(file("same"), runID: "r\(i)", at: t0) { w in
+                    _ = try w.add(fact("S-1"))
+                    usleep(20_000)  // long enough for the others to arrive while this one holds it
+                }
+                outcomes.add("ingested")
+            } catch is FileAlreadyClaimed {
+                outcomes.add("claimed")
+            } catch {
+                outcomes.add("\(error)")
+            }
+        }
+        #expect(outcomes.sorted == ["claimed", "claimed", "claimed", "ingested"])
+        #expect(try stores[0].facts(orderRef: "S-1").count == 1)
+    }
+
+    @Test(arguments: StoreBackend.allCases)
+    func fourProcessesClaimingActionsNeverTakeOneTwice(_ backend: StoreBackend) throws {
+        let open = try backend.opener()
+        let stores = try (0..<4).map { _ in try open() }
+        try stores[0].commitFold(
+            [], due: (1...120).map { DueAction(kind: .notifyCustomer, orderRef: "S-\($0)") }, marks: [], at: t0)
+        let claimed = Outcomes()
+        DispatchQueue.concurrentPerform(iterations: 4) { i in
+            while true {
+                guard
+                    let batch = try? stores[i].claimActions(
+                        kinds: [.notifyCustomer], runner: "runner-\(i)", now: t0, leaseUntil: t0.addingTimeInterval(600), limit: 7),
+                    !batch.isEmpty
+                else { return }
+                for a in batch { claimed.add(a.key) }
+            }
+        }
+        #expect(claimed.sorted.count == 120)
+        #expect(Set(claimed.sorted).count == 120)
+        #expect(try stores[1].actions(status: .pending).allSatisfy { $0.leaseOwner?.hasPrefix("runner-") == true })
+    }
+
+    @Test(arguments: StoreBackend.allCases)
+    func aRemoteFileIsFetchedByOneRunUntilItsClaimEnds(_ backend: StoreBackend) throws {
+        let store = try backend.newStore()
+        func claim(_ run: String, at t: Date) throws -> Bool {
+            try store.claimPull(
+                source: "bank", remotePath: "/out/a.xml", size: 10, mtime: 5, runID: run, now: t, until: t.addingTimeInterval(60))
+        }
+        for run in ["r1", "r2"] { try store.beginRun(RunRecord(id: run, command: "run", asOf: t0, startedAt: t0, runner: "h-" + run)) }
+        #expect(try claim("r1", at: t0))
+        #expect(try claim("r1", at: t0.addingTimeInterval(1)))  // its own claim, again (a rerun of the batch)
+        #expect(try !claim("r2", at: t0.addingTimeInterval(30)))  // live: another run's
+        #expect(try claim("r2", at: t0.addingTimeInterval(120)))  // expired: taken over
+        // A claim of a run that has ended is void: what it left waiting is anyone's.
+        try store.finishRun(id: "r2", status: "ok", summaryJSON: "{}", finishedAt: t0)
+        #expect(try claim("r1", at: t0.addingTimeInterval(130)))
+        // Another version of the file (size, mtime) is another claim.
+        #expect(
+            try store.claimPull(
+                source: "bank", remotePath: "/out/a.xml", size: 11, mtime: 6, runID: "r3", now: t0, until: t0.addingTimeInterval(60)))
+        // A dead run's claims end with it.
+        try store.beginRun(RunRecord(id: "r4", command: "run", asOf: t0, startedAt: t0, runner: "host-a"))
+        try store.beginRun(RunRecord(id: "r5", command: "run", asOf: t0, startedAt: t0, runner: "host-a"))
+        #expect(
+            try store.claimPull(
+                source: "bank", remotePath: "/out/b.xml", size: 1, mtime: 1, runID: "r4", now: t0, until: t0.addingTimeInterval(600)))
+        _ = try store.interruptDeadRuns(runner: "host-a", except: "r5", at: t0)
+        #expect(
+            try store.claimPull(
+                source: "bank", remotePath: "/out/b.xml", size: 1, mtime: 1, runID: "r5", now: t0, until: t0.addingTimeInterval(600)))
+    }
+
+    /// PostgreSQL is shared by runners, so it keeps them apart itself; a SQLite store has one
+    /// runner (its run lock keeps a second process out), so it gives its one caller every order.
+    @Test(arguments: StoreBackend.allCases)
+    func anOrderBeingFoldedByOneProcessIsLeftByAnother(_ backend: StoreBackend) throws {
+        let open = try backend.opener()
+        let a = try open(), b = try open()
+        let (mine, theirs) = try a.foldingExclusively(["S-1", "S-2"]) { mine in
+            (mine, try b.foldingExclusively(["S-2", "S-3"]) { $0 })
+        }
+        #expect(mine == ["S-1", "S-2"])
+        #expect(theirs == (backend == .postgres ? ["S-3"] : ["S-2", "S-3"]))
+        // Freed once the fold returns.
+        #expect(try b.foldingExclusively(["S-1", "S-2"]) { $0 } == ["S-1", "S-2"])
+    }
+
+    @Test(arguments: StoreBackend.allCases)
+    func clusterWideWorkIsDoneByOneProcessAtATime(_ backend: StoreBackend) throws {
+        let open = try backend.opener()
+        let stores = try (0..<3).map { _ in try open() }
+        let inside = Outcomes()
+        DispatchQueue.concurrentPerform(iterations: 3) { i in
+            _ = try? stores[i].exclusively("report") {
+                inside.add("in")
+                let overlapping = inside.sorted.filter { $0 == "in" }.count - inside.sorted.filter { $0 == "out" }.count
+                if overlapping > 1 { inside.add("overlap") }
+                usleep(50_000)
+                inside.add("out")
+            }
+        }
+        #expect(inside.sorted.filter { $0 == "in" }.count == 3)
+        if backend == .postgres { #expect(!inside.sorted.contains("overlap")) }
+    }
+}
+
+/// What concurrent callers saw, in one place.
+final class Outcomes: @unchecked Sendable {
+    private let lock = NSLock()
+    private var items: [String] = []
+    func add(_ s: String) {
+        lock.lock()
+        items.append(s)
+        lock.unlock()
+    }
+    var sorted: [String] {
+        lock.lock()
+        defer { lock.unlock() }
+        return items.sorted()
+    }
 }

@@ -59,10 +59,11 @@ public final class TestPostgres: @unchecked Sendable {
 
     /// The connection URL of a new, empty database; its password is `password`.
     public func newDatabase(_ name: String = #function) throws -> String {
+        // One at a time: CREATE DATABASE copies template1 and fails while another copy reads it.
         lock.lock()
+        defer { lock.unlock() }
         databases += 1
         let db = "t\(databases)_" + name.lowercased().filter { $0.isLetter || $0.isNumber }.prefix(40)
-        lock.unlock()
         try Self.run(bin + "/createdb", ["-h", dir, "-p", String(port), "-U", user, db])
         return url(database: db)
     }

@@ -36,39 +36,51 @@ struct FoldStage {
     func fold(asOf: Date, committed: ((FoldedBatch) throws -> Void)? = nil) throws -> (folded: Int, changes: [Change]) {
         let marks = try store.ordersToFold(asOf: asOf)
         var changes: [Change] = []
+        var folded = 0
         for start in stride(from: 0, to: marks.count, by: batchSize) {
-            let chunk = Array(marks[start..<min(start + batchSize, marks.count)])
-            let refs = chunk.map(\.ref)
-            // Only the state is compared: decoding every old projection would cost a JSON decode per order.
-            let before = try store.states(refs: refs)
-            let facts = try store.facts(orderRefs: refs)
-            var views: [OrderView] = []
-            var reviews: [String: OrderReview] = [:]
-            var wroteExpedientes = false
-            for ref in refs {
-                let orderFacts = facts[ref] ?? []
-                let view = Lifecycle.fold(ref: ref, facts: orderFacts, policies: policies, asOf: asOf)
-                if try expedientes?.write(view, facts: orderFacts) == true { wroteExpedientes = true }
-                let was = before[ref]
-                if was != view.state {
-                    changes.append(Change(ref: ref, from: was, to: view.state))
-                    logger.debug(
-                        "order state",
-                        metadata: ["order.ref": "\(ref)", "from": "\(was?.rawValue ?? "-")", "to": "\(view.state?.rawValue ?? "-")"])
-                }
-                let review = Reconciliation.review(view, config: rules, asOf: asOf)
-                reviews[ref] = OrderReview(nextAt: review.nextChange, flagged: !review.exceptions.isEmpty)
-                views.append(view)
+            // An order another runner is folding is left to it: its mark stays until one commits.
+            // The orders are held from reading their facts to the commit, and freed before their
+            // actions are taken.
+            let batch = try store.foldingExclusively(marks[start..<min(start + batchSize, marks.count)].map(\.ref)) { taken in
+                let held = Set(taken)
+                let chunk = marks[start..<min(start + batchSize, marks.count)].filter { held.contains($0.ref) }
+                folded += chunk.count
+                return try foldBatch(chunk, asOf: asOf, changes: &changes)
             }
-            let due = views.flatMap(self.due)
-            if wroteExpedientes { try expedientes?.flush() }
-            try store.commitFold(views, reviews: reviews, due: due, marks: chunk, at: asOf)
-            if let committed {
-                var batch = FoldedBatch(minimumCapacity: views.count)
-                for v in views { batch[v.ref] = (v, facts[v.ref] ?? []) }
-                try committed(batch)
-            }
+            if let committed, !batch.isEmpty { try committed(batch) }
         }
-        return (marks.count, changes)
+        return (folded, changes)
+    }
+
+    /// Reads, folds and commits one batch of orders this process holds; returns their views and facts.
+    private func foldBatch(_ chunk: [OrderToFold], asOf: Date, changes: inout [Change]) throws -> FoldedBatch {
+        let refs = chunk.map(\.ref)
+        // Only the state is compared: decoding every old projection would cost a JSON decode per order.
+        let before = try store.states(refs: refs)
+        let facts = try store.facts(orderRefs: refs)
+        var views: [OrderView] = []
+        var reviews: [String: OrderReview] = [:]
+        var wroteExpedientes = false
+        for ref in refs {
+            let orderFacts = facts[ref] ?? []
+            let view = Lifecycle.fold(ref: ref, facts: orderFacts, policies: policies, asOf: asOf)
+            if try expedientes?.write(view, facts: orderFacts) == true { wroteExpedientes = true }
+            let was = before[ref]
+            if was != view.state {
+                changes.append(Change(ref: ref, from: was, to: view.state))
+                logger.debug(
+                    "order state",
+                    metadata: ["order.ref": "\(ref)", "from": "\(was?.rawValue ?? "-")", "to": "\(view.state?.rawValue ?? "-")"])
+            }
+            let review = Reconciliation.review(view, config: rules, asOf: asOf)
+            reviews[ref] = OrderReview(nextAt: review.nextChange, flagged: !review.exceptions.isEmpty)
+            views.append(view)
+        }
+        let due = views.flatMap(self.due)
+        if wroteExpedientes { try expedientes?.flush() }
+        try store.commitFold(views, reviews: reviews, due: due, marks: chunk, at: asOf)
+        var batch = FoldedBatch(minimumCapacity: views.count)
+        for v in views { batch[v.ref] = (v, facts[v.ref] ?? []) }
+        return batch
     }
 }

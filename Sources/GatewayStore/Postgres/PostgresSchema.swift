@@ -1,4 +1,4 @@
-/// The PostgreSQL store's schema: the SQLite store's tables as they stand at its v12, column for
+/// The PostgreSQL store's schema: the SQLite store's tables as they stand at its v13, column for
 /// column, so `store copy` moves rows without converting them. What differs, and why:
 /// - `ctext` is text compared byte by byte, as SQLite does, whatever the database's locale;
 /// - a fact from a file is found by its file (`facts_file`) to mark its orders changed, where
@@ -130,5 +130,9 @@ enum PostgresSchema {
             seq BIGSERIAL PRIMARY KEY, vin ctext NOT NULL, order_ref ctext NOT NULL, released_by ctext NOT NULL,
             sale_fact ctext NOT NULL, claimed_at BIGINT NOT NULL, UNIQUE(order_ref, vin));
         CREATE INDEX stock_sales_vin ON stock_sales(vin);
+
+        CREATE TABLE pull_claims (
+            source ctext NOT NULL, remote_path ctext NOT NULL, size BIGINT NOT NULL, mtime BIGINT NOT NULL,
+            run_id ctext NOT NULL, until BIGINT NOT NULL, PRIMARY KEY (source, remote_path, size, mtime));
         """
 }

@@ -49,7 +49,7 @@ public final class PostgresStore: GatewayStore, @unchecked Sendable {
     // MARK: Migrations
 
     /// Named, append-only migrations, as in SQLite: a released one is never edited, only followed.
-    /// PostgreSQL's history starts with the SQLite store's schema as it stands at v12.
+    /// PostgreSQL's history starts with the SQLite store's schema as it stands at v13.
     static let migrations: [(name: String, sql: String)] = [
         ("pg1-schema", PostgresSchema.v1)
     ]
@@ -59,7 +59,11 @@ public final class PostgresStore: GatewayStore, @unchecked Sendable {
     static func migrate(_ c: PGConnection) throws {
         try c.transaction { c in
             try c.query("SELECT pg_advisory_xact_lock(?)", [PostgresLocks.migrations])
-            try c.script("CREATE TABLE IF NOT EXISTS schema_migrations (name TEXT PRIMARY KEY, applied_at BIGINT NOT NULL)")
+            try c.script(
+                """
+                CREATE TABLE IF NOT EXISTS schema_migrations (
+                  name TEXT PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL DEFAULT CURRENT_TIMESTAMP)
+                """)
             let applied = Set(try c.query("SELECT name FROM schema_migrations").rows.map { $0["name"] as String })
             let known = Set(migrations.map(\.name))
             if let unknown = applied.subtracting(known).sorted().first {
@@ -69,7 +73,7 @@ public final class PostgresStore: GatewayStore, @unchecked Sendable {
             }
             for m in migrations where !applied.contains(m.name) {
                 try c.script(m.sql)
-                try c.query("INSERT INTO schema_migrations(name, applied_at) VALUES (?, ?)", [m.name, ms(Date())])
+                try c.query("INSERT INTO schema_migrations(name) VALUES (?)", [m.name])
             }
         }
     }
@@ -105,6 +109,7 @@ public final class PostgresStore: GatewayStore, @unchecked Sendable {
                 // What the dead run held is free at once: it was this runner's, and this runner
                 // holds its own lock, so nobody is working on it.
                 try c.query("UPDATE actions SET lease_owner = NULL, lease_until = NULL WHERE lease_owner = ?", [id])
+                try c.query("DELETE FROM pull_claims WHERE run_id = ?", [id])
             }
             return dead
         }
@@ -137,6 +142,38 @@ public final class PostgresStore: GatewayStore, @unchecked Sendable {
         RunRecord(
             id: r["id"], command: r["command"], asOf: date(r["as_of"])!, startedAt: date(r["started_at"])!,
             finishedAt: date(r["finished_at"]), status: r["status"], summaryJSON: r["summary_json"], runner: r["runner"])
+    }
+
+    // MARK: Work one runner does at a time
+
+    /// A session advisory lock per order, on a connection of its own held while `body` runs:
+    /// if this process dies, the server ends the session and the orders are free at once.
+    public func foldingExclusively<T>(_ refs: [String], _ body: ([String]) throws -> T) throws -> T {
+        guard !refs.isEmpty else { return try body([]) }
+        return try pool.with { c in
+            let taken = try c.query(
+                """
+                SELECT ref FROM (VALUES \(Array(repeating: "(CAST(? AS TEXT))", count: refs.count).joined(separator: ","))) v(ref)
+                WHERE pg_try_advisory_lock(hashtextextended('fold:' || ref, 0))
+                """, refs
+            ).rows.map { $0["ref"] as String }
+            defer { _ = try? c.query("SELECT pg_advisory_unlock_all()") }
+            let held = Set(taken)
+            return try body(refs.filter(held.contains))
+        }
+    }
+
+    public func exclusively<T>(_ work: String, _ body: () throws -> T) throws -> T {
+        try pool.with { c in
+            // Another runner's report takes seconds, not the half minute a row lock may wait.
+            try c.script("SET lock_timeout = '10min'")
+            try c.query("SELECT pg_advisory_lock(hashtextextended(?, 0))", ["work:" + work])
+            defer {
+                _ = try? c.query("SELECT pg_advisory_unlock_all()")
+                try? c.script("SET lock_timeout = '\(Self.lockTimeout)'")
+            }
+            return try body()
+        }
     }
 
     // MARK: Customers

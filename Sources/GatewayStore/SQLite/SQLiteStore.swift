@@ -296,6 +296,16 @@ public final class SQLiteStore: GatewayStore {
                     CREATE INDEX stock_sales_vin ON stock_sales(vin);
                     """)
         }
+        m.registerMigration("v13-pull-claims") { db in
+            // A remote file claimed before it is fetched, so that runners sharing a store never
+            // fetch it twice; a claim ends at `until`, or with its run.
+            try db.execute(
+                sql: """
+                    CREATE TABLE pull_claims (
+                        source TEXT NOT NULL, remote_path TEXT NOT NULL, size INTEGER NOT NULL, mtime INTEGER NOT NULL,
+                        run_id TEXT NOT NULL, until INTEGER NOT NULL, PRIMARY KEY (source, remote_path, size, mtime));
+                    """)
+        }
         return m
     }
 
@@ -322,6 +332,7 @@ public final class SQLiteStore: GatewayStore {
                 try db.execute(sql: "UPDATE runs SET status = 'interrupted', finished_at = ? WHERE id = ?", arguments: [Self.ms(at), id])
                 // What the dead run held is free at once: nobody else can be working on it.
                 try db.execute(sql: "UPDATE actions SET lease_owner = NULL, lease_until = NULL WHERE lease_owner = ?", arguments: [id])
+                try db.execute(sql: "DELETE FROM pull_claims WHERE run_id = ?", arguments: [id])
             }
             return dead
         }
@@ -903,6 +914,27 @@ public final class SQLiteStore: GatewayStore {
             }
         }
     }
+
+    public func claimPull(
+        source: String, remotePath: String, size: Int64, mtime: Int64, runID: String, now: Date, until: Date
+    ) throws -> Bool {
+        try db.write { db in
+            try db.execute(
+                sql: """
+                    INSERT INTO pull_claims(source, remote_path, size, mtime, run_id, until) VALUES (?, ?, ?, ?, ?, ?)
+                    ON CONFLICT(source, remote_path, size, mtime) DO UPDATE SET run_id = excluded.run_id, until = excluded.until
+                    WHERE pull_claims.until < ? OR pull_claims.run_id = excluded.run_id
+                      OR NOT EXISTS (SELECT 1 FROM runs WHERE runs.id = pull_claims.run_id AND runs.status = 'running')
+                    """, arguments: [source, remotePath, size, mtime, runID, Self.ms(until), Self.ms(now)])
+            return db.changesCount == 1
+        }
+    }
+
+    /// One SQLite store has one runner (its run lock): nothing else folds its orders.
+    public func foldingExclusively<T>(_ refs: [String], _ body: ([String]) throws -> T) throws -> T { try body(refs) }
+
+    /// One SQLite store has one runner (its run lock): nothing else does cluster-wide work.
+    public func exclusively<T>(_ work: String, _ body: () throws -> T) throws -> T { try body() }
 
     // MARK: Customers
 
