@@ -438,6 +438,12 @@ public final class Gateway {
     /// A dry run writes the report of what is, but does not remember its exceptions: the next
     /// real run still says what is new.
     func reportStage(_ ctx: RunContext, _ s: inout RunSummary) throws {
+        // Cluster-wide: the exceptions it opens and resolves, and the feeds' silence, are the
+        // company's, not this runner's, so runners sharing a store write it one at a time.
+        try store.exclusively("report") { try writeReport(ctx, &s) }
+    }
+
+    private func writeReport(_ ctx: RunContext, _ s: inout RunSummary) throws {
         let day = Timestamp.day(ctx.asOf)
         // Reviews stored with other thresholds are out of date: the report looks at every order once.
         if try store.reviewAll(ifRulesChangedTo: config.reconciliation.orderRulesFingerprint) {

@@ -21,6 +21,11 @@ struct FeedGen: ParsableCommand {
             "Formats to write, comma separated: dms-csv, intranet-xml, psp-csv (the señal of every intranet sale), mfg-xml (every intranet sale confirmed and in production at VLC1).",
             valueName: "list")) var formats: String = "dms-csv,intranet-xml"
 
+    @Option(
+        help: ArgumentHelp(
+            "Split the intranet sales and their card captures into this many files each (a backlog for several runners): SALES_ES-GEN-01 one second apart from 2026-10-01 20:00:00, settlement one day apart from 2026-10-02.",
+            valueName: "n")) var files: Int = 1
+
     @Flag(
         help:
             "Take every intranet sale to fully paid: the plant's status runs to available at the dealership and the card provider captures the final payment too."
@@ -30,9 +35,27 @@ struct FeedGen: ParsableCommand {
 
     func validate() throws {
         guard orders > 0 else { throw ValidationError("--orders must be at least 1") }
+        guard (1...min(orders, 14_400)).contains(files) else {
+            throw ValidationError("--files must be between 1 and --orders (at most 14400)")
+        }
         for f in formats.split(separator: ",") where !Self.known.contains(String(f)) {
             throw ValidationError("unknown format \(f); known: \(Self.known.joined(separator: ", "))")
         }
+    }
+
+    /// The sales 1...orders in `files` consecutive parts of (nearly) equal size.
+    var parts: [ClosedRange<Int>] {
+        (0..<files).map { k in (orders * k / files + 1)...(orders * (k + 1) / files) }
+    }
+
+    /// 2026-10-01 20:00:00 plus `k` seconds, as yyyyMMddHHmmss.
+    static func stamp(_ k: Int) -> String {
+        String(format: "20261001%02d%02d%02d", 20 + k / 3600, k / 60 % 60, k % 60)
+    }
+
+    /// 2026-10-02 plus `k` days, as yyyyMMdd.
+    static func day(_ k: Int) -> String {
+        Timestamp.day(Timestamp.parseISO("2026-10-02")!.addingTimeInterval(Double(k) * 86400)).replacingOccurrences(of: "-", with: "")
     }
 
     func run() throws {
@@ -45,15 +68,19 @@ struct FeedGen: ParsableCommand {
             print(path)
         }
         if wanted.contains("intranet-xml") {
-            let path = out + "/SALES_ES-GEN-01_20261001233000.xml"
             var generator = SalesGenerator(seed: seed)
-            try generator.writeIntranetXML(orders: orders, to: path)
-            print(path)
+            for (k, range) in parts.enumerated() {
+                let path = files == 1 ? out + "/SALES_ES-GEN-01_20261001233000.xml" : out + "/SALES_ES-GEN-01_\(Self.stamp(k)).xml"
+                try generator.writeIntranetXML(sales: range, to: path)
+                print(path)
+            }
         }
         if wanted.contains("psp-csv") {
-            let path = out + "/settlement_20261002.csv"
-            try SalesGenerator(seed: seed).writeSettlement(orders: orders, to: path, finalPayments: fullyPaid)
-            print(path)
+            for (k, range) in parts.enumerated() {
+                let path = out + "/settlement_\(Self.day(k)).csv"
+                try SalesGenerator(seed: seed).writeSettlement(sales: range, to: path, finalPayments: fullyPaid)
+                print(path)
+            }
         }
         if wanted.contains("mfg-xml") {
             let path = out + "/MFGSTATUS_VLC1_20261003200000_00001.xml"
@@ -139,12 +166,12 @@ struct SalesGenerator {
     }
 
     /// The intranet export: one SalesExport with `count` equal to the number of Sale elements.
-    mutating func writeIntranetXML(orders: Int, to path: String) throws {
+    mutating func writeIntranetXML(sales: ClosedRange<Int>, to path: String) throws {
         let w = try writer(path)
         w.write(
-            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<SalesExport xmlns=\"urn:caas:intranet:sales:2\" dealerCode=\"ES-GEN-01\" exportedAt=\"2026-10-01T23:30:00+01:00\" count=\"\(orders)\">\n"
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<SalesExport xmlns=\"urn:caas:intranet:sales:2\" dealerCode=\"ES-GEN-01\" exportedAt=\"2026-10-01T23:30:00+01:00\" count=\"\(sales.count)\">\n"
         )
-        for i in 1...orders {
+        for i in sales {
             let (total, deposit) = Self.price(i)
             let home = i % 3 != 0
             let address =
@@ -172,10 +199,10 @@ struct SalesGenerator {
 extension SalesGenerator {
     /// The card provider's settlement report: the señal of every intranet sale, captured on 2 Oct.
     /// With `finalPayments`, the rest of the price too, captured on 4 Oct.
-    func writeSettlement(orders: Int, to path: String, finalPayments: Bool = false) throws {
+    func writeSettlement(sales: ClosedRange<Int>, to path: String, finalPayments: Bool = false) throws {
         let w = try writer(path)
         w.write("psp_reference,merchant_reference,payment_method,event_code,success,amount_minor,currency,reason,event_date\n")
-        for i in 1...orders {
+        for i in sales {
             let (total, deposit) = Self.price(i)
             w.write("PSP\(String(format: "%012d", i)),\(Self.saleRef(i))-RES,visa,CAPTURE,true,\(deposit * 100),EUR,,")
             w.write("2026-10-02T\(10 + i % 9):\(i % 6)0:00Z\n")

@@ -16,6 +16,9 @@ public struct GatewayConfig: Sendable {
     public var postgres: PostgresConfig?
     /// This runner's name on its runs, leases and claims (`runner: {name: …}`); nil for the default.
     public var runnerName: String?
+    /// How long a remote file this runner claimed stays its own to fetch (`runner.pull_claim_seconds`):
+    /// if the runner dies mid-download, another takes the file after this.
+    public var pullClaimSeconds = 1800
     public var policies = Policies()
     public var activationURL = "https://my.caas.example/activate"
     public var expedienteURL = "https://my.caas.example/orders"
@@ -118,7 +121,11 @@ public struct GatewayConfig: Sendable {
             }
         }
         if let r = top["runner"] {
-            let f = try r.fields("runner", allowed: ["name"])
+            let f = try r.fields("runner", allowed: ["name", "pull_claim_seconds"])
+            if let v = f["pull_claim_seconds"] {
+                c.pullClaimSeconds = try v.int("runner.pull_claim_seconds")
+                guard c.pullClaimSeconds >= 10 else { throw v.error("runner.pull_claim_seconds must be at least 10") }
+            }
             if let v = f["name"] {
                 let name = try v.scalar("runner.name")
                 guard !name.isEmpty, name.count <= 100,

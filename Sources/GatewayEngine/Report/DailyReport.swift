@@ -16,6 +16,9 @@ public struct DailyReport: Codable, Sendable, Equatable {
         public internal(set) var status: String
         public let asOf, startedAt: String
         @Nullable public var finishedAt: String?
+        /// The runner that ran it (several share a PostgreSQL store); null for runs of versions
+        /// that did not record it.
+        @Nullable public var runner: String?
     }
 
     public struct FileRow: Codable, Sendable, Equatable {
@@ -79,6 +82,8 @@ public struct DailyReport: Codable, Sendable, Equatable {
     public let schema: String
     public let day: String
     public let asOf: String
+    /// The runner that wrote this report (one at a time, when several share a store).
+    @Nullable public var writtenBy: String?
     public internal(set) var runs: [Run]
     public let files: Counts
     public let fileList: [FileRow]
@@ -271,11 +276,11 @@ public struct DailyReport: Codable, Sendable, Equatable {
         for i in open.indices { open[i].isNewToday = open[i].firstSeenAt.map { $0.hasPrefix(day) } ?? true }
         let today = try dayEvents(store: store, day: day, runID: runID, open: open, resolved: resolved, asOf: asOf, recorded: track)
         return DailyReport(
-            schema: schema, day: day, asOf: Timestamp.iso(asOf),
+            schema: schema, day: day, asOf: Timestamp.iso(asOf), writtenBy: runs.first { $0.id == runID }?.runner,
             runs: runs.map {
                 Run(
                     id: $0.id, command: $0.command, status: $0.status, asOf: Timestamp.iso($0.asOf),
-                    startedAt: Timestamp.iso($0.startedAt), finishedAt: $0.finishedAt.map(Timestamp.iso))
+                    startedAt: Timestamp.iso($0.startedAt), finishedAt: $0.finishedAt.map(Timestamp.iso), runner: $0.runner)
             },
             files: counts, fileList: fileList, recordsAccepted: accepted, recordsRejected: rejected, rejections: rejections,
             ordersByState: byState, ordersTotal: byState.values.reduce(0, +), openOrdersByAge: openByAge, orders: orders,

@@ -73,7 +73,7 @@ enum HTMLReport {
             .timeline{margin-bottom:1em} .timeline:target{outline:2px solid #4a7bd0}
             </style></head><body>
             <h1>caas-gateway: report for \(esc(r.day))</h1>
-            <p class="muted">As of \(esc(r.asOf)); \(r.runs.count) run(s) this day. Schema \(esc(r.schema)).</p>
+            <p class="muted">As of \(esc(r.asOf)); \(r.runs.count) run(s) this day\(r.writtenBy.map { "; written by runner " + esc($0) } ?? ""). Schema \(esc(r.schema)).</p>
             <div class="tiles">
             """
         func tile(_ label: String, _ n: Int, bad: Bool = false) {
@@ -145,10 +145,11 @@ enum HTMLReport {
 
         h += "<h2>Runs</h2>"
         h += table(
-            [Cell("run"), Cell("command"), Cell("status"), Cell("as of"), Cell("started"), Cell("finished")],
+            [Cell("run"), Cell("runner"), Cell("command"), Cell("status"), Cell("as of"), Cell("started"), Cell("finished")],
             r.runs.map {
                 Row([
-                    Cell($0.id, "name"), Cell($0.command), Cell($0.status, $0.status == "ok" ? "ok" : $0.status == "running" ? "" : "bad"),
+                    Cell($0.id, "name"), Cell($0.runner ?? ""), Cell($0.command),
+                    Cell($0.status, $0.status == "ok" ? "ok" : $0.status == "running" ? "" : "bad"),
                     Cell($0.asOf), Cell($0.startedAt), Cell($0.finishedAt ?? ($0.status == "running" ? "running" : "this run")),
                 ])
             })

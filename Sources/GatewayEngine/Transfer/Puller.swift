@@ -129,6 +129,16 @@ struct Puller {
                 try log(entry.name, .waiting, why, 0)
                 continue
             }
+            // Runners sharing a store claim a file before fetching it, and one that fetched it
+            // between the listing and the claim has recorded it.
+            let claimed = try store.claimPull(
+                source: source.name, remotePath: remotePath, size: entry.size, mtime: entry.mtime, runID: runID, now: now,
+                until: now.addingTimeInterval(TimeInterval(config.pullClaimSeconds)))
+            guard claimed, try store.pulled(source: source.name, remotePath: remotePath, size: entry.size, mtime: entry.mtime) == nil
+            else {
+                logger.debug("fetched by another runner", metadata: ["source": "\(source.name)", "file.name": "\(entry.name)"])
+                continue
+            }
             var attempts = 0
             while true {
                 do {
