@@ -408,7 +408,11 @@ public final class Gateway {
                 .map(\.key).sorted()
             return
         }
-        let driver = ActionDriver(store: store, crashPoint: crashPoint, batch: actionBatch)
+        // A runner sharing the store claims a few actions at a time and comes back for more, so
+        // that a backlog is spread over every runner instead of leased whole to the first.
+        let shared = config.postgres != nil
+        let claim = shared ? min(actionBatch, Self.sharedClaim) : actionBatch
+        let driver = ActionDriver(store: store, crashPoint: crashPoint, batch: claim)
         // Each step has its own number: outbox files are named after it.
         var step = 0
         for _ in 1...Self.maxPasses {
@@ -416,10 +420,15 @@ public final class Gateway {
             var outcomes: [(DriverOutcome, WritableKeyPath<RunSummary, [String]>?)] = []
             func act(_ orders: FoldedBatch?) throws {
                 for performer in performers {
-                    step += 1
-                    let o = try driver.pass(performer, run: ctx, number: step, orders: orders)
-                    outcomes.append((o, performer.summaryFiles))
-                    settled += o.handled
+                    // From a shared store, a full claim may have left more behind: claim again
+                    // until one is not full. (Alone, a pass claims its whole batch at once.)
+                    for _ in 0..<(shared ? Self.maxClaimsPerPass : 1) {
+                        step += 1
+                        let o = try driver.pass(performer, run: ctx, number: step, orders: orders)
+                        outcomes.append((o, performer.summaryFiles))
+                        settled += o.handled
+                        if o.claimed < claim || o.handled + o.retrying + o.waiting == 0 { break }
+                    }
                 }
             }
             // What each batch of changed orders made due, while its views and facts are at hand;
@@ -434,6 +443,10 @@ public final class Gateway {
     }
 
     static let maxPasses = 100
+    /// Actions a runner claims at a time from a shared store.
+    static let sharedClaim = 16
+    /// Claims of one kind in one pass, at most: a bound, not a number reached in practice.
+    static let maxClaimsPerPass = 10_000
 
     /// A dry run writes the report of what is, but does not remember its exceptions: the next
     /// real run still says what is new.

@@ -23,6 +23,9 @@ struct CLI {
         return bundle.appendingPathComponent("caas-gateway").path
     }
 
+    /// The feed generator, built next to it.
+    static var feedgen: String { (binary as NSString).deletingLastPathComponent + "/caas-feedgen" }
+
     func drop(_ files: [String]) throws {
         try FileManager.default.createDirectory(atPath: home + "/inbox", withIntermediateDirectories: true)
         for f in files {

@@ -119,6 +119,8 @@ typealias FoldedBatch = [String: (view: OrderView, facts: [Fact])]
 
 /// Counts of one driver pass over one kind.
 struct DriverOutcome: Sendable {
+    /// Actions this pass claimed: as many as it may claim means more may be waiting.
+    var claimed = 0
     var done = 0
     var failed = 0
     var skipped = 0
@@ -159,6 +161,7 @@ struct ActionDriver {
             kinds: [performer.kind], orderRefs: orders.map { Array($0.keys) }, runner: run.runID, now: asOf,
             leaseUntil: asOf.addingTimeInterval(performer.policy.lease), limit: batch)
         guard !claimed.isEmpty else { return outcome }
+        outcome.claimed = claimed.count
         let items: [ActionItem]
         if let orders {
             items = claimed.map { ActionItem(action: $0, view: orders[$0.orderRef]?.view, facts: orders[$0.orderRef]?.facts ?? []) }
