@@ -492,3 +492,18 @@ public final class Gateway {
         return (view, Dictionary(facts.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a }), actions)
     }
 }
+
+// MARK: Moving up
+
+extension Gateway {
+    /// Copies the SQLite store at `path` (read only) into this gateway's PostgreSQL store, which
+    /// must be empty, and counts every table on both sides. This workspace's run lock is held, so
+    /// no run of it writes the SQLite store meanwhile.
+    public func copyStore(fromSQLite path: String, progress: (String, Int) -> Void = { _, _ in }) throws -> [StoreCopy.TableCount] {
+        guard let target = store as? PostgresStore else {
+            throw StoreConfigError(
+                "the configuration's store is not PostgreSQL: add store: {postgres: {url: …, password: {env: …}}} to it first, then copy")
+        }
+        return try StoreCopy.copy(from: try SQLiteStore(readOnlyAt: path), to: target, progress: progress)
+    }
+}

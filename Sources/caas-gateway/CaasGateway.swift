@@ -25,6 +25,7 @@ struct CaasGateway: AsyncParsableCommand {
         subcommands: [
             Run.self, Pull.self, Ingest.self, Act.self, Reconcile.self, Push.self, Orders.self, Explain.self, Registrations.self,
             Resubmit.self, Exceptions.self, Retry.self, Requeue.self, Prune.self, Validate.self, Receive.self, TryMapping.self, Fields.self,
+            Store.self,
         ]
     )
 }

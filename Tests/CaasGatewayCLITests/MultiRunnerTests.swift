@@ -232,4 +232,33 @@ struct MultiRunnerTests {
         #expect(try cluster.factoryRequests() == asked)
         #expect(cluster.outboxKeys().values.allSatisfy { $0 == 1 })
     }
+
+    @Test func storeCopyMovesAWorkspaceToPostgreSQLAndItCarriesOn() throws {
+        let cli = try CLI()
+        try cli.drop(["intranet/SALES_ES-MAD-01_20261001233000.xml", "psp/settlement_20261002.csv"])
+        #expect([0, 2].contains(try cli.run(["run", "--as-of", "2026-10-02T23:00:00Z"]).code))
+        let before = try cli.run(["orders", "--json", "--as-of", "2026-10-02T23:00:00Z"]).out
+
+        #expect(try cli.run(["store", "copy", "--to", "mysql"]).code == 64)
+        // No PostgreSQL store configured yet: nothing to copy to.
+        let unset = try cli.run(["store", "copy", "--to", "postgres"])
+        #expect(unset.code == 1 && unset.err.contains("add store: {postgres:"), "\(unset.err)")
+
+        let pg = try TestPostgres.shared()
+        try FileManager.default.createDirectory(atPath: cli.home + "/secrets", withIntermediateDirectories: true)
+        try pg.password.write(toFile: cli.home + "/secrets/pg", atomically: true, encoding: .utf8)
+        try Fixtures.write(
+            "store: {postgres: {url: '\(try pg.newDatabase())', password: {file: secrets/pg}}}\n", cli.home + "/caas-gateway.yaml")
+        let copy = try cli.run(["store", "copy", "--to", "postgres"])
+        #expect(copy.code == 0, "\(copy.err)")
+        #expect(copy.out.contains("facts: ") && copy.out.contains("in SQLite") && !copy.out.contains("DIFFERENT"), "\(copy.out)")
+        #expect(!copy.out.contains("@example"), "no personal data in what it prints")
+        // Into a store that is no longer empty: refused, nothing written twice.
+        let again = try cli.run(["store", "copy", "--to", "postgres"])
+        #expect(again.code == 1 && again.err.contains("not empty"), "\(again.err)")
+
+        // The workspace carries on from PostgreSQL, with the same orders.
+        #expect(try cli.run(["orders", "--json", "--as-of", "2026-10-02T23:00:00Z"]).out == before)
+        #expect([0, 2].contains(try cli.run(["run", "--as-of", "2026-10-03T23:00:00Z"]).code))
+    }
 }

@@ -21,6 +21,8 @@ struct PostgresStoryTests {
         var registrations: [String]
         var openExceptions: [String]
         var ordersCSV: String
+        /// Every line written for a partner, by idempotency key, with how often.
+        var outboxKeys: [String: Int]
     }
 
     /// Sets `box` on PostgreSQL: a new database of the tests' server, its password in a file.
@@ -31,7 +33,9 @@ struct PostgresStoryTests {
         box.config.postgres = PostgresConfig(url: try pg.newDatabase("story"), password: .file(passwordFile))
     }
 
-    static func replay(postgres: Bool) throws -> EndState {
+    /// With `moveAfter`, the story runs on SQLite through that day, the store is copied into
+    /// PostgreSQL (`store copy`), and the rest of the story runs on PostgreSQL.
+    static func replay(postgres: Bool, moveAfter: String? = nil) throws -> EndState {
         let sim = try FactorySimulator()
         let bodies = try ["ES", "PT", "FR", "DE", "IT"].map { try RegistrationSimulator(country: $0) }
         defer {
@@ -53,10 +57,17 @@ struct PostgresStoryTests {
                 try FileManager.default.copyItem(atPath: f, toPath: box.inbox + "/" + (f as NSString).lastPathComponent)
             }
             _ = try box.run(asOf: Timestamp.day(day) + "T23:00:00Z")
+            if Timestamp.day(day) == moveAfter {
+                try usePostgres(&box)
+                let counts = try box.gateway().copyStore(fromSQLite: box.config.storePath)
+                #expect(counts.allSatisfy { $0.source == $0.target } && counts.contains { $0.table == "facts" && $0.target > 50 })
+                // A second copy into the same store is refused: it is no longer empty.
+                #expect(throws: StoreError.self) { _ = try box.gateway().copyStore(fromSQLite: box.config.storePath) }
+            }
             day = day.addingTimeInterval(86400)
         }
         let store = try box.gateway().storeForQueries
-        #expect((store is PostgresStore) == postgres)
+        #expect((store is PostgresStore) == (postgres || moveAfter != nil))
         let refs = try store.projections().map(\.ref)
         return EndState(
             orders: try store.projections().map {
@@ -68,7 +79,13 @@ struct PostgresStoryTests {
             files: try store.sightings(runIDs: try Self.runIDs(store)).map { "\($0.name) \($0.outcome.rawValue)" }.sorted(),
             registrations: try store.registrations().map { "\($0.orderRef) \($0.phase.rawValue) \($0.plate ?? "-")" },
             openExceptions: try store.openExceptions().map(\.key),
-            ordersCSV: try String(contentsOfFile: box.config.reportsDir + "/2026-11-30/orders.csv", encoding: .utf8))
+            ordersCSV: try String(contentsOfFile: box.config.reportsDir + "/2026-11-30/orders.csv", encoding: .utf8),
+            outboxKeys: try box.files(under: box.config.outbox).filter { $0.hasSuffix(".ndjson") }.reduce(into: [:]) { keys, rel in
+                for line in try String(contentsOfFile: box.config.outbox + "/" + rel, encoding: .utf8).split(separator: "\n") {
+                    let o = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any]
+                    keys[(o?["idempotency_key"] as? String) ?? "?", default: 0] += 1
+                }
+            })
     }
 
     static func runIDs(_ store: any GatewayStore) throws -> [String] {
@@ -92,5 +109,19 @@ struct PostgresStoryTests {
         #expect(postgres.registrations == sqlite.registrations)
         #expect(postgres.openExceptions == sqlite.openExceptions)
         #expect(postgres.ordersCSV == sqlite.ordersCSV)
+        #expect(postgres.outboxKeys == sqlite.outboxKeys && sqlite.outboxKeys.count > 30 && sqlite.outboxKeys.values.allSatisfy { $0 == 1 })
+    }
+
+    @Test func aStoreCopiedToPostgreSQLMidStoryCarriesOnWithNoDifference() throws {
+        let sqlite = try Self.replay(postgres: false)
+        let moved = try Self.replay(postgres: false, moveAfter: "2026-11-05")
+        #expect(moved.orders == sqlite.orders)
+        #expect(moved.actions == sqlite.actions)
+        #expect(moved.facts == sqlite.facts)
+        #expect(moved.files == sqlite.files)
+        #expect(moved.registrations == sqlite.registrations)
+        #expect(moved.openExceptions == sqlite.openExceptions)
+        #expect(moved.ordersCSV == sqlite.ordersCSV)
+        #expect(moved.outboxKeys == sqlite.outboxKeys)
     }
 }
