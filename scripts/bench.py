@@ -70,16 +70,7 @@ def registration_bench(gw, gen, work, repo, n, latency, levels):
     import signal, socket
     d = os.path.join(work, "registration")
     shutil.rmtree(d, ignore_errors=True)
-    os.makedirs(os.path.join(d, "ca"))
-    ca = os.path.join(d, "ca")
-    ssl = lambda *a: subprocess.run(["openssl", *a], check=True, capture_output=True)
-    ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
-    ssl("req", "-x509", *ec, "-keyout", f"{ca}/ca.key", "-out", f"{ca}/ca.pem", "-days", "2", "-subj", "/CN=caas-bench-ca")
-    ssl("req", *ec, "-keyout", f"{ca}/server.key", "-out", f"{ca}/server.csr", "-subj", "/CN=localhost")
-    with open(f"{ca}/server.ext", "w") as f:
-        f.write("subjectAltName=IP:127.0.0.1,DNS:localhost\n")
-    ssl("x509", "-req", "-in", f"{ca}/server.csr", "-CA", f"{ca}/ca.pem", "-CAkey", f"{ca}/ca.key", "-CAcreateserial",
-        "-out", f"{ca}/server.pem", "-days", "2", "-extfile", f"{ca}/server.ext")
+    ca = make_ca(os.path.join(d, "ca"))
     with socket.socket() as sck:
         sck.bind(("127.0.0.1", 0))
         port = sck.getsockname()[1]
@@ -143,6 +134,50 @@ def registration_bench(gw, gen, work, repo, n, latency, levels):
         os.killpg(sim.pid, signal.SIGKILL)
         sim.wait()
 
+def make_ca(ca):
+    """A throwaway CA in `ca` (ca.pem) and a server certificate for 127.0.0.1 (server.pem, server.key)."""
+    os.makedirs(ca)
+    ssl = lambda *a: subprocess.run(["openssl", *a], check=True, capture_output=True)
+    ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
+    ssl("req", "-x509", *ec, "-keyout", f"{ca}/ca.key", "-out", f"{ca}/ca.pem", "-days", "2", "-subj", "/CN=caas-bench-ca")
+    ssl("req", *ec, "-keyout", f"{ca}/server.key", "-out", f"{ca}/server.csr", "-subj", "/CN=localhost")
+    with open(f"{ca}/server.ext", "w") as f:
+        f.write("subjectAltName=IP:127.0.0.1,DNS:localhost\n")
+    ssl("x509", "-req", "-in", f"{ca}/server.csr", "-CA", f"{ca}/ca.pem", "-CAkey", f"{ca}/ca.key", "-CAcreateserial",
+        "-out", f"{ca}/server.pem", "-days", "2", "-extfile", f"{ca}/server.ext")
+    return ca
+
+def start_sshd(d):
+    """OpenSSH's sshd on a free loopback port, with host and client keys of its own in `d`, serving
+    `d`/remote. Returns what a client needs and `stop`."""
+    import signal, socket
+    os.makedirs(os.path.join(d, "remote"))
+    os.makedirs("/run/sshd", exist_ok=True)
+    for k in ("host", "client"):
+        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", os.path.join(d, k)], check=True)
+    shutil.copy(os.path.join(d, "client.pub"), os.path.join(d, "authorized_keys"))
+    with socket.socket() as sck:
+        sck.bind(("127.0.0.1", 0))
+        port = sck.getsockname()[1]
+    with open(os.path.join(d, "sshd_config"), "w") as f:
+        f.write(f"""Port {port}\nListenAddress 127.0.0.1\nHostKey {d}/host\nPidFile none\nAuthorizedKeysFile {d}/authorized_keys
+StrictModes no\nUsePAM no\nPasswordAuthentication no\nKbdInteractiveAuthentication no\nPermitRootLogin prohibit-password
+Subsystem sftp internal-sftp\nLogLevel ERROR\nMaxStartups 100\n""")
+    host_pub = open(os.path.join(d, "host.pub")).read().split()
+    with open(os.path.join(d, "known_hosts"), "w") as f:
+        f.write(f"[127.0.0.1]:{port} {host_pub[0]} {host_pub[1]}\n")
+    sshd = subprocess.Popen(["/usr/sbin/sshd", "-D", "-e", "-f", os.path.join(d, "sshd_config")],
+                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    for _ in range(200):
+        with socket.socket() as sck:
+            if sck.connect_ex(("127.0.0.1", port)) == 0: break
+        time.sleep(0.05)
+    def stop():
+        os.killpg(sshd.pid, signal.SIGKILL)
+        sshd.wait()
+    return {"dir": d, "port": port, "user": os.environ.get("USER") or "root", "key": os.path.join(d, "client"),
+            "known_hosts": os.path.join(d, "known_hosts"), "stop": stop}
+
 def measure(cmd, cwd=None, stdin=None, setup=None, repeat=1):
     best = None
     for _ in range(repeat):
@@ -186,8 +221,20 @@ def main():
     ap.add_argument("--registration", action="store_true", help="also run the registration pass at 50 ms latency")
     ap.add_argument("--registration-only", action="store_true", help="only the registration pass")
     ap.add_argument("--registrations", type=int, default=400, help="submissions in the registration pass")
+    ap.add_argument("--runners", action="store_true", help="also run the backlog with 1, 2 and 4 runners over PostgreSQL")
+    ap.add_argument("--runners-only", action="store_true", help="only the runners benchmark (scripts/bench_runners.py)")
+    ap.add_argument("--runner-orders", type=int, default=2000, help="orders in the runners' backlog")
+    ap.add_argument("--runner-files", type=int, default=40, help="exports (and as many settlements) the backlog comes in")
+    ap.add_argument("--runner-latency", type=float, default=0.02, help="seconds the factory takes to answer each order")
     a = ap.parse_args()
     repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    if a.runners or a.runners_only:
+        from bench_runners import runners_bench
+        os.makedirs(a.work, exist_ok=True)
+        runners_bench(os.path.join(a.bin, "caas-gateway"), os.path.join(a.bin, "caas-feedgen"), a.work, repo, a.runner_orders,
+                      a.runner_files, a.runner_latency, [1, 2, 4], max(3, a.repeat), start_sshd, make_ca)
+        if a.runners_only:
+            return
     if a.registration or a.registration_only:
         os.makedirs(a.work, exist_ok=True)
         registration_bench(os.path.join(a.bin, "caas-gateway"), os.path.join(a.bin, "caas-feedgen"), a.work, repo,
@@ -297,25 +344,12 @@ def peak(runs): return max(r[1] for r in runs)
 
 def sftp_bench(gw, work, repeat, small_files, big_mib):
     """Starts sshd on a free loopback port with keys of its own, then pulls with both clients."""
-    import signal, socket
     d = os.path.join(work, "sftp")
     shutil.rmtree(d, ignore_errors=True)
+    ssh = start_sshd(d)
+    port = ssh["port"]
     os.makedirs(os.path.join(d, "remote", "small"))
     os.makedirs(os.path.join(d, "remote", "big"))
-    os.makedirs("/run/sshd", exist_ok=True)
-    for k in ("host", "client"):
-        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", os.path.join(d, k)], check=True)
-    shutil.copy(os.path.join(d, "client.pub"), os.path.join(d, "authorized_keys"))
-    with socket.socket() as sck:
-        sck.bind(("127.0.0.1", 0))
-        port = sck.getsockname()[1]
-    with open(os.path.join(d, "sshd_config"), "w") as f:
-        f.write(f"""Port {port}\nListenAddress 127.0.0.1\nHostKey {d}/host\nPidFile none\nAuthorizedKeysFile {d}/authorized_keys
-StrictModes no\nUsePAM no\nPasswordAuthentication no\nKbdInteractiveAuthentication no\nPermitRootLogin prohibit-password
-Subsystem sftp internal-sftp\nLogLevel ERROR\n""")
-    host_pub = open(os.path.join(d, "host.pub")).read().split()
-    with open(os.path.join(d, "known_hosts"), "w") as f:
-        f.write(f"[127.0.0.1]:{port} {host_pub[0]} {host_pub[1]}\n")
     block = bytes((i * 2654435761 >> 13) & 0xFF for i in range(1024))
     for i in range(small_files):
         with open(os.path.join(d, "remote", "small", f"f{i:05d}.dat"), "wb") as f:
@@ -324,13 +358,7 @@ Subsystem sftp internal-sftp\nLogLevel ERROR\n""")
     with open(os.path.join(d, "remote", "big", "big.dat"), "wb") as f:
         for _ in range(big_mib):
             f.write(chunk)
-    sshd = subprocess.Popen(["/usr/sbin/sshd", "-D", "-e", "-f", os.path.join(d, "sshd_config")],
-                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     try:
-        for _ in range(200):
-            with socket.socket() as sck:
-                if sck.connect_ex(("127.0.0.1", port)) == 0: break
-            time.sleep(0.05)
         user = os.environ.get("USER") or "root"
         results = {}
         for what in ("small", "big"):
@@ -359,8 +387,7 @@ Subsystem sftp internal-sftp\nLogLevel ERROR\n""")
             ])
         return results
     finally:
-        os.killpg(sshd.pid, signal.SIGKILL)
-        sshd.wait()
+        ssh["stop"]()
 
 if __name__ == "__main__":
     main()

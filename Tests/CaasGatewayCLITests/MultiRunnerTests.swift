@@ -13,6 +13,8 @@ struct MultiRunnerTests {
     final class Cluster: @unchecked Sendable {
         let sshd: SSHDServer
         let factory: FactorySimulator
+        /// The Spanish registration body: every generated sale is Spanish.
+        let registry: RegistrationSimulator
         let databaseURL: String
         let database: String
         let homes: [CLI]
@@ -20,22 +22,29 @@ struct MultiRunnerTests {
         let orders: Int
 
         /// `postgres: false` gives one workspace on its own SQLite store: the single runner to compare with.
-        init(runners: Int, orders: Int, files: Int, postgres: Bool = true, _ name: String = #function) throws {
+        /// `fullyPaid`: every sale is paid in full and its vehicle reaches the dealership (the
+        /// plant's status feed), so it is registered too.
+        init(runners: Int, orders: Int, files: Int, fullyPaid: Bool = false, postgres: Bool = true, _ name: String = #function) throws {
             self.orders = orders
             sshd = try SSHDServer()
             factory = try FactorySimulator()
+            registry = try RegistrationSimulator(country: "ES")
             remote = sshd.dir + "/exports"
-            for dir in ["sales", "psp"] {
+            for dir in ["sales", "psp", "mfg"] {
                 try FileManager.default.createDirectory(atPath: remote + "/" + dir, withIntermediateDirectories: true)
             }
             let generated = Fixtures.tempDir("backlog")
             let gen = try Command.run(
                 CLI.feedgen,
-                ["--orders", "\(orders)", "--files", "\(files)", "--formats", "intranet-xml,psp-csv", "--out", generated])
+                [
+                    "--orders", "\(orders)", "--files", "\(files)", "--formats",
+                    fullyPaid ? "intranet-xml,psp-csv,mfg-xml" : "intranet-xml,psp-csv",
+                    "--out", generated,
+                ] + (fullyPaid ? ["--fully-paid"] : []))
             guard gen.status == 0 else { throw StoryError("caas-feedgen failed: \(gen.output)") }
             for f in try FileManager.default.contentsOfDirectory(atPath: generated) {
-                try FileManager.default.moveItem(
-                    atPath: generated + "/" + f, toPath: remote + (f.hasPrefix("SALES_") ? "/sales/" : "/psp/") + f)
+                let dir = f.hasPrefix("SALES_") ? "/sales/" : f.hasPrefix("MFGSTATUS_") ? "/mfg/" : "/psp/"
+                try FileManager.default.moveItem(atPath: generated + "/" + f, toPath: remote + dir + f)
             }
             let pg = try TestPostgres.shared()
             databaseURL = postgres ? try pg.newDatabase(name) : ""
@@ -45,6 +54,8 @@ struct MultiRunnerTests {
                 try FileManager.default.createDirectory(atPath: home.home + "/secrets", withIntermediateDirectories: true)
                 try factory.token.write(toFile: home.home + "/secrets/factory", atomically: true, encoding: .utf8)
                 try pg.password.write(toFile: home.home + "/secrets/pg", atomically: true, encoding: .utf8)
+                try registry.secret!.write(toFile: home.home + "/secrets/es", atomically: true, encoding: .utf8)
+                try FileManager.default.copyItem(atPath: Fixtures.registrationMappingsDir, toPath: home.home + "/mappings/registration")
                 let source =
                     "host: 127.0.0.1, port: \(sshd.port), user: \(sshd.user), key: \(sshd.clientKey), known_hosts: \(sshd.knownHosts)"
                 var yaml = """
@@ -54,9 +65,14 @@ struct MultiRunnerTests {
                       token: {file: secrets/factory}
                       ca_bundle: \(factory.ca.caCertificate)
                       first_backoff_seconds: 60
+                    registration:
+                      first_backoff_seconds: 60
+                      countries:
+                        ES: {base_url: \(registry.baseURL), ca_bundle: \(registry.ca.caCertificate), token: {file: secrets/es}}
                     sources:
                       - {name: sales, \(source), remote_dir: \(remote)/sales, pattern: '^SALES_', feed: intranet-sales, ready: {stable_seconds: 0}}
                       - {name: psp, \(source), remote_dir: \(remote)/psp, pattern: '^settlement_', feed: psp-settlement, ready: {stable_seconds: 0}}
+                      - {name: mfg, \(source), remote_dir: \(remote)/mfg, pattern: '^MFGSTATUS_', feed: factory-vlc1, ready: {stable_seconds: 0}}
 
                     """
                 if postgres { yaml += "store: {postgres: {url: '\(databaseURL)', password: {file: secrets/pg}}}\n" }
@@ -67,6 +83,7 @@ struct MultiRunnerTests {
         deinit {
             sshd.stop()
             factory.stop()
+            registry.stop()
         }
 
         /// Every runner's `run` at once; their exit codes.
@@ -109,6 +126,19 @@ struct MultiRunnerTests {
                 }
             }
             return keys
+        }
+
+        /// Submissions the registration body holds, per order, and how many of them it registered.
+        func registrations() throws -> (perOrder: [String: Int], registered: Int) {
+            let r = try HTTPClient(tls: TLSOptions(caBundle: registry.ca.caCertificate))
+                .send(HTTPRequest(method: "GET", url: registry.baseURL + "/_sim/requests"))
+            let o = try JSONSerialization.jsonObject(with: r.body) as! [String: [String: Any]]
+            var perOrder: [String: Int] = [:]
+            for (id, v) in o where (v["submits"] as? Int ?? 0) > 0 {
+                // `ES-<ref>-<generation>`: the order is what lies between the country and the generation.
+                perOrder[id.split(separator: "-").dropFirst().dropLast().joined(separator: "-"), default: 0] += 1
+            }
+            return (perOrder, o.values.filter { $0["state"] as? String == "registered" }.count)
         }
 
         /// `orders --json` of the first workspace: every order as the store has it.
@@ -182,6 +212,37 @@ struct MultiRunnerTests {
             "SELECT count(DISTINCT r.runner) FROM facts f JOIN runs r ON r.id = f.run_id WHERE f.kind = 'factory_order_placed'")
         #expect(Int(placedBy)! > 1, "one runner placed every order: the others never got a turn")
         // Every line for a partner (welcome notices, credentials) written once, in one runner's outbox.
+        #expect(cluster.outboxKeys().values.allSatisfy { $0 == 1 })
+        #expect(cluster.outboxKeys().count == alone.outboxKeys().count)
+    }
+
+    @Test func fourRunnersRegisterEveryFullyPaidOrderOnce() throws {
+        let orders = 60, files = 12
+        let cluster = try Cluster(runners: 4, orders: orders, files: files, fullyPaid: true)
+        try cluster.factoryFaults(#"{"delay": 0.02}"#)
+        for minute in ["00", "10", "20"] {
+            let codes = cluster.runAll(asOf: "2026-10-04T23:\(minute):00Z")
+            #expect(codes.allSatisfy { $0 == 0 || $0 == 2 }, "\(codes)")
+        }
+        // The plant's status feed, the sales and the settlements: each file ingested once.
+        #expect(try cluster.sql("SELECT count(*) FROM files WHERE status = 'ingested'") == "\(2 * files + 1)")
+        // Each order submitted once to the registration body, and registered.
+        let registrations = try cluster.registrations()
+        #expect(registrations.perOrder.count == orders && registrations.perOrder.values.allSatisfy { $0 == 1 }, "\(registrations.perOrder)")
+        #expect(registrations.registered == orders)
+        // Placed at most once each (the plant's own confirmation may come first and make it no longer due).
+        #expect(try cluster.factoryRequests().values.allSatisfy { $0 == 1 })
+        #expect(try cluster.sql("SELECT count(*) FROM actions WHERE status = 'failed'") == "0")
+        let placements = try cluster.sql(
+            "SELECT count(*) FROM (SELECT order_ref FROM facts WHERE kind = 'factory_order_placed' GROUP BY order_ref HAVING count(*) > 1) d"
+        )
+        #expect(placements == "0")
+
+        let alone = try Cluster(runners: 1, orders: orders, files: files, fullyPaid: true, postgres: false, "alone")
+        for minute in ["00", "10", "20"] { _ = alone.runAll(asOf: "2026-10-04T23:\(minute):00Z") }
+        let states = try cluster.orderStates()
+        #expect(Set(states.values) == ["registered"], "\(Set(states.values))")
+        #expect(states == (try alone.orderStates()))
         #expect(cluster.outboxKeys().values.allSatisfy { $0 == 1 })
         #expect(cluster.outboxKeys().count == alone.outboxKeys().count)
     }

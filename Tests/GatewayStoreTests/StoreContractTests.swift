@@ -37,7 +37,7 @@ enum StoreBackend: String, CaseIterable, CustomTestStringConvertible, Sendable {
     func execute(_ sql: String, in store: any GatewayStore) throws {
         switch self {
         case .sqlite: try (store as! SQLiteStore).db.write { try $0.execute(sql: sql) }
-        case .postgres: try (store as! PostgresStore).read { try $0.script(sql) }
+        case .postgres: try (store as! PostgresStore).autocommit { try $0.script(sql) }
         }
     }
 }

@@ -39,15 +39,16 @@ struct FoldStage {
         var folded = 0
         for start in stride(from: 0, to: marks.count, by: batchSize) {
             // An order another runner is folding is left to it: its mark stays until one commits.
-            // The orders are held from reading their facts to the commit, and freed before their
-            // actions are taken.
-            let batch = try store.foldingExclusively(marks[start..<min(start + batchSize, marks.count)].map(\.ref)) { taken in
+            // The orders stay held while the actions the batch made due are taken with its views:
+            // released earlier, another runner could fold an order again and make an action due
+            // that this one would then judge by the older view (and settle as no longer due).
+            try store.foldingExclusively(marks[start..<min(start + batchSize, marks.count)].map(\.ref)) { taken in
                 let held = Set(taken)
                 let chunk = marks[start..<min(start + batchSize, marks.count)].filter { held.contains($0.ref) }
                 folded += chunk.count
-                return try foldBatch(chunk, asOf: asOf, changes: &changes)
+                let batch = try foldBatch(chunk, asOf: asOf, changes: &changes)
+                if let committed, !batch.isEmpty { try committed(batch) }
             }
-            if let committed, !batch.isEmpty { try committed(batch) }
         }
         return (folded, changes)
     }

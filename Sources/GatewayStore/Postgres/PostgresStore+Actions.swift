@@ -78,7 +78,7 @@ extension PostgresStore {
     }
 
     public func actions(status: ActionStatus?) throws -> [ActionRecord] {
-        try read { c in
+        try autocommit { c in
             if let status {
                 return try c.query("SELECT * FROM actions WHERE status = ? ORDER BY created_at, key", [status.rawValue]).rows.map(
                     Self.action)
@@ -88,13 +88,13 @@ extension PostgresStore {
     }
 
     public func actions(orderRef: String) throws -> [ActionRecord] {
-        try read { c in
+        try autocommit { c in
             try c.query("SELECT * FROM actions WHERE order_ref = ? ORDER BY created_at, key", [orderRef]).rows.map(Self.action)
         }
     }
 
     public func actionCounts() throws -> [ActionStatus: Int] {
-        try read { c in
+        try autocommit { c in
             var out: [ActionStatus: Int] = [:]
             for r in try c.query("SELECT status, COUNT(*) AS n FROM actions GROUP BY status").rows {
                 guard let s = ActionStatus(rawValue: r["status"]) else {
@@ -157,7 +157,7 @@ extension PostgresStore {
     }
 
     public func actionEvents(key: String) throws -> [ActionEvent] {
-        try read { c in
+        try autocommit { c in
             try c.query("SELECT * FROM action_events WHERE key = ? ORDER BY seq", [key]).rows.map {
                 ActionEvent(
                     key: $0["key"], at: Self.date($0["at"])!, event: $0["event"], statusBefore: $0["status_before"],

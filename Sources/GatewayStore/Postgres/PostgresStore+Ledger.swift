@@ -4,13 +4,13 @@ import GatewayCore
 /// The file ledger and the fact log.
 extension PostgresStore {
     public func ledgerEntry(hash: String) throws -> LedgerEntry? {
-        try read { c in try c.query("SELECT * FROM files WHERE hash = ?", [hash]).rows.first.map(Self.ledgerEntry) }
+        try autocommit { c in try c.query("SELECT * FROM files WHERE hash = ?", [hash]).rows.first.map(Self.ledgerEntry) }
     }
 
     public func ledgerEntries(named nameOrHash: String) throws -> [LedgerEntry] {
         let hex = nameOrHash.lowercased()
         let byHash = hex.count >= 8 && hex.allSatisfy(\.isHexDigit)
-        return try read { c in
+        return try autocommit { c in
             try c.query(
                 byHash ? "SELECT * FROM files WHERE hash LIKE ? || '%' ORDER BY at" : "SELECT * FROM files WHERE name = ? ORDER BY at",
                 [byHash ? hex : nameOrHash]
@@ -52,7 +52,7 @@ extension PostgresStore {
     }
 
     public func fileRequeues(hash: String) throws -> [FileRequeue] {
-        try read { c in
+        try autocommit { c in
             try c.query(
                 """
                 SELECT q.*, (SELECT COUNT(*) FROM requeued_rejections x WHERE x.requeue_seq = q.seq) AS rejected
@@ -67,7 +67,7 @@ extension PostgresStore {
     }
 
     public func recordSighting(_ s: FileSighting) throws {
-        try read { c in try Self.insertSighting(c, s) }
+        try autocommit { c in try Self.insertSighting(c, s) }
     }
 
     static func insertSighting(_ c: PGConnection, _ s: FileSighting) throws {
@@ -78,7 +78,7 @@ extension PostgresStore {
 
     public func sightings(runIDs: [String]) throws -> [FileSighting] {
         guard !runIDs.isEmpty else { return [] }
-        return try read { c in
+        return try autocommit { c in
             try c.query("SELECT * FROM file_sightings WHERE run_id IN (\(Self.marks(runIDs.count))) ORDER BY seq", runIDs).rows.map {
                 r in
                 FileSighting(
@@ -143,22 +143,12 @@ extension PostgresStore {
     }
 
     public func sequenceGaps() throws -> [SequenceGap] {
-        let rows = try read { c in try c.query("SELECT feed, scope, number FROM feed_sequences ORDER BY feed, scope, number").rows }
-        var seen: [String: (feed: String, scope: String, numbers: [Int])] = [:]
-        for r in rows {
-            let key = "\(r["feed"] as String)\u{1F}\(r["scope"] as String)"
-            seen[key, default: (r["feed"], r["scope"], [])].numbers.append(r["number"])
-        }
-        return seen.values.sorted { ($0.feed, $0.scope) < ($1.feed, $1.scope) }.compactMap { s in
-            guard let first = s.numbers.first, let last = s.numbers.last else { return nil }
-            let have = Set(s.numbers)
-            let missing = (first...last).filter { !have.contains($0) }
-            return missing.isEmpty ? nil : SequenceGap(feed: s.feed, scope: s.scope, missing: missing)
-        }
+        let rows = try autocommit { c in try c.query("SELECT feed, scope, number FROM feed_sequences ORDER BY feed, scope, number").rows }
+        return StoreRules.gaps(rows.map { (feed: $0["feed"], scope: $0["scope"], number: $0["number"]) })
     }
 
     public func rejections(fileHash: String) throws -> [Rejection] {
-        try read { c in
+        try autocommit { c in
             try c.query("SELECT * FROM rejections WHERE file_hash = ? ORDER BY record_no, seq", [fileHash]).rows.map(Self.rejection)
         }
     }
@@ -168,7 +158,7 @@ extension PostgresStore {
     }
 
     public func fileProblems() throws -> [ProblemFile] {
-        try read { c in
+        try autocommit { c in
             // A quarantined file whose name was later taken in whole is dealt with: the partner resent it.
             let rows = try c.query(
                 """
@@ -186,14 +176,14 @@ extension PostgresStore {
                 let first = try c.query("SELECT * FROM rejections WHERE file_hash = ? ORDER BY record_no, seq LIMIT 1", [hash]).rows.first
                 return ProblemFile(
                     name: r["name"], feed: r["feed"], hash: hash, arrivedAt: Self.date(r["as_of"])!,
-                    quarantineReason: SQLiteStore.problemReason(status: r["status"], reason: r["reason"]), rejected: r["rejected"],
+                    quarantineReason: StoreRules.problemReason(status: r["status"], reason: r["reason"]), rejected: r["rejected"],
                     firstRejection: first.map(Self.rejection))
             }
         }
     }
 
     public func feedArrivals() throws -> [String: [Date]] {
-        try read { c in
+        try autocommit { c in
             var out: [String: [Date]] = [:]
             for r in try c.query(
                 """
@@ -215,12 +205,12 @@ extension PostgresStore {
         """
 
     public func facts(orderRef: String) throws -> [Fact] {
-        try read { c in try c.query(Self.factsOfOrder, [orderRef]).rows.map(Self.fact) }
+        try autocommit { c in try c.query(Self.factsOfOrder, [orderRef]).rows.map(Self.fact) }
     }
 
     public func facts(orderRefs: [String]) throws -> [String: [Fact]] {
         guard !orderRefs.isEmpty else { return [:] }
-        return try read { c in
+        return try autocommit { c in
             var out: [String: [Fact]] = [:]
             for ref in Set(orderRefs) { out[ref] = try c.query(Self.factsOfOrder, [ref]).rows.map(Self.fact) }
             return out
@@ -230,7 +220,7 @@ extension PostgresStore {
     public func unplacedPayments() throws -> [Fact] { try facts(orderRef: "") }
 
     public func stockSale(orderRef: String) throws -> StockSale? {
-        try read { c in
+        try autocommit { c in
             try c.query("SELECT * FROM stock_sales WHERE order_ref = ? ORDER BY seq DESC LIMIT 1", [orderRef]).rows.first.map {
                 StockSale(vin: $0["vin"], orderRef: $0["order_ref"], releasedBy: $0["released_by"], claimedAt: Self.date($0["claimed_at"])!)
             }
@@ -314,13 +304,7 @@ struct PostgresFactWriter: FactWriter {
             counts.factsConflicting += 1
             counts.accepted -= 1
             counts.records -= 1
-            try reject([
-                Rejection(
-                    record: fact.provenance.record ?? 0, line: fact.provenance.line ?? 0, field: nil,
-                    reason:
-                        "repeats a \(fact.kind.rawValue) already taken from \(first), with different content; the first version stands (a correction must come as a new record kind, such as a cancellation)",
-                    recordRef: fact.orderRef)
-            ])
+            try reject([StoreRules.conflictingRepeat(of: fact, firstFile: first)])
             return .conflicting(firstFile: first)
         }
         counts.factsKnown += 1
@@ -364,17 +348,11 @@ struct PostgresFactWriter: FactWriter {
             try c.query("SELECT order_ref FROM stock_sales WHERE vin = ? AND order_ref <> ?", [vin, orderRef]).rows.map {
                 $0["order_ref"] as String
             })
-        var holders: [String: StockHolder] = [:]
-        for r in try c.query("SELECT ref, state, final_payment_due_at FROM orders WHERE vin = ? AND ref <> ?", [vin, orderRef]).rows {
-            let ref: String = r["ref"]
-            holders[ref] = StockHolder(
-                ref: ref, state: (r["state"] as String?).flatMap(OrderState.init(rawValue:)), isStockSale: claimants.contains(ref),
-                windowClosesAt: PostgresStore.date(r["final_payment_due_at"]))
-        }
-        for ref in claimants where holders[ref] == nil {
-            holders[ref] = StockHolder(ref: ref, state: nil, isStockSale: true, windowClosesAt: nil)
-        }
-        let outcome = StockHolder.decide(holders.values.sorted { $0.ref < $1.ref }, asOf: asOf)
+        let orders = try c.query("SELECT ref, state, final_payment_due_at FROM orders WHERE vin = ? AND ref <> ?", [vin, orderRef]).rows
+            .map {
+                (ref: $0["ref"] as String, state: $0["state"] as String?, windowClosesAt: PostgresStore.date($0["final_payment_due_at"]))
+            }
+        let outcome = StockHolder.decide(StoreRules.stockHolders(orders: orders, claimants: claimants), asOf: asOf)
         if case .claimed(let releasedBy) = outcome {
             try c.query(
                 "INSERT INTO stock_sales(vin, order_ref, released_by, sale_fact, claimed_at) VALUES (?, ?, ?, ?, ?)",

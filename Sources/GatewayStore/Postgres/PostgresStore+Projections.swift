@@ -4,7 +4,7 @@ import GatewayCore
 /// Each order's folded state, its change marks and its review bookkeeping.
 extension PostgresStore {
     public func ordersToFold(asOf: Date) throws -> [OrderToFold] {
-        try read { c in
+        try autocommit { c in
             try c.query(
                 """
                 SELECT order_ref AS ref, version FROM dirty_orders
@@ -20,14 +20,12 @@ extension PostgresStore {
     public func commitFold(
         _ views: [OrderView], reviews: [String: OrderReview], due: [DueAction], marks: [OrderToFold], at: Date
     ) throws -> Int {
-        let encoder = JSONEncoder()
-        encoder.dateEncodingStrategy = .millisecondsSince1970
         let rows: [[(any PGBindable)?]] = try views.map { v in
             let deadline = v.state == .awaitingFinalPayment ? v.finalPaymentDueAt : nil
             let review = reviews[v.ref]
             return [
                 v.ref, v.state?.rawValue, Self.ms(v.stateSince), v.dealerCode, v.country, Self.ms(deadline),
-                v.anomalies.count, String(decoding: try encoder.encode(v), as: UTF8.self), Self.ms(at),
+                v.anomalies.count, try StoreRules.viewJSON(v), Self.ms(at),
                 v.currency, v.totalMinor, v.depositMinor, v.receivedMinor, v.amountDueMinor, Self.ms(v.finalPaymentDueAt),
                 Self.ms(review?.nextAt), review?.flagged ?? false, v.vin,
             ]
@@ -82,7 +80,7 @@ extension PostgresStore {
     }
 
     public func anomalies() throws -> [StoredAnomaly] {
-        try read { c in
+        try autocommit { c in
             try c.query("SELECT * FROM anomalies ORDER BY first_seen_at, order_ref, occurred_at").rows.map {
                 StoredAnomaly(
                     orderRef: $0["order_ref"],
@@ -95,19 +93,19 @@ extension PostgresStore {
     }
 
     public func projections() throws -> [OrderView] {
-        try read { c in try c.query("SELECT view_json FROM orders ORDER BY ref").rows.map { try SQLiteStore.view($0["view_json"]) } }
+        try autocommit { c in try c.query("SELECT view_json FROM orders ORDER BY ref").rows.map { try StoreRules.view($0["view_json"]) } }
     }
 
     public func ordersForReview(asOf: Date) throws -> [OrderView] {
-        try read { c in
+        try autocommit { c in
             try c.query("SELECT view_json FROM orders WHERE flagged = 1 OR review_at <= ? ORDER BY ref", [Self.ms(asOf)]).rows.map {
-                try SQLiteStore.view($0["view_json"])
+                try StoreRules.view($0["view_json"])
             }
         }
     }
 
     public func projectionsVersion() throws -> Int64 {
-        try read { c in
+        try autocommit { c in
             // last_value is 1 before the first nextval; is_called tells the two apart.
             let r = try c.query("SELECT last_value, is_called FROM projections_version").rows[0]
             return (r["is_called"] as Bool) ? r["last_value"] : 0
@@ -137,7 +135,7 @@ extension PostgresStore {
     }
 
     public func stateAges(asOf: Date) throws -> [StateAge] {
-        try read { c in
+        try autocommit { c in
             // Whole days in the state: as-of day minus entry day (days since 1970, UTC).
             try c.query(
                 """
@@ -152,7 +150,7 @@ extension PostgresStore {
         // A page at a time by reference, so a million orders are never one result in memory.
         var after = ""
         while true {
-            let rows = try read { c in
+            let rows = try autocommit { c in
                 try c.query(
                     """
                     SELECT ref, dealer_code, country, state, state_since, currency, total_minor, deposit_minor, received_minor,
@@ -177,7 +175,7 @@ extension PostgresStore {
 
     public func states(refs: [String]) throws -> [String: OrderState] {
         guard !refs.isEmpty else { return [:] }
-        return try read { c in
+        return try autocommit { c in
             var out: [String: OrderState] = [:]
             for ref in Set(refs) {
                 guard let row = try c.query("SELECT state FROM orders WHERE ref = ?", [ref]).rows.first,
@@ -192,11 +190,11 @@ extension PostgresStore {
 
     public func projections(refs: [String]) throws -> [String: OrderView] {
         guard !refs.isEmpty else { return [:] }
-        return try read { c in
+        return try autocommit { c in
             var out: [String: OrderView] = [:]
             for ref in Set(refs) {
                 if let json: String = try c.query("SELECT view_json FROM orders WHERE ref = ?", [ref]).rows.first?["view_json"] {
-                    out[ref] = try SQLiteStore.view(json)
+                    out[ref] = try StoreRules.view(json)
                 }
             }
             return out
@@ -204,8 +202,8 @@ extension PostgresStore {
     }
 
     public func projection(ref: String) throws -> OrderView? {
-        try read { c in
-            try c.query("SELECT view_json FROM orders WHERE ref = ?", [ref]).rows.first.map { try SQLiteStore.view($0["view_json"]) }
+        try autocommit { c in
+            try c.query("SELECT view_json FROM orders WHERE ref = ?", [ref]).rows.first.map { try StoreRules.view($0["view_json"]) }
         }
     }
 }

@@ -5,7 +5,7 @@ import GatewayCore
 
 extension PostgresStore {
     public func pulled(source: String, remotePath: String, size: Int64, mtime: Int64) throws -> PulledFile? {
-        try read { c in
+        try autocommit { c in
             try c.query(
                 "SELECT * FROM pulled_files WHERE source = ? AND remote_path = ? AND size = ? AND mtime = ?",
                 [source, remotePath, size, mtime]
@@ -51,7 +51,7 @@ extension PostgresStore {
     }
 
     public func pushed(destination: String, localPath: String, hash: String) throws -> Bool {
-        try read { c in
+        try autocommit { c in
             !(try c.query(
                 "SELECT 1 FROM pushed_files WHERE destination = ? AND local_path = ? AND hash = ?", [destination, localPath, hash]
             ).rows.isEmpty)
@@ -59,7 +59,7 @@ extension PostgresStore {
     }
 
     public func recordPush(destination: String, localPath: String, hash: String, remotePath: String, at: Date) throws {
-        try read { c in
+        try autocommit { c in
             try c.query(
                 """
                 INSERT INTO pushed_files(destination, local_path, hash, remote_path, pushed_at) VALUES (?, ?, ?, ?, ?)
@@ -69,7 +69,7 @@ extension PostgresStore {
     }
 
     public func logTransfer(_ t: TransferRecord) throws {
-        try read { c in try Self.insertTransfer(c, t) }
+        try autocommit { c in try Self.insertTransfer(c, t) }
     }
 
     static func insertTransfer(_ c: PGConnection, _ t: TransferRecord) throws {
@@ -81,7 +81,7 @@ extension PostgresStore {
     public func claimPull(
         source: String, remotePath: String, size: Int64, mtime: Int64, runID: String, now: Date, until: Date
     ) throws -> Bool {
-        try read { c in
+        try autocommit { c in
             // Two runners claiming at once: the second's insert waits for the first's, then
             // finds a live claim of another run and changes nothing.
             try c.query(
@@ -97,7 +97,7 @@ extension PostgresStore {
 
     public func transfers(runIDs: [String]) throws -> [TransferRecord] {
         guard !runIDs.isEmpty else { return [] }
-        return try read { c in
+        return try autocommit { c in
             try c.query("SELECT * FROM transfers WHERE run_id IN (\(Self.marks(runIDs.count))) ORDER BY seq", runIDs).rows.map {
                 TransferRecord(
                     runID: $0["run_id"], direction: $0["direction"], endpoint: $0["endpoint"], name: $0["name"],
@@ -112,11 +112,11 @@ extension PostgresStore {
 
 extension PostgresStore {
     public func openExceptions() throws -> [TrackedException] {
-        try read { c in try c.query("SELECT * FROM exceptions WHERE resolved_at IS NULL ORDER BY key").rows.map(Self.exception) }
+        try autocommit { c in try c.query("SELECT * FROM exceptions WHERE resolved_at IS NULL ORDER BY key").rows.map(Self.exception) }
     }
 
     public func dismissedExceptionKeys() throws -> Set<String> {
-        try read { c in
+        try autocommit { c in
             Set(try c.query("SELECT key FROM exceptions WHERE dismissed_note IS NOT NULL").rows.map { $0["key"] as String })
         }
     }
@@ -138,7 +138,7 @@ extension PostgresStore {
     }
 
     public func exceptionEvents(from: Date, to: Date) throws -> [ExceptionEvent] {
-        try read { c in
+        try autocommit { c in
             try c.query("SELECT * FROM exception_events WHERE at >= ? AND at < ? ORDER BY seq", [Self.ms(from), Self.ms(to)]).rows.map {
                 ExceptionEvent(
                     key: $0["key"], rule: $0["rule"], owner: $0["owner"], subject: $0["subject"], event: $0["event"],
@@ -185,15 +185,15 @@ extension PostgresStore {
 
 extension PostgresStore {
     public func registration(orderRef: String) throws -> RegistrationRecord? {
-        try read { c in try c.query("SELECT * FROM registrations WHERE order_ref = ?", [orderRef]).rows.first.map(Self.registration) }
+        try autocommit { c in try c.query("SELECT * FROM registrations WHERE order_ref = ?", [orderRef]).rows.first.map(Self.registration) }
     }
 
     public func registrations() throws -> [RegistrationRecord] {
-        try read { c in try c.query("SELECT * FROM registrations ORDER BY country, order_ref").rows.map(Self.registration) }
+        try autocommit { c in try c.query("SELECT * FROM registrations ORDER BY country, order_ref").rows.map(Self.registration) }
     }
 
     public func unfinishedRegistrations() throws -> [RegistrationRecord] {
-        try read { c in
+        try autocommit { c in
             try c.query("SELECT * FROM registrations WHERE phase <> 'registered' ORDER BY country, order_ref").rows.map(Self.registration)
         }
     }
@@ -214,7 +214,7 @@ extension PostgresStore {
     }
 
     public func registrationAttempts(orderRef: String?) throws -> [RegistrationAttempt] {
-        try read { c in
+        try autocommit { c in
             let rows =
                 try orderRef.map { try c.query("SELECT * FROM registration_attempts WHERE order_ref = ? ORDER BY seq", [$0]).rows }
                 ?? c.query("SELECT * FROM registration_attempts ORDER BY seq").rows

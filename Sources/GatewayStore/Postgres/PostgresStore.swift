@@ -27,9 +27,9 @@ public final class PostgresStore: GatewayStore, @unchecked Sendable {
 
     // MARK: Connections
 
-    /// A connection for statements outside a transaction (each is its own).
+    /// A connection for statements outside a transaction: each commits on its own.
     @discardableResult
-    func read<T>(_ body: (PGConnection) throws -> T) throws -> T {
+    func autocommit<T>(_ body: (PGConnection) throws -> T) throws -> T {
         try pool.with(body)
     }
 
@@ -91,7 +91,7 @@ public final class PostgresStore: GatewayStore, @unchecked Sendable {
     // MARK: Runs
 
     public func beginRun(_ run: RunRecord) throws {
-        try read { c in
+        try autocommit { c in
             try c.query(
                 "INSERT INTO runs(id, command, as_of, started_at, status, runner) VALUES (?, ?, ?, ?, ?, ?)",
                 [run.id, run.command, Self.ms(run.asOf), Self.ms(run.startedAt), run.status, run.runner])
@@ -116,7 +116,7 @@ public final class PostgresStore: GatewayStore, @unchecked Sendable {
     }
 
     public func finishRun(id: String, status: String, summaryJSON: String, finishedAt: Date) throws {
-        try read { c in
+        try autocommit { c in
             try c.query(
                 "UPDATE runs SET status = ?, summary_json = ?, finished_at = ? WHERE id = ?",
                 [status, summaryJSON, Self.ms(finishedAt), id])
@@ -126,13 +126,13 @@ public final class PostgresStore: GatewayStore, @unchecked Sendable {
     public func runs(onDay day: String) throws -> [RunRecord] {
         guard let start = Timestamp.parseISO(day) else { return [] }
         let from = Self.ms(start), to = from + 86_400_000
-        return try read { c in
+        return try autocommit { c in
             try c.query("SELECT * FROM runs WHERE as_of >= ? AND as_of < ? ORDER BY started_at, id", [from, to]).rows.map(Self.run)
         }
     }
 
     public func lastRun() throws -> RunRecord? {
-        try read { c in
+        try autocommit { c in
             try c.query("SELECT * FROM runs WHERE status NOT IN ('running', 'interrupted') ORDER BY started_at DESC, id DESC LIMIT 1")
                 .rows.first.map(Self.run)
         }
@@ -165,7 +165,7 @@ public final class PostgresStore: GatewayStore, @unchecked Sendable {
 
     public func exclusively<T>(_ work: String, _ body: () throws -> T) throws -> T {
         try pool.with { c in
-            // Another runner's report takes seconds, not the half minute a row lock may wait.
+            // Waiting for another runner's report may take longer than a row lock may wait.
             try c.script("SET lock_timeout = '10min'")
             try c.query("SELECT pg_advisory_lock(hashtextextended(?, 0))", ["work:" + work])
             defer {
@@ -179,7 +179,7 @@ public final class PostgresStore: GatewayStore, @unchecked Sendable {
     // MARK: Customers
 
     public func customer(username: String) throws -> CustomerRecord? {
-        try read { c in
+        try autocommit { c in
             try c.query("SELECT * FROM customers WHERE username = ?", [username]).rows.first.map {
                 CustomerRecord(customerID: $0["customer_id"], username: $0["username"], createdAt: Self.date($0["created_at"])!)
             }
@@ -187,7 +187,7 @@ public final class PostgresStore: GatewayStore, @unchecked Sendable {
     }
 
     public func credential(customerID: String) throws -> CredentialRecord? {
-        try read { c in
+        try autocommit { c in
             try c.query("SELECT * FROM credentials WHERE customer_id = ?", [customerID]).rows.first.map {
                 CredentialRecord(
                     customerID: $0["customer_id"], tokenHash: $0["token_hash"], expiresAt: Self.date($0["expires_at"])!,

@@ -67,23 +67,13 @@ extension SQLiteStore {
                     db, sql: "SELECT * FROM rejections WHERE file_hash = ? ORDER BY record_no, rowid LIMIT 1", arguments: [hash])
                 return ProblemFile(
                     name: r["name"], feed: r["feed"], hash: hash, arrivedAt: Self.date(r["as_of"])!,
-                    quarantineReason: Self.problemReason(status: r["status"], reason: r["reason"]), rejected: r["rejected"],
+                    quarantineReason: StoreRules.problemReason(status: r["status"], reason: r["reason"]), rejected: r["rejected"],
                     firstRejection: first.map {
                         Rejection(
                             record: $0["record_no"], line: $0["line"], field: $0["field"], reason: $0["reason"], recordRef: $0["record_ref"]
                         )
                     })
             }
-        }
-    }
-
-    /// A requeued file stays a problem until a run has read it again: the operator's fix is
-    /// not proven before that.
-    static func problemReason(status: String, reason: String?) -> String? {
-        switch status {
-        case "quarantined": return reason ?? "quarantined"
-        case "requeued": return "requeued by an operator, to be read again by the next run" + (reason.map { " (was: \($0))" } ?? "")
-        default: return nil
         }
     }
 

@@ -527,17 +527,10 @@ public final class SQLiteStore: GatewayStore {
 
     public func sequenceGaps() throws -> [SequenceGap] {
         try db.read { db in
-            var seen: [String: (feed: String, scope: String, numbers: [Int])] = [:]
-            for r in try Row.fetchAll(db, sql: "SELECT feed, scope, number FROM feed_sequences ORDER BY feed, scope, number") {
-                let key = "\(r["feed"] as String)\u{1F}\(r["scope"] as String)"
-                seen[key, default: (r["feed"], r["scope"], [])].numbers.append(r["number"])
-            }
-            return seen.values.sorted { ($0.feed, $0.scope) < ($1.feed, $1.scope) }.compactMap { s in
-                guard let first = s.numbers.first, let last = s.numbers.last else { return nil }
-                let have = Set(s.numbers)
-                let missing = (first...last).filter { !have.contains($0) }
-                return missing.isEmpty ? nil : SequenceGap(feed: s.feed, scope: s.scope, missing: missing)
-            }
+            StoreRules.gaps(
+                try Row.fetchAll(db, sql: "SELECT feed, scope, number FROM feed_sequences ORDER BY feed, scope, number").map {
+                    (feed: $0["feed"], scope: $0["scope"], number: $0["number"])
+                })
         }
     }
 
@@ -712,11 +705,7 @@ public final class SQLiteStore: GatewayStore {
         }
     }
 
-    static func view(_ json: String) throws -> OrderView {
-        let decoder = JSONDecoder()
-        decoder.dateDecodingStrategy = .millisecondsSince1970
-        return try decoder.decode(OrderView.self, from: Data(json.utf8))
-    }
+    static func view(_ json: String) throws -> OrderView { try StoreRules.view(json) }
 
     public func projections() throws -> [OrderView] {
         try db.read { db in try String.fetchAll(db, sql: "SELECT view_json FROM orders ORDER BY ref").map(Self.view) }
@@ -993,13 +982,7 @@ struct SQLiteFactWriter: FactWriter {
             counts.factsConflicting += 1
             counts.accepted -= 1
             counts.records -= 1
-            try reject([
-                Rejection(
-                    record: fact.provenance.record ?? 0, line: fact.provenance.line ?? 0, field: nil,
-                    reason:
-                        "repeats a \(fact.kind.rawValue) already taken from \(first), with different content; the first version stands (a correction must come as a new record kind, such as a cancellation)",
-                    recordRef: fact.orderRef)
-            ])
+            try reject([StoreRules.conflictingRepeat(of: fact, firstFile: first)])
             return .conflicting(firstFile: first)
         }
         counts.factsKnown += 1
@@ -1041,20 +1024,10 @@ struct SQLiteFactWriter: FactWriter {
         // sales that claimed it (a claim of this run is not folded yet).
         let claimants = Set(
             try String.fetchAll(db, sql: "SELECT order_ref FROM stock_sales WHERE vin = ? AND order_ref <> ?", arguments: [vin, orderRef]))
-        var holders: [String: StockHolder] = [:]
-        for r in try Row.fetchAll(
-            db, sql: "SELECT ref, state, final_payment_due_at FROM orders WHERE vin = ? AND ref <> ?",
-            arguments: [vin, orderRef])
-        {
-            let ref: String = r["ref"]
-            holders[ref] = StockHolder(
-                ref: ref, state: (r["state"] as String?).flatMap(OrderState.init(rawValue:)), isStockSale: claimants.contains(ref),
-                windowClosesAt: SQLiteStore.date(r["final_payment_due_at"]))
-        }
-        for ref in claimants where holders[ref] == nil {
-            holders[ref] = StockHolder(ref: ref, state: nil, isStockSale: true, windowClosesAt: nil)
-        }
-        let outcome = StockHolder.decide(holders.values.sorted { $0.ref < $1.ref }, asOf: asOf)
+        let orders = try Row.fetchAll(
+            db, sql: "SELECT ref, state, final_payment_due_at FROM orders WHERE vin = ? AND ref <> ?", arguments: [vin, orderRef]
+        ).map { (ref: $0["ref"] as String, state: $0["state"] as String?, windowClosesAt: SQLiteStore.date($0["final_payment_due_at"])) }
+        let outcome = StockHolder.decide(StoreRules.stockHolders(orders: orders, claimants: claimants), asOf: asOf)
         if case .claimed(let releasedBy) = outcome {
             try db.execute(
                 sql: "INSERT INTO stock_sales(vin, order_ref, released_by, sale_fact, claimed_at) VALUES (?, ?, ?, ?, ?)",
