@@ -226,13 +226,15 @@ def main():
     ap.add_argument("--runner-orders", type=int, default=2000, help="orders in the runners' backlog")
     ap.add_argument("--runner-files", type=int, default=40, help="exports (and as many settlements) the backlog comes in")
     ap.add_argument("--runner-latency", type=float, default=0.02, help="seconds the factory takes to answer each order")
+    ap.add_argument("--runner-concurrency", default="1,4", help="factory calls a runner makes at once, one table per value")
     a = ap.parse_args()
     repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     if a.runners or a.runners_only:
         from bench_runners import runners_bench
         os.makedirs(a.work, exist_ok=True)
-        runners_bench(os.path.join(a.bin, "caas-gateway"), os.path.join(a.bin, "caas-feedgen"), a.work, repo, a.runner_orders,
-                      a.runner_files, a.runner_latency, [1, 2, 4], max(3, a.repeat), start_sshd, make_ca)
+        for concurrency in (int(c) for c in a.runner_concurrency.split(",")):
+            runners_bench(os.path.join(a.bin, "caas-gateway"), os.path.join(a.bin, "caas-feedgen"), a.work, repo, a.runner_orders,
+                          a.runner_files, a.runner_latency, [1, 2, 4], max(3, a.repeat), start_sshd, make_ca, concurrency)
         if a.runners_only:
             return
     if a.registration or a.registration_only:

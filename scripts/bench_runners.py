@@ -16,6 +16,12 @@ Run by scripts/bench --runners-only (which builds the static release binaries fi
 import os, shutil, signal, socket, subprocess, sys, time
 
 
+def cpu_of(pid):
+    """CPU seconds a process and the children it has reaped used so far (/proc/pid/stat)."""
+    fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    return sum(int(x) for x in fields[11:15]) / os.sysconf("SC_CLK_TCK")
+
+
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -68,7 +74,7 @@ class Postgres:
         self.proc.wait()
 
 
-def runners_bench(gw, gen, work, repo, orders, files, latency, counts, repeat, start_sshd, make_ca):
+def runners_bench(gw, gen, work, repo, orders, files, latency, counts, repeat, start_sshd, make_ca, concurrency=4, extra=()):
     d = os.path.join(work, "runners")
     shutil.rmtree(d, ignore_errors=True)
     os.makedirs(d)
@@ -114,20 +120,26 @@ def runners_bench(gw, gen, work, repo, orders, files, latency, counts, repeat, s
                 with open(os.path.join(home, "caas-gateway.yaml"), "w") as f:
                     f.write(f"""store: {{postgres: {{url: '{url}'}}}}
 runner: {{name: runner-{i + 1}}}
-factory: {{base_url: "https://127.0.0.1:{factory_port}", token: {{file: token}}, ca_bundle: {ca}/ca.pem}}
+factory: {{base_url: "https://127.0.0.1:{factory_port}", token: {{file: token}}, ca_bundle: {ca}/ca.pem, concurrency: {concurrency}}}
 sources:
   - {{name: sales, {source}, remote_dir: {remote}/sales, pattern: '^SALES_', feed: intranet-sales}}
   - {{name: psp, {source}, remote_dir: {remote}/psp, pattern: '^settlement_', feed: psp-settlement}}
 """)
                 homes.append(home)
             start = time.perf_counter()
+            others = cpu_of(pg.proc.pid) + cpu_of(factory.pid)
+            runner_cpu = 0.0
             for attempt in range(10):
-                procs = [subprocess.Popen([gw, "run", "--as-of", f"2026-10-03T23:{attempt:02d}:00Z"], cwd=h, stdin=subprocess.DEVNULL,
-                                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE) for h in homes]
-                for p in procs:
-                    _, err = p.communicate()
-                    if p.returncode not in (0, 2):
-                        sys.exit(f"a runner failed ({p.returncode}): {err.decode()[-1500:]}")
+                # Standard error to a file each: a pipe read one runner after the other would stall the others.
+                procs = [subprocess.Popen([gw, "run", "--as-of", f"2026-10-03T23:{attempt:02d}:00Z", *extra], cwd=h,
+                                          stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                          stderr=open(os.path.join(h, f"stderr-{attempt}.log"), "wb")) for h in homes]
+                for h, p in zip(homes, procs):
+                    _, status, usage = os.wait4(p.pid, 0)
+                    runner_cpu += usage.ru_utime + usage.ru_stime
+                    code = os.waitstatus_to_exitcode(status)
+                    if code not in (0, 2):
+                        sys.exit(f"a runner failed ({code}): {open(os.path.join(h, f'stderr-{attempt}.log')).read()[-1500:]}")
                 placed = int(pg.scalar(name, "SELECT count(*) FROM facts WHERE kind = 'factory_order_placed'"))
                 if placed >= orders:
                     break
@@ -136,23 +148,26 @@ sources:
                 sys.exit(f"{k} runner(s) placed {placed} of {orders} orders")
             by = pg.scalar(name, "SELECT string_agg(n::text, '/' ORDER BY n DESC) FROM (SELECT count(*) n FROM facts f "
                                  "JOIN runs r ON r.id = f.run_id WHERE f.kind = 'factory_order_placed' GROUP BY r.runner) x")
-            return elapsed, attempt + 1, by
+            others = cpu_of(pg.proc.pid) + cpu_of(factory.pid) - others
+            return elapsed, attempt + 1, by, runner_cpu, others
 
         results = {k: [] for k in counts}
         for index in range(repeat):
             for k in counts:
                 results[k].append(one_round(k, index))
         print(f"Several runners over one PostgreSQL ({os.cpu_count()} cores): {orders:,} orders in {files} exports and {files} "
-              f"settlements on one sshd, the factory answering after {latency * 1000:.0f} ms (4 calls at a time per runner), "
+              f"settlements on one sshd, the factory answering after {latency * 1000:.0f} ms ({concurrency} call(s) at a time per runner), "
               f"{repeat} alternated rounds\n")
-        print(f"  {'runners':>7} {'min s':>8} {'median s':>9} {'orders/s':>9} {'speed-up':>9}  rounds  placed per runner")
+        print(f"  {'runners':>7} {'min s':>8} {'median s':>9} {'orders/s':>9} {'speed-up':>9}  {'CPU-s runners/db+sim':>20}  rounds"
+              "  placed per runner")
         base = None
         for k in counts:
             times = sorted(r[0] for r in results[k])
             med = times[len(times) // 2]
             base = base or med
             last = results[k][-1]
-            print(f"  {k:7} {times[0]:8.2f} {med:9.2f} {orders / med:9.1f} {base / med:8.2f}x  {last[1]:6}  {last[2]}")
+            print(f"  {k:7} {times[0]:8.2f} {med:9.2f} {orders / med:9.1f} {base / med:8.2f}x  {last[3]:10.1f} / {last[4]:<8.1f}  "
+                  f"{last[1]:6}  {last[2]}")
         if 4 in results and 1 in results:
             speed = sorted(r[0] for r in results[1])[repeat // 2] / sorted(r[0] for r in results[4])[repeat // 2]
             print(f"\n  4 runners: {speed:.2f}x one (target >= 3x) {'met' if speed >= 3 else 'MISSED'}\n")

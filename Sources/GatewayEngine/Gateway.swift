@@ -381,10 +381,13 @@ public final class Gateway {
     /// Expedientes are written in a dry run too: the facts they show were taken in for real (a dry
     /// run ingests), and a projection saved without its expediente would never write it later.
     func fold(_ ctx: RunContext, _ s: inout RunSummary, committed: ((FoldedBatch) throws -> Void)? = nil) throws {
-        let result = try FoldStage(
+        var stage = FoldStage(
             store: store, policies: config.policies, logger: ctx.logger, expedientes: ExpedienteWriter(dir: config.expedientesDir),
-            due: { [performers] view in performers.flatMap { $0.due(in: view) } }, rules: config.reconciliation
-        ).fold(asOf: ctx.asOf, committed: committed)
+            due: { [performers] view in performers.flatMap { $0.due(in: view) } }, rules: config.reconciliation)
+        // Runners sharing a store each hold the batch they fold while they act on it: smaller
+        // batches let the others take the next ones instead of waiting for one runner's 500.
+        if config.postgres != nil { stage.batchSize = Self.sharedFoldBatch }
+        let result = try stage.fold(asOf: ctx.asOf, committed: committed)
         s.ordersFolded += result.folded
         for c in result.changes {
             s.moves[c.ref, default: RunSummary.Move(from: c.from, to: c.to)].to = c.to
@@ -444,7 +447,9 @@ public final class Gateway {
 
     static let maxPasses = 100
     /// Actions a runner claims at a time from a shared store.
-    static let sharedClaim = 16
+    static let sharedClaim = 100
+    /// Orders a runner folds (and holds while it acts on them) at a time with a shared store.
+    static let sharedFoldBatch = 50
     /// Claims of one kind in one pass, at most: a bound, not a number reached in practice.
     static let maxClaimsPerPass = 10_000
 

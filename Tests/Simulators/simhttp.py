@@ -69,14 +69,38 @@ def restore(sim, fields, payload):
     return {"restored": sorted(fields)}
 
 
+class Server(ThreadingHTTPServer):
+    """A partner's server takes many clients at once: a deep accept queue (the default of 5 drops
+    connections, and the client's SYN retransmits cost whole seconds), and each TLS handshake in
+    its connection's own thread, not in the accept loop, where one slow handshake holds up the rest."""
+
+    request_queue_size = 128
+    daemon_threads = True
+    tls = None
+
+    def get_request(self):
+        sock, address = self.socket.accept()
+        if self.tls:
+            sock = self.tls.wrap_socket(sock, server_side=True, do_handshake_on_connect=False)
+        return sock, address
+
+    def finish_request(self, request, client_address):
+        if self.tls:
+            try:
+                request.do_handshake()
+            except (ssl.SSLError, OSError):
+                return  # a client that refused our certificate (a test of that): nothing to serve
+        super().finish_request(request, client_address)
+
+
 def serve(handler, port, cert=None, key=None, client_ca=None):
     """Serves until SIGTERM; TLS when a certificate is given, a client certificate when a CA is."""
-    server = ThreadingHTTPServer(("127.0.0.1", port), handler)
+    server = Server(("127.0.0.1", port), handler)
     if cert:
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         ctx.load_cert_chain(cert, key)
         if client_ca:
             ctx.verify_mode = ssl.CERT_REQUIRED
             ctx.load_verify_locations(client_ca)
-        server.socket = ctx.wrap_socket(server.socket, server_side=True)
+        server.tls = ctx
     server.serve_forever()

@@ -187,6 +187,15 @@ extension Int: PGBindable { var pgText: String { String(self) } }
 extension Int64: PGBindable { var pgText: String { String(self) } }
 /// Stored as an integer 0 or 1, as in SQLite, so both stores have one schema shape.
 extension Bool: PGBindable { var pgText: String { self ? "1" : "0" } }
+/// A text array (`CAST(? AS ctext[])`), so that one statement takes a whole batch's keys
+/// (`= ANY(…)`) instead of one round trip per key.
+extension Array: PGBindable where Element == String {
+    var pgText: String {
+        "{"
+            + map { "\"" + $0.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\"" }
+            .joined(separator: ",") + "}"
+    }
+}
 
 /// A Swift value read from a column's text form; nil when it does not read.
 protocol PGDecodable {

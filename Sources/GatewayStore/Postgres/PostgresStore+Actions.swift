@@ -6,13 +6,13 @@ import GatewayCore
 extension PostgresStore {
     static func insertDue(_ c: PGConnection, _ actions: [DueAction], at: Date) throws -> Int {
         var added = 0
-        for a in actions {
+        for start in stride(from: 0, to: actions.count, by: 500) {
+            let chunk = actions[start..<min(start + 500, actions.count)]
+            let values = Array(repeating: "(?, ?, ?, 'pending', 0, ?, ?)", count: chunk.count).joined(separator: ", ")
             added +=
                 try c.query(
-                    """
-                    INSERT INTO actions(key, order_ref, kind, status, attempts, created_at, updated_at)
-                    VALUES (?, ?, ?, 'pending', 0, ?, ?) ON CONFLICT(key) DO NOTHING
-                    """, [a.idempotencyKey, a.orderRef, a.kind.rawValue, ms(at), ms(at)]
+                    "INSERT INTO actions(key, order_ref, kind, status, attempts, created_at, updated_at) VALUES \(values) ON CONFLICT(key) DO NOTHING",
+                    chunk.flatMap { a -> [(any PGBindable)?] in [a.idempotencyKey, a.orderRef, a.kind.rawValue, ms(at), ms(at)] }
                 ).affected
         }
         return added
@@ -40,16 +40,17 @@ extension PostgresStore {
                 ORDER BY created_at, key LIMIT ? FOR UPDATE SKIP LOCKED
                 """, args
             ).rows
-            var out: [ActionRecord] = []
-            for r in rows {
+            let out = try rows.map { r in
                 var a = try Self.action(r)
                 a.leaseOwner = runner
                 a.leaseUntil = leaseUntil
                 a.updatedAt = now
+                return a
+            }
+            if !out.isEmpty {
                 try c.query(
-                    "UPDATE actions SET lease_owner = ?, lease_until = ?, updated_at = ? WHERE key = ?",
-                    [runner, Self.ms(leaseUntil), Self.ms(now), a.key])
-                out.append(a)
+                    "UPDATE actions SET lease_owner = ?, lease_until = ?, updated_at = ? WHERE key = ANY(CAST(? AS ctext[]))",
+                    [runner, Self.ms(leaseUntil), Self.ms(now), out.map(\.key)])
             }
             return out
         }

@@ -212,7 +212,15 @@ extension PostgresStore {
         guard !orderRefs.isEmpty else { return [:] }
         return try autocommit { c in
             var out: [String: [Fact]] = [:]
-            for ref in Set(orderRefs) { out[ref] = try c.query(Self.factsOfOrder, [ref]).rows.map(Self.fact) }
+            for ref in orderRefs { out[ref] = [] }
+            let rows = try c.query(
+                """
+                SELECT facts.*, files.hash AS file_hash, files.name AS file_name FROM facts
+                LEFT JOIN files ON files.id = facts.file_id WHERE order_ref = ANY(CAST(? AS ctext[]))
+                ORDER BY order_ref, occurred_at, facts.id
+                """, [Array(Set(orderRefs))]
+            ).rows
+            for r in rows { out[r["order_ref"], default: []].append(try Self.fact(r)) }
             return out
         }
     }

@@ -31,12 +31,15 @@ extension PostgresStore {
             ]
         }
         return try write { c in
-            for (v, args) in zip(views, rows) {
+            // A batch's rows in a few statements, not a round trip per order.
+            for start in stride(from: 0, to: rows.count, by: 200) {
+                let chunk = rows[start..<min(start + 200, rows.count)]
+                let values = Array(repeating: "(" + Self.marks(18) + ")", count: chunk.count).joined(separator: ", ")
                 try c.query(
                     """
                     INSERT INTO orders(ref, state, state_since, dealer_code, country, next_deadline_at, anomalies, view_json, folded_at,
                       currency, total_minor, deposit_minor, received_minor, amount_due_minor, final_payment_due_at, review_at, flagged, vin)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    VALUES \(values)
                     ON CONFLICT(ref) DO UPDATE SET state = excluded.state, state_since = excluded.state_since,
                       dealer_code = excluded.dealer_code, country = excluded.country, next_deadline_at = excluded.next_deadline_at,
                       anomalies = excluded.anomalies, view_json = excluded.view_json, folded_at = excluded.folded_at,
@@ -44,15 +47,23 @@ extension PostgresStore {
                       received_minor = excluded.received_minor, amount_due_minor = excluded.amount_due_minor,
                       final_payment_due_at = excluded.final_payment_due_at, review_at = excluded.review_at, flagged = excluded.flagged,
                       vin = excluded.vin
-                    """, args)
-                try Self.saveAnomalies(c, of: v, at: at)
+                    """, chunk.flatMap { $0 })
             }
+            let clean = views.filter(\.anomalies.isEmpty).map(\.ref)
+            if !clean.isEmpty { try c.query("DELETE FROM anomalies WHERE order_ref = ANY(CAST(? AS ctext[]))", [clean]) }
+            for v in views where !v.anomalies.isEmpty { try Self.saveAnomalies(c, of: v, at: at) }
             if !views.isEmpty { try c.query("SELECT nextval('projections_version')") }
             let added = try Self.insertDue(c, due, at: at)
             // By version, never blindly: a fact that arrived after the fold read the order keeps its mark.
-            for m in marks {
-                guard let version = m.version else { continue }
-                try c.query("DELETE FROM dirty_orders WHERE order_ref = ? AND version = ?", [m.ref, version])
+            let versioned = marks.compactMap { m in m.version.map { (m.ref, $0) } }
+            for start in stride(from: 0, to: versioned.count, by: 1000) {
+                let chunk = versioned[start..<min(start + 1000, versioned.count)]
+                try c.query(
+                    """
+                    DELETE FROM dirty_orders d
+                    USING (VALUES \(Array(repeating: "(CAST(? AS TEXT), CAST(? AS BIGINT))", count: chunk.count).joined(separator: ", "))) v(ref, version)
+                    WHERE d.order_ref = v.ref AND d.version = v.version
+                    """, chunk.flatMap { [$0.0, $0.1] as [(any PGBindable)?] })
             }
             return added
         }
@@ -177,10 +188,8 @@ extension PostgresStore {
         guard !refs.isEmpty else { return [:] }
         return try autocommit { c in
             var out: [String: OrderState] = [:]
-            for ref in Set(refs) {
-                guard let row = try c.query("SELECT state FROM orders WHERE ref = ?", [ref]).rows.first,
-                    let raw = row["state"] as String?
-                else { continue }
+            for row in try c.query("SELECT ref, state FROM orders WHERE ref = ANY(CAST(? AS ctext[])) AND state IS NOT NULL", [refs]).rows {
+                let ref: String = row["ref"], raw: String = row["state"]
                 guard let state = OrderState(rawValue: raw) else { throw StoreError("order \(ref) has an unknown state '\(raw)'") }
                 out[ref] = state
             }
@@ -192,10 +201,8 @@ extension PostgresStore {
         guard !refs.isEmpty else { return [:] }
         return try autocommit { c in
             var out: [String: OrderView] = [:]
-            for ref in Set(refs) {
-                if let json: String = try c.query("SELECT view_json FROM orders WHERE ref = ?", [ref]).rows.first?["view_json"] {
-                    out[ref] = try StoreRules.view(json)
-                }
+            for row in try c.query("SELECT ref, view_json FROM orders WHERE ref = ANY(CAST(? AS ctext[]))", [refs]).rows {
+                out[row["ref"]] = try StoreRules.view(row["view_json"])
             }
             return out
         }
