@@ -2,5 +2,5 @@
 /// every release; `scripts/package` names the tarball after it and refuses a tree whose tag
 /// disagrees.
 public enum GatewayVersion {
-    public static let number = "0.18.0"
+    public static let number = "0.19.0"
 }
