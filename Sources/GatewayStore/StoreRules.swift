@@ -44,6 +44,19 @@ enum StoreRules {
         return holders.values.sorted { $0.ref < $1.ref }
     }
 
+    /// An action row's kind and status. One that does not decode is an error naming it: an
+    /// unknown kind or status means the store was written by a newer gateway or by hand, and
+    /// guessing would run the wrong action.
+    static func actionKindAndStatus(_ raw: String, status rawStatus: String, key: String) throws -> (DueActionKind, ActionStatus) {
+        guard let kind = DueActionKind(rawValue: raw) else {
+            throw StoreError("action \(key) has an unknown kind '\(raw)': was the store written by a newer caas-gateway?")
+        }
+        guard let status = ActionStatus(rawValue: rawStatus) else {
+            throw StoreError("action \(key) has an unknown status '\(rawStatus)': was the store written by a newer caas-gateway?")
+        }
+        return (kind, status)
+    }
+
     /// A requeued file stays a problem until a run has read it again: the operator's fix is
     /// not proven before that.
     static func problemReason(status: String, reason: String?) -> String? {

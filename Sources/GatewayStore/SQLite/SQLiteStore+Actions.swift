@@ -111,17 +111,9 @@ extension SQLiteStore {
         }
     }
 
-    /// A row that does not decode is an error naming it: an unknown kind or status means the
-    /// store was written by a newer gateway or by hand, and guessing would run the wrong action.
     static func action(_ r: Row) throws -> ActionRecord {
         let key: String = r["key"]
-        guard let kind = DueActionKind(rawValue: r["kind"]) else {
-            throw StoreError("action \(key) has an unknown kind '\(r["kind"] as String)': was the store written by a newer caas-gateway?")
-        }
-        guard let status = ActionStatus(rawValue: r["status"]) else {
-            throw StoreError(
-                "action \(key) has an unknown status '\(r["status"] as String)': was the store written by a newer caas-gateway?")
-        }
+        let (kind, status) = try StoreRules.actionKindAndStatus(r["kind"], status: r["status"], key: key)
         return ActionRecord(
             key: key, orderRef: r["order_ref"], kind: kind, status: status, attempts: r["attempts"],
             nextAttemptAt: date(r["next_attempt_at"]), leaseOwner: r["lease_owner"], leaseUntil: date(r["lease_until"]),
