@@ -24,6 +24,11 @@ Also, on request:
   ES simulator answering after 50 ms, at concurrency 4, 8 and 16: the `act` pass's time against
   the bound N x 50 ms / concurrency. Target: >= 90% of the bound at each.
 
+- Runners (--runners, --runners-only; scripts/bench_runners.py): a backlog placed with the factory
+  (20 ms a call) by 1, 2 and 4 runners sharing one PostgreSQL. Target: 4 runners >= 3x one.
+- Driver build (--driver-build): the clean-build time the PostgreSQL driver added, as two clean
+  builds of the package, before the driver and now.
+
 Peak memory is the child's own ru_maxrss (os.wait4). The gateway ingests for real: hashing,
 mapping, validating every id, one SQLite transaction per file with synchronous=FULL.
 """
@@ -134,6 +139,30 @@ def registration_bench(gw, gen, work, repo, n, latency, levels):
         os.killpg(sim.pid, signal.SIGKILL)
         sim.wait()
 
+def driver_build(work, repo):
+    """The clean-build time the PostgreSQL driver added: a clean `swift build` of this commit and of
+    the commit before the driver came (the parent of the first commit with Sources/CLibPQ), one
+    after the other, each in a clean checkout with its own build folder."""
+    git = lambda *a: subprocess.run(["git", "-C", repo, *a], check=True, capture_output=True, text=True).stdout.strip()
+    first = git("log", "--reverse", "--format=%H", "--", "Sources/CLibPQ").split("\n")[0]
+    times = {}
+    for label, rev in (("before the driver", first + "^"), ("with the driver", "HEAD")):
+        tree = os.path.join(work, "build-" + label.replace(" ", "-"))
+        shutil.rmtree(tree, ignore_errors=True)
+        subprocess.run(["git", "-C", repo, "worktree", "prune"], check=True)
+        git("worktree", "add", "--detach", tree, rev)
+        try:
+            start = time.perf_counter()
+            subprocess.run(["swift", "build", "--scratch-path", os.path.join(tree, ".build")], cwd=tree, check=True,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            times[label] = (git("rev-parse", "--short", rev), time.perf_counter() - start)
+        finally:
+            git("worktree", "remove", "--force", tree)
+    print(f"Clean `swift build` of the package ({os.cpu_count()} cores), one after the other:\n")
+    for label, (rev, t) in times.items():
+        print(f"  {label:18} {rev:10} {t:7.1f} s")
+    print(f"\n  the driver added {times['with the driver'][1] - times['before the driver'][1]:+.1f} s\n")
+
 def make_ca(ca):
     """A throwaway CA in `ca` (ca.pem) and a server certificate for 127.0.0.1 (server.pem, server.key)."""
     os.makedirs(ca)
@@ -227,8 +256,14 @@ def main():
     ap.add_argument("--runner-files", type=int, default=40, help="exports (and as many settlements) the backlog comes in")
     ap.add_argument("--runner-latency", type=float, default=0.02, help="seconds the factory takes to answer each order")
     ap.add_argument("--runner-concurrency", default="1,4", help="factory calls a runner makes at once, one table per value")
+    ap.add_argument("--driver-build", action="store_true",
+                    help="only the clean-build time the PostgreSQL driver added (two clean builds, about 10 minutes)")
     a = ap.parse_args()
     repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    if a.driver_build:
+        os.makedirs(a.work, exist_ok=True)
+        driver_build(a.work, repo)
+        return
     if a.runners or a.runners_only:
         from bench_runners import runners_bench
         os.makedirs(a.work, exist_ok=True)
