@@ -129,11 +129,24 @@ public protocol TransferLedger: Sendable {
     func recordPush(destination: String, localPath: String, hash: String, remotePath: String, at: Date) throws
     func logTransfer(_ t: TransferRecord) throws
     func transfers(runIDs: [String]) throws -> [TransferRecord]
-    /// Claims a remote file (by source, path, size and mtime) for `runID` before it is fetched,
-    /// unless another run's claim is still live: true when this run may fetch it. A claim ends
-    /// at `until`, when its run ends (a file it left waiting is anyone's next time), or when its
-    /// run is found dead, so a runner that died mid-download does not keep it from the others.
-    func claimPull(source: String, remotePath: String, size: Int64, mtime: Int64, runID: String, now: Date, until: Date) throws -> Bool
+    /// Claims remote files of one source (each by path, size and mtime) for `runID` before they
+    /// are fetched, in one transaction, and returns the paths this run may fetch: not those
+    /// another run's claim still holds, nor those already fetched (by a runner that took them
+    /// between the listing and the claim). A claim ends at `until`, when its run ends (a file it
+    /// left waiting is anyone's next time), or when its run is found dead, so a runner that died
+    /// mid-download does not keep it from the others.
+    func claimPulls(
+        source: String, files: [(path: String, size: Int64, mtime: Int64)], runID: String, now: Date, until: Date
+    ) throws -> Set<String>
+}
+
+extension TransferLedger {
+    /// One file's claim (`claimPulls`).
+    public func claimPull(source: String, remotePath: String, size: Int64, mtime: Int64, runID: String, now: Date, until: Date) throws
+        -> Bool
+    {
+        try claimPulls(source: source, files: [(remotePath, size, mtime)], runID: runID, now: now, until: until).contains(remotePath)
+    }
 }
 
 /// Runs, and the reconciliation exceptions they opened and resolved.

@@ -306,6 +306,18 @@ struct StoreContractTests {
         #expect(
             try store.claimPull(
                 source: "bank", remotePath: "/out/a.xml", size: 11, mtime: 6, runID: "r3", now: t0, until: t0.addingTimeInterval(60)))
+        // A file another runner fetched (and recorded) between the listing and the claim is not claimed.
+        try store.recordPulls([
+            (
+                PulledFile(
+                    source: "bank", remotePath: "/out/c.xml", size: 2, mtime: 2, localName: "c.xml", fetchedAt: t0, afterActionDone: true),
+                nil
+            )
+        ])
+        #expect(
+            try store.claimPulls(
+                source: "bank", files: [("/out/c.xml", 2, 2), ("/out/d.xml", 2, 2)], runID: "r1", now: t0, until: t0.addingTimeInterval(60))
+                == ["/out/d.xml"])
         // A dead run's claims end with it.
         try store.beginRun(RunRecord(id: "r4", command: "run", asOf: t0, startedAt: t0, runner: "host-a"))
         try store.beginRun(RunRecord(id: "r5", command: "run", asOf: t0, startedAt: t0, runner: "host-a"))

@@ -112,6 +112,7 @@ struct Puller {
         // Names no partner writes (empty, `.` or `..` as a file) are reported whatever the
         // pattern: the server is broken or hostile. Other unsafe names only when the pattern takes them.
         let suspicious: (RemoteEntry) -> Bool = { !$0.isDirectory && ($0.name.isEmpty || $0.name == "." || $0.name == "..") }
+        var ready: [(entry: RemoteEntry, remotePath: String)] = []
         for entry in listing
         where suspicious(entry) || (entry.isRegularFile && !markers.contains(entry.name) && source.pattern.matches(entry.name)) {
             if let reason = Self.unsafeNameReason(entry.name) {
@@ -129,34 +130,51 @@ struct Puller {
                 try log(entry.name, .waiting, why, 0)
                 continue
             }
-            // Runners sharing a store claim a file before fetching it, and one that fetched it
-            // between the listing and the claim has recorded it.
-            let claimed = try store.claimPull(
-                source: source.name, remotePath: remotePath, size: entry.size, mtime: entry.mtime, runID: runID, now: now,
+            ready.append((entry, remotePath))
+        }
+        // Runners sharing a store claim files before fetching them: a few at a time, in one store
+        // transaction, so a claim costs one commit per chunk and the runners still take turns.
+        for start in stride(from: 0, to: ready.count, by: Self.claimChunk) {
+            let chunk = ready[start..<min(start + Self.claimChunk, ready.count)]
+            let claimed = try store.claimPulls(
+                source: source.name, files: chunk.map { ($0.remotePath, $0.entry.size, $0.entry.mtime) }, runID: runID, now: now,
                 until: now.addingTimeInterval(TimeInterval(config.pullClaimSeconds)))
-            guard claimed, try store.pulled(source: source.name, remotePath: remotePath, size: entry.size, mtime: entry.mtime) == nil
-            else {
-                logger.debug("fetched by another runner", metadata: ["source": "\(source.name)", "file.name": "\(entry.name)"])
-                continue
-            }
-            var attempts = 0
-            while true {
-                do {
-                    if let fetched = try fetch(source, client, entry, remotePath: remotePath, inboxDir: inboxDir, runID: runID, now: now) {
-                        outcome.pulled += 1
-                        batch.append(fetched)
-                        if batch.count >= Self.batchSize { try commit(&batch, source: source, inboxDir: inboxDir, client: client) }
-                    } else {
-                        outcome.waiting += 1
-                    }
-                    break
-                } catch let e as TransportError where e.isTransient && attempts + 1 < config.retry.attempts {
-                    attempts += 1
-                    logger.warning(
-                        "transfer broke off, reconnecting", metadata: ["source": "\(source.name)", "file.name": "\(entry.name)"])
-                    sleep(config.retry.delay(afterAttempt: attempts))
-                    client = try connect(source.server, label: source.name)
+            for (entry, remotePath) in chunk {
+                guard claimed.contains(remotePath) else {
+                    logger.debug("fetched by another runner", metadata: ["source": "\(source.name)", "file.name": "\(entry.name)"])
+                    continue
                 }
+                try fetchWithRetries(
+                    entry, remotePath: remotePath, source: source, client: &client, batch: &batch, inboxDir: inboxDir, runID: runID,
+                    now: now, into: &outcome)
+            }
+        }
+    }
+
+    /// Files claimed from a source in one store transaction.
+    static let claimChunk = 8
+
+    func fetchWithRetries(
+        _ entry: RemoteEntry, remotePath: String, source: SourceConfig, client: inout SFTPClient, batch: inout [Fetched],
+        inboxDir: String, runID: String, now: Date, into outcome: inout Outcome
+    ) throws {
+        var attempts = 0
+        while true {
+            do {
+                if let fetched = try fetch(source, client, entry, remotePath: remotePath, inboxDir: inboxDir, runID: runID, now: now) {
+                    outcome.pulled += 1
+                    batch.append(fetched)
+                    if batch.count >= Self.batchSize { try commit(&batch, source: source, inboxDir: inboxDir, client: client) }
+                } else {
+                    outcome.waiting += 1
+                }
+                break
+            } catch let e as TransportError where e.isTransient && attempts + 1 < config.retry.attempts {
+                attempts += 1
+                logger.warning(
+                    "transfer broke off, reconnecting", metadata: ["source": "\(source.name)", "file.name": "\(entry.name)"])
+                sleep(config.retry.delay(afterAttempt: attempts))
+                client = try connect(source.server, label: source.name)
             }
         }
     }

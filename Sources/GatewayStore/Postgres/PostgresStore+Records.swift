@@ -78,20 +78,21 @@ extension PostgresStore {
             [t.runID, t.direction, t.endpoint, t.name, t.outcome.rawValue, t.detail, t.bytes, ms(t.at)])
     }
 
-    public func claimPull(
-        source: String, remotePath: String, size: Int64, mtime: Int64, runID: String, now: Date, until: Date
-    ) throws -> Bool {
-        try autocommit { c in
+    public func claimPulls(
+        source: String, files: [(path: String, size: Int64, mtime: Int64)], runID: String, now: Date, until: Date
+    ) throws -> Set<String> {
+        guard !files.isEmpty else { return [] }
+        return try write { c in
             // Two runners claiming at once: the second's insert waits for the first's, then
             // finds a live claim of another run and changes nothing.
-            try c.query(
-                """
-                INSERT INTO pull_claims(source, remote_path, size, mtime, run_id, until) VALUES (?, ?, ?, ?, ?, ?)
-                ON CONFLICT(source, remote_path, size, mtime) DO UPDATE SET run_id = excluded.run_id, until = excluded.until
-                WHERE pull_claims.until < ? OR pull_claims.run_id = excluded.run_id
-                      OR NOT EXISTS (SELECT 1 FROM runs WHERE runs.id = pull_claims.run_id AND runs.status = 'running')
-                """, [source, remotePath, size, mtime, runID, Self.ms(until), Self.ms(now)]
-            ).affected == 1
+            var claimed: Set<String> = []
+            for f in files {
+                let args: [(any PGBindable)?] = [
+                    source, f.path, f.size, f.mtime, runID, Self.ms(until), source, f.path, f.size, f.mtime, Self.ms(now),
+                ]
+                if try c.query(StoreRules.claimPullSQL, args).affected == 1 { claimed.insert(f.path) }
+            }
+            return claimed
         }
     }
 

@@ -904,18 +904,20 @@ public final class SQLiteStore: GatewayStore {
         }
     }
 
-    public func claimPull(
-        source: String, remotePath: String, size: Int64, mtime: Int64, runID: String, now: Date, until: Date
-    ) throws -> Bool {
-        try db.write { db in
-            try db.execute(
-                sql: """
-                    INSERT INTO pull_claims(source, remote_path, size, mtime, run_id, until) VALUES (?, ?, ?, ?, ?, ?)
-                    ON CONFLICT(source, remote_path, size, mtime) DO UPDATE SET run_id = excluded.run_id, until = excluded.until
-                    WHERE pull_claims.until < ? OR pull_claims.run_id = excluded.run_id
-                      OR NOT EXISTS (SELECT 1 FROM runs WHERE runs.id = pull_claims.run_id AND runs.status = 'running')
-                    """, arguments: [source, remotePath, size, mtime, runID, Self.ms(until), Self.ms(now)])
-            return db.changesCount == 1
+    public func claimPulls(
+        source: String, files: [(path: String, size: Int64, mtime: Int64)], runID: String, now: Date, until: Date
+    ) throws -> Set<String> {
+        guard !files.isEmpty else { return [] }
+        return try db.write { db in
+            let claim = try db.cachedStatement(sql: StoreRules.claimPullSQL)
+            var claimed: Set<String> = []
+            for f in files {
+                try claim.execute(arguments: [
+                    source, f.path, f.size, f.mtime, runID, Self.ms(until), source, f.path, f.size, f.mtime, Self.ms(now),
+                ])
+                if db.changesCount == 1 { claimed.insert(f.path) }
+            }
+            return claimed
         }
     }
 
