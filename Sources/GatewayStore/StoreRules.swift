@@ -44,20 +44,6 @@ enum StoreRules {
         return holders.values.sorted { $0.ref < $1.ref }
     }
 
-    /// One remote file's claim, the same statement on both stores (parameters: source, path,
-    /// size, mtime, run, until, then source, path, size, mtime again for the pulled check, and
-    /// now; typed, because PostgreSQL cannot tell a bare parameter's type in a SELECT list).
-    /// Changes one row when this run may fetch the file.
-    static let claimPullSQL = """
-        INSERT INTO pull_claims(source, remote_path, size, mtime, run_id, until)
-        SELECT CAST(? AS TEXT), CAST(? AS TEXT), CAST(? AS BIGINT), CAST(? AS BIGINT), CAST(? AS TEXT), CAST(? AS BIGINT)
-        WHERE NOT EXISTS (
-          SELECT 1 FROM pulled_files p WHERE p.source = ? AND p.remote_path = ? AND p.size = ? AND p.mtime = ?)
-        ON CONFLICT(source, remote_path, size, mtime) DO UPDATE SET run_id = excluded.run_id, until = excluded.until
-        WHERE pull_claims.until < ? OR pull_claims.run_id = excluded.run_id
-          OR NOT EXISTS (SELECT 1 FROM runs WHERE runs.id = pull_claims.run_id AND runs.status = 'running')
-        """
-
     /// An action row's kind and status. One that does not decode is an error naming it: an
     /// unknown kind or status means the store was written by a newer gateway or by hand, and
     /// guessing would run the wrong action.

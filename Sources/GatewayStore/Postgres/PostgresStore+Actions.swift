@@ -175,11 +175,7 @@ extension PostgresStore {
                     [item.customer.customerID, item.customer.username, Self.ms(item.customer.createdAt)])
                 if let credential = item.credential {
                     try c.query(
-                        """
-                        INSERT INTO credentials(customer_id, token_hash, expires_at, issued_at, order_ref) VALUES (?, ?, ?, ?, ?)
-                        ON CONFLICT(customer_id) DO UPDATE SET token_hash = excluded.token_hash, expires_at = excluded.expires_at,
-                          issued_at = excluded.issued_at, order_ref = excluded.order_ref
-                        """,
+                        StoreSQL.credentialsUpsert,
                         [
                             credential.customerID, credential.tokenHash, Self.ms(credential.expiresAt), Self.ms(credential.issuedAt),
                             credential.orderRef,

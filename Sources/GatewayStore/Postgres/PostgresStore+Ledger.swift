@@ -159,17 +159,8 @@ extension PostgresStore {
 
     public func fileProblems() throws -> [ProblemFile] {
         try autocommit { c in
-            // A quarantined file whose name was later taken in whole is dealt with: the partner resent it.
             let rows = try c.query(
-                """
-                SELECT f.name, f.feed, f.hash, f.status, f.reason, r.as_of,
-                  (SELECT COUNT(*) FROM rejections x WHERE x.file_hash = f.hash) AS rejected
-                FROM files f JOIN runs r ON r.id = f.run_id
-                WHERE (f.status IN ('quarantined', 'requeued') AND NOT EXISTS (
-                         SELECT 1 FROM files g WHERE g.name = f.name AND g.status = 'ingested' AND g.at > f.at))
-                   OR (f.status = 'ingested' AND EXISTS (SELECT 1 FROM rejections x WHERE x.file_hash = f.hash))
-                ORDER BY r.as_of, f.name
-                """
+                StoreSQL.fileProblems
             ).rows
             return try rows.map { r in
                 let hash: String = r["hash"]

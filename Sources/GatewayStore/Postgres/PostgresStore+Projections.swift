@@ -34,20 +34,8 @@ extension PostgresStore {
             // A batch's rows in a few statements, not a round trip per order.
             for start in stride(from: 0, to: rows.count, by: 200) {
                 let chunk = rows[start..<min(start + 200, rows.count)]
-                let values = Array(repeating: "(" + Self.marks(18) + ")", count: chunk.count).joined(separator: ", ")
                 try c.query(
-                    """
-                    INSERT INTO orders(ref, state, state_since, dealer_code, country, next_deadline_at, anomalies, view_json, folded_at,
-                      currency, total_minor, deposit_minor, received_minor, amount_due_minor, final_payment_due_at, review_at, flagged, vin)
-                    VALUES \(values)
-                    ON CONFLICT(ref) DO UPDATE SET state = excluded.state, state_since = excluded.state_since,
-                      dealer_code = excluded.dealer_code, country = excluded.country, next_deadline_at = excluded.next_deadline_at,
-                      anomalies = excluded.anomalies, view_json = excluded.view_json, folded_at = excluded.folded_at,
-                      currency = excluded.currency, total_minor = excluded.total_minor, deposit_minor = excluded.deposit_minor,
-                      received_minor = excluded.received_minor, amount_due_minor = excluded.amount_due_minor,
-                      final_payment_due_at = excluded.final_payment_due_at, review_at = excluded.review_at, flagged = excluded.flagged,
-                      vin = excluded.vin
-                    """, chunk.flatMap { $0 })
+                    StoreSQL.orderUpsert(rows: chunk.count), chunk.flatMap { $0 })
             }
             let clean = views.filter(\.anomalies.isEmpty).map(\.ref)
             if !clean.isEmpty { try c.query("DELETE FROM anomalies WHERE order_ref = ANY(CAST(? AS ctext[]))", [clean]) }

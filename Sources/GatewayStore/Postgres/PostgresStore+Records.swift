@@ -90,7 +90,7 @@ extension PostgresStore {
                 let args: [(any PGBindable)?] = [
                     source, f.path, f.size, f.mtime, runID, Self.ms(until), source, f.path, f.size, f.mtime, Self.ms(now),
                 ]
-                if try c.query(StoreRules.claimPullSQL, args).affected == 1 { claimed.insert(f.path) }
+                if try c.query(StoreSQL.claimPull, args).affected == 1 { claimed.insert(f.path) }
             }
             return claimed
         }
@@ -158,13 +158,7 @@ extension PostgresStore {
         try write { c in
             for e in opened {
                 try c.query(
-                    """
-                    INSERT INTO exceptions(key, rule, owner, subject, first_seen_at, first_seen_run, resolved_at, resolved_run)
-                    VALUES (?, ?, ?, ?, ?, ?, NULL, NULL)
-                    ON CONFLICT(key) DO UPDATE SET rule = excluded.rule, owner = excluded.owner, subject = excluded.subject,
-                      first_seen_at = excluded.first_seen_at, first_seen_run = excluded.first_seen_run,
-                      resolved_at = NULL, resolved_run = NULL
-                    """, [e.key, e.rule, e.owner, e.subject, Self.ms(e.firstSeenAt), e.firstSeenRun])
+                    StoreSQL.exceptionOpened, [e.key, e.rule, e.owner, e.subject, Self.ms(e.firstSeenAt), e.firstSeenRun])
                 try Self.insertEvent(c, e, "opened", at: e.firstSeenAt, run: e.firstSeenRun)
             }
             for e in resolved {
@@ -230,14 +224,7 @@ extension PostgresStore {
 
     static func writeRegistration(_ c: PGConnection, _ r: RegistrationRecord) throws {
         try c.query(
-            """
-            INSERT INTO registrations
-              (order_ref, country, generation, submission_id, phase, plate, field, reason, accepted_at, updated_at)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-            ON CONFLICT(order_ref) DO UPDATE SET country = excluded.country, generation = excluded.generation,
-              submission_id = excluded.submission_id, phase = excluded.phase, plate = excluded.plate, field = excluded.field,
-              reason = excluded.reason, accepted_at = excluded.accepted_at, updated_at = excluded.updated_at
-            """,
+            StoreSQL.registrationUpsert,
             [
                 r.orderRef, r.country, r.generation, r.submissionID, r.phase.rawValue, r.plate, r.field, r.reason, ms(r.acceptedAt),
                 ms(r.updatedAt),

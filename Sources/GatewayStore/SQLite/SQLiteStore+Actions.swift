@@ -182,11 +182,7 @@ extension SQLiteStore {
                     arguments: [item.customer.customerID, item.customer.username, Self.ms(item.customer.createdAt)])
                 if let credential = item.credential {
                     try db.execute(
-                        sql: """
-                            INSERT INTO credentials(customer_id, token_hash, expires_at, issued_at, order_ref) VALUES (?, ?, ?, ?, ?)
-                            ON CONFLICT(customer_id) DO UPDATE SET token_hash = excluded.token_hash, expires_at = excluded.expires_at,
-                              issued_at = excluded.issued_at, order_ref = excluded.order_ref
-                            """,
+                        sql: StoreSQL.credentialsUpsert,
                         arguments: [
                             credential.customerID, credential.tokenHash, Self.ms(credential.expiresAt), Self.ms(credential.issuedAt),
                             credential.orderRef,

@@ -49,18 +49,9 @@ extension SQLiteStore {
 
     public func fileProblems() throws -> [ProblemFile] {
         try db.read { db in
-            // A quarantined file whose name was later taken in whole is dealt with: the partner resent it.
             let rows = try Row.fetchAll(
                 db,
-                sql: """
-                    SELECT f.name, f.feed, f.hash, f.status, f.reason, r.as_of,
-                      (SELECT COUNT(*) FROM rejections x WHERE x.file_hash = f.hash) AS rejected
-                    FROM files f JOIN runs r ON r.id = f.run_id
-                    WHERE (f.status IN ('quarantined', 'requeued') AND NOT EXISTS (
-                             SELECT 1 FROM files g WHERE g.name = f.name AND g.status = 'ingested' AND g.at > f.at))
-                       OR (f.status = 'ingested' AND EXISTS (SELECT 1 FROM rejections x WHERE x.file_hash = f.hash))
-                    ORDER BY r.as_of, f.name
-                    """)
+                sql: StoreSQL.fileProblems)
             return try rows.map { r in
                 let hash: String = r["hash"]
                 let first = try Row.fetchOne(
@@ -82,13 +73,7 @@ extension SQLiteStore {
             // A key that was resolved once and comes back is opened again, as new.
             for e in opened {
                 try db.execute(
-                    sql: """
-                        INSERT INTO exceptions(key, rule, owner, subject, first_seen_at, first_seen_run, resolved_at, resolved_run)
-                        VALUES (?, ?, ?, ?, ?, ?, NULL, NULL)
-                        ON CONFLICT(key) DO UPDATE SET rule = excluded.rule, owner = excluded.owner, subject = excluded.subject,
-                          first_seen_at = excluded.first_seen_at, first_seen_run = excluded.first_seen_run,
-                          resolved_at = NULL, resolved_run = NULL
-                        """,
+                    sql: StoreSQL.exceptionOpened,
                     arguments: [e.key, e.rule, e.owner, e.subject, Self.ms(e.firstSeenAt), e.firstSeenRun])
                 try Self.insertEvent(db, e, "opened", at: e.firstSeenAt, run: e.firstSeenRun)
             }

@@ -53,14 +53,7 @@ extension SQLiteStore {
 
     static func writeRegistration(_ db: Database, _ r: RegistrationRecord) throws {
         try db.execute(
-            sql: """
-                INSERT INTO registrations
-                  (order_ref, country, generation, submission_id, phase, plate, field, reason, accepted_at, updated_at)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                ON CONFLICT(order_ref) DO UPDATE SET country = excluded.country, generation = excluded.generation,
-                  submission_id = excluded.submission_id, phase = excluded.phase, plate = excluded.plate, field = excluded.field,
-                  reason = excluded.reason, accepted_at = excluded.accepted_at, updated_at = excluded.updated_at
-                """,
+            sql: StoreSQL.registrationUpsert,
             arguments: [
                 r.orderRef, r.country, r.generation, r.submissionID, r.phase.rawValue, r.plate, r.field, r.reason, ms(r.acceptedAt),
                 ms(r.updatedAt),

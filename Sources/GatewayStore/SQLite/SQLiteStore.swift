@@ -633,18 +633,7 @@ public final class SQLiteStore: GatewayStore {
         encoder.dateEncodingStrategy = .millisecondsSince1970
         return try db.write { db in
             let upsert = try db.cachedStatement(
-                sql: """
-                    INSERT INTO orders(ref, state, state_since, dealer_code, country, next_deadline_at, anomalies, view_json, folded_at,
-                      currency, total_minor, deposit_minor, received_minor, amount_due_minor, final_payment_due_at, review_at, flagged, vin)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                    ON CONFLICT(ref) DO UPDATE SET state = excluded.state, state_since = excluded.state_since,
-                      dealer_code = excluded.dealer_code, country = excluded.country, next_deadline_at = excluded.next_deadline_at,
-                      anomalies = excluded.anomalies, view_json = excluded.view_json, folded_at = excluded.folded_at,
-                      currency = excluded.currency, total_minor = excluded.total_minor, deposit_minor = excluded.deposit_minor,
-                      received_minor = excluded.received_minor, amount_due_minor = excluded.amount_due_minor,
-                      final_payment_due_at = excluded.final_payment_due_at, review_at = excluded.review_at, flagged = excluded.flagged,
-                      vin = excluded.vin
-                    """)
+                sql: StoreSQL.orderUpsert(rows: 1))
             for v in views {
                 let deadline = v.state == .awaitingFinalPayment ? v.finalPaymentDueAt : nil
                 let review = reviews[v.ref]
@@ -909,7 +898,7 @@ public final class SQLiteStore: GatewayStore {
     ) throws -> Set<String> {
         guard !files.isEmpty else { return [] }
         return try db.write { db in
-            let claim = try db.cachedStatement(sql: StoreRules.claimPullSQL)
+            let claim = try db.cachedStatement(sql: StoreSQL.claimPull)
             var claimed: Set<String> = []
             for f in files {
                 try claim.execute(arguments: [
