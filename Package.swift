@@ -128,7 +128,10 @@ let package = Package(
             swiftSettings: strict
         ),
         // Fixture paths and scratch directories for every test target.
-        .target(name: "GatewayTestSupport", dependencies: ["GatewayCore"], path: "Tests/GatewayTestSupport"),
+        // How the tests start processes: glibc's closefrom and pipe2, which Swift's Glibc does not show.
+        .target(name: "CSpawn", path: "Tests/CSpawn"),
+        .target(name: "GatewayTestSupport", dependencies: ["GatewayCore", "CSpawn"], path: "Tests/GatewayTestSupport"),
+        .testTarget(name: "GatewayTestSupportTests", dependencies: ["GatewayTestSupport"]),
         .testTarget(name: "GatewayCoreTests", dependencies: ["GatewayCore", "GatewayTestSupport"]),
         .testTarget(name: "GatewayFormatsTests", dependencies: ["GatewayFormats", "GatewayCore", "GatewayTestSupport"]),
         .testTarget(

@@ -36,21 +36,11 @@ struct CLI {
     /// Runs the binary with `args` in the home; `signal` is set when it was killed by one.
     @discardableResult
     func run(_ args: [String], environment: [String: String] = [:]) throws -> (code: Int32, out: String, err: String, signal: Int32?) {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: Self.binary)
-        p.arguments = args
-        p.currentDirectoryURL = URL(fileURLWithPath: home)
-        if !environment.isEmpty { p.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 } }
-        let out = Pipe(), err = Pipe()
-        p.standardOutput = out
-        p.standardError = err
-        p.standardInput = FileHandle.nullDevice
-        try p.run()
-        let o = out.fileHandleForReading.readDataToEndOfFile()
-        let e = err.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        let signal = p.terminationReason == .uncaughtSignal ? p.terminationStatus : nil
-        return (p.terminationStatus, String(decoding: o, as: UTF8.self), String(decoding: e, as: UTF8.self), signal)
+        let r = try Command.capture(
+            [Self.binary] + args, in: home,
+            environment: environment.isEmpty ? nil : ProcessInfo.processInfo.environment.merging(environment) { $1 })
+        // As Foundation's Process said it: a signal's number, not 128 + it.
+        return (r.signal ?? r.status, r.output, r.error, r.signal)
     }
 }
 

@@ -23,25 +23,10 @@ struct HostileCorpusTests {
     /// peak resident set from wait4: spawned from this test process directly, the child's peak
     /// would include the pages it shared with this process before exec.
     static func spawn(_ args: [String], in dir: String) throws -> Spawned {
-        let outPath = dir + "/.stdout", errPath = dir + "/.stderr", rssPath = dir + "/.maxrss"
-        var actions: posix_spawn_file_actions_t = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 1, outPath, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-        posix_spawn_file_actions_addopen(&actions, 2, errPath, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-        let argv = (["/usr/bin/time", "-f", "%M", "-o", rssPath, CLI.binary] + args).map { strdup($0) } + [nil]
-        defer { for a in argv { free(a) } }
-        var pid: pid_t = 0
-        let rc = posix_spawn(&pid, "/usr/bin/time", &actions, nil, argv, environ)
-        guard rc == 0 else { throw StoryError("cannot start the binary: \(rc)") }
-        var status: Int32 = 0
-        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
-        let code = (status & 0x7F) == 0 ? (status >> 8) & 0xFF : 128 + (status & 0x7F)
+        let rssPath = dir + "/.maxrss"
+        let r = try Command.capture(["/usr/bin/time", "-f", "%M", "-o", rssPath, CLI.binary] + args)
         let rss = (try? String(contentsOfFile: rssPath, encoding: .utf8))?.split(separator: "\n").last.flatMap { Int($0) } ?? Int.max
-        return Spawned(
-            code: code, out: (try? String(contentsOfFile: outPath, encoding: .utf8)) ?? "",
-            err: (try? String(contentsOfFile: errPath, encoding: .utf8)) ?? "", maxRSSKiB: rss)
+        return Spawned(code: r.status, out: r.output, err: r.error, maxRSSKiB: rss)
     }
 
     static func story(_ p: String) throws -> Data { try Data(contentsOf: URL(fileURLWithPath: Fixtures.story(p))) }

@@ -209,14 +209,10 @@ struct OperationsTests {
         let cli = try CLI()
         try cli.drop([Self.dms])
         // As systemd runs services with UMask=0077: the modes must not depend on the umask.
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/bin/sh")
-        p.arguments = ["-c", "umask 077; exec '\(CLI.binary)' run --as-of 2026-10-02T23:00:00Z"]
-        p.currentDirectoryURL = URL(fileURLWithPath: cli.home)
-        p.standardError = FileHandle.nullDevice
-        try p.run()
-        p.waitUntilExit()
-        #expect(p.terminationStatus == 0 || p.terminationStatus == 2)
+        let r = try Command.run(
+            "/bin/sh", ["-c", "umask 077; exec '\(CLI.binary)' run --as-of 2026-10-02T23:00:00Z"], in: cli.home,
+            mergeStandardError: false)
+        #expect(r.status == 0 || r.status == 2)
         func mode(_ rel: String) throws -> Int {
             (try FileManager.default.attributesOfItem(atPath: cli.home + "/" + rel)[.posixPermissions] as! NSNumber).intValue
         }

@@ -184,13 +184,9 @@ enum CrashShim {
     static let library: Result<String, StoryError> = {
         let source = Fixtures.repoRoot.appendingPathComponent("Tests/CrashShim/killat.c").path
         let out = Fixtures.tempDir("crashshim") + "/libkillat.so"
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        p.arguments = ["cc", "-shared", "-fPIC", "-O1", "-o", out, source, "-ldl"]
         do {
-            try p.run()
-            p.waitUntilExit()
+            let r = try Command.run("/usr/bin/env", ["cc", "-shared", "-fPIC", "-O1", "-o", out, source, "-ldl"])
+            return r.status == 0 ? .success(out) : .failure(StoryError("cc could not build \(source): \(r.output)"))
         } catch { return .failure(StoryError("cannot run cc: \(error)")) }
-        return p.terminationStatus == 0 ? .success(out) : .failure(StoryError("cc could not build \(source)"))
     }()
 }

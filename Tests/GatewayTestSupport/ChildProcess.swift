@@ -1,33 +1,24 @@
 import Foundation
 
-/// A server a test starts (sshd, a partner simulator). Started with posix_spawn, not
-/// Foundation's Process: on Linux, Process reaps children from one thread with a blocking wait4,
-/// so a long-lived server would stop it from noticing that a short command has exited. Stopped
-/// with every process below it, and killed when the test process exits at the latest.
+/// A server a test starts (sshd, PostgreSQL, a partner simulator, a runner it will kill), as
+/// opposed to a short command it runs to its end (`Command`). Started through `Spawn`: its
+/// output goes to a log file, never to a pipe somebody reads to the end, its input is /dev/null,
+/// and it holds no other descriptor of this process. Stopped with every process below it, and
+/// killed when the test process exits at the latest.
 public final class ChildProcess: @unchecked Sendable {
     public let pid: pid_t
     private var running = true
 
-    /// `arguments[0]` is looked up in PATH. Output goes to `log`; input is /dev/null.
-    public init(_ arguments: [String], log: String) throws {
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 1, log, O_WRONLY | O_CREAT | O_APPEND, 0o644)
-        posix_spawn_file_actions_adddup2(&actions, 1, 2)
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        var argv: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) }
-        argv.append(nil)
-        defer { argv.forEach { free($0) } }
-        var child: pid_t = 0
-        let rc = posix_spawnp(&child, arguments[0], &actions, nil, argv, environ)
-        guard rc == 0 else {
-            throw NSError(
-                domain: "ChildProcess", code: Int(rc),
-                userInfo: [NSLocalizedDescriptionKey: "cannot start \(arguments[0]): \(String(cString: strerror(rc)))"])
-        }
-        pid = child
-        Self.registry.add(child)
+    /// `arguments[0]` is looked up in PATH. Output and error go to `log`; input is /dev/null.
+    /// `directory`: where it starts (PostgreSQL as the `postgres` user cannot start in a folder
+    /// only root may enter, such as a clone under /root).
+    public init(_ arguments: [String], log: String, directory: String? = nil, environment: [String: String]? = nil) throws {
+        let output = try Spawn.open(log, O_WRONLY | O_CREAT | O_APPEND)
+        defer { close(output) }
+        let input = try Spawn.open("/dev/null", O_RDONLY)
+        defer { close(input) }
+        pid = try Spawn.start(arguments, directory: directory, environment: environment, stdin: input, stdout: output, stderr: output)
+        Self.registry.add(pid)
     }
 
     deinit { stop() }
@@ -35,8 +26,7 @@ public final class ChildProcess: @unchecked Sendable {
     /// Whether it is still running (reaps it if it exited).
     public var isRunning: Bool {
         guard running else { return false }
-        var status: Int32 = 0
-        if waitpid(pid, &status, WNOHANG) == pid {
+        if Spawn.reapIfEnded(pid) != nil {
             running = false
             Self.registry.remove(pid)
         }
@@ -46,22 +36,19 @@ public final class ChildProcess: @unchecked Sendable {
     /// Kills it and everything below it at once, as a crash or a cut cable would.
     public func stop() {
         guard running else { return }
-        for process in [pid] + Self.descendants(of: pid) { kill(process, SIGKILL) }
-        var status: Int32 = 0
-        waitpid(pid, &status, 0)
+        _ = Spawn.killTree(pid)
         running = false
         Self.registry.remove(pid)
     }
 
-    /// Waits for a short command to end; its exit status, or nil (and killed) after `timeout`.
+    /// Waits for it to end; its exit code (128 + the signal), or nil (and killed) after `timeout`.
     public func waitForExit(timeout: TimeInterval) -> Int32? {
         let deadline = Date().addingTimeInterval(timeout)
         while Date() < deadline {
-            var status: Int32 = 0
-            if waitpid(pid, &status, WNOHANG) == pid {
+            if let status = Spawn.reapIfEnded(pid) {
                 running = false
                 Self.registry.remove(pid)
-                return (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
+                return Spawn.exitCode(status).code
             }
             usleep(20_000)
         }
@@ -81,7 +68,7 @@ public final class ChildProcess: @unchecked Sendable {
     }
 
     public static func canConnect(_ port: Int) -> Bool {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         defer { close(fd) }
         var addr = sockaddr_in()
         addr.sin_family = sa_family_t(AF_INET)
@@ -101,7 +88,7 @@ public final class ChildProcess: @unchecked Sendable {
     /// A TCP socket bound to 127.0.0.1 on a port the kernel chose, and that port. The caller
     /// closes it.
     public static func loopbackSocket() throws -> (fd: Int32, port: Int) {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else {
             throw NSError(domain: "ChildProcess", code: Int(errno), userInfo: [NSLocalizedDescriptionKey: "socket() failed"])
         }
@@ -113,26 +100,6 @@ public final class ChildProcess: @unchecked Sendable {
         _ = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) } }
         _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) } }
         return (fd, Int(UInt16(bigEndian: addr.sin_port)))
-    }
-
-    /// Every process below `pid`, from /proc.
-    static func descendants(of pid: pid_t) -> [pid_t] {
-        var parent: [pid_t: pid_t] = [:]
-        for name in (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? [] {
-            guard let p = pid_t(name), let stat = try? String(contentsOfFile: "/proc/\(name)/stat", encoding: .utf8),
-                let close = stat.lastIndex(of: ")")
-            else { continue }
-            let fields = stat[stat.index(after: close)...].split(separator: " ")
-            if fields.count > 1, let pp = pid_t(fields[1]) { parent[p] = pp }
-        }
-        var out: [pid_t] = []
-        var frontier = [pid]
-        while let next = frontier.popLast() {
-            let children = parent.filter { $0.value == next }.map(\.key)
-            out += children
-            frontier += children
-        }
-        return out
     }
 
     final class Registry: @unchecked Sendable {
@@ -161,7 +128,7 @@ public final class ChildProcess: @unchecked Sendable {
             let all = pids
             lock.unlock()
             for pid in all {
-                for process in [pid] + ChildProcess.descendants(of: pid) { kill(process, SIGKILL) }
+                for process in [pid] + Spawn.descendants(of: pid) { kill(process, SIGKILL) }
             }
         }
     }

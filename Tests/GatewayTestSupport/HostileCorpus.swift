@@ -273,20 +273,7 @@ public enum HostileCorpus {
 
     /// gzip by the system's gzip: real compressed bytes.
     public static func gzip(_ data: Data) -> Data {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/bin/gzip")
-        p.arguments = ["-c", "-n"]
-        let input = Pipe(), output = Pipe()
-        p.standardInput = input
-        p.standardOutput = output
-        try? p.run()
-        DispatchQueue.global().async {
-            input.fileHandleForWriting.write(data)
-            try? input.fileHandleForWriting.close()
-        }
-        let out = output.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return out
+        (try? Command.capture(["/bin/gzip", "-c", "-n"], input: data, standardError: .discarded))?.outputData ?? Data()
     }
 }
 

@@ -12,6 +12,8 @@ public final class SSHDServer: @unchecked Sendable {
     public let clientKey: String
     public var knownHosts: String { dir + "/known_hosts" }
     private var process: ChildProcess?
+    /// The server's process id while it runs (-1 when stopped).
+    public var processID: pid_t { process?.pid ?? -1 }
 
     public init(clientPassphrase: String = "") throws {
         dir = Fixtures.tempDir("sshd")

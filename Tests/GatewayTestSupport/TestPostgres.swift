@@ -15,6 +15,8 @@ public final class TestPostgres: @unchecked Sendable {
     let dir: String
     let bin: String
     let server: ChildProcess
+    /// The server's process id (`runuser`'s, when it runs as the `postgres` user).
+    public var serverProcessID: pid_t { server.pid }
     private let lock = NSLock()
     private var databases = 0
 
@@ -42,7 +44,7 @@ public final class TestPostgres: @unchecked Sendable {
             Array(prefix.dropFirst()) + (asRoot ? [bin + "/initdb"] : []) + [
                 "-D", dir + "/data", "-U", user, "--pwfile", dir + "/pwfile", "--auth-local=trust", "--auth-host=scram-sha-256",
                 "--encoding=UTF8", "--locale=C.UTF-8", "--no-sync",
-            ])
+            ], in: dir)
         port = try ChildProcess.freePort()
         // fsync off: a test cluster dies with its test process; the store's own durability is
         // PostgreSQL's, which these tests do not set out to prove.
@@ -50,7 +52,7 @@ public final class TestPostgres: @unchecked Sendable {
             prefix + [
                 bin + "/postgres", "-D", dir + "/data", "-p", String(port), "-k", dir, "-c", "listen_addresses=127.0.0.1",
                 "-c", "fsync=off", "-c", "max_connections=200", "-c", "shared_buffers=32MB",
-            ], log: dir + "/server.log")
+            ], log: dir + "/server.log", directory: dir)
         guard server.waitForPort(port, timeout: 30) else {
             let log = (try? String(contentsOfFile: dir + "/server.log", encoding: .utf8)) ?? ""
             throw TestPostgresError("PostgreSQL did not start on port \(port): \(log.suffix(600))")
@@ -88,8 +90,10 @@ public final class TestPostgres: @unchecked Sendable {
         }
     }
 
-    static func run(_ executable: String, _ arguments: [String]) throws {
-        let r = try Command.run(executable, arguments)
+    /// `directory`: where it starts; initdb as the `postgres` user stops at once in a folder it
+    /// cannot enter ("could not identify current directory"), such as a clone under /root.
+    static func run(_ executable: String, _ arguments: [String], in directory: String? = nil) throws {
+        let r = try Command.run(executable, arguments, in: directory)
         guard r.status == 0 else {
             throw TestPostgresError("\((executable as NSString).lastPathComponent) failed (\(r.status)): \(r.output.suffix(800))")
         }
