@@ -57,6 +57,16 @@ public final class TestPostgres: @unchecked Sendable {
             let log = (try? String(contentsOfFile: dir + "/server.log", encoding: .utf8)) ?? ""
             throw TestPostgresError("PostgreSQL did not start on port \(port): \(log.suffix(600))")
         }
+        // Listening is not ready: until recovery ends it answers "the database system is starting
+        // up" (seen on a loaded machine). pg_isready says when it takes connections.
+        let ready = Date().addingTimeInterval(60)
+        while try Command.run(bin + "/pg_isready", ["-q", "-h", dir, "-p", String(port)], timeout: 30).status != 0 {
+            guard Date() < ready, server.isRunning else {
+                let log = (try? String(contentsOfFile: dir + "/server.log", encoding: .utf8)) ?? ""
+                throw TestPostgresError("PostgreSQL on port \(port) never became ready: \(log.suffix(600))")
+            }
+            usleep(50_000)
+        }
     }
 
     /// The connection URL of a new, empty database; its password is `password`.
