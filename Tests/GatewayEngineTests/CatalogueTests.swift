@@ -30,13 +30,13 @@ struct CatalogueTests {
     @Test(arguments: [
         (
             "<Total>34990.00</Total><Deposit>2000.00</Deposit>", "<Total>34990.00</Total><Deposit>-2000.00</Deposit>", "deposit_minor",
-            "must be positive"
+            "zero or negative"
         ),
         (
             "<Total>34990.00</Total><Deposit>2000.00</Deposit>", "<Total>1990.00</Total><Deposit>2000.00</Deposit>", "deposit_minor",
             "above the total"
         ),
-        ("<Total>34990.00</Total>", "<Total>0.00</Total>", "total_minor", "the total must be positive"),
+        ("<Total>34990.00</Total>", "<Total>0.00</Total>", "total_minor", "zero or negative"),
         ("<Plan code=\"BASE-URBAN\"/>", "<Plan code=\"BASE-ROCKET\"/>", "plan", "is not a plan of the catalogue"),
         ("<Options></Options>", "<Options><Option code=\"JETPACK\"/></Options>", "options", "1 option(s) not in the catalogue"),
         ("<Price currency=\"EUR\">", "<Price currency=\"USD\">", "currency", "is not EUR"),

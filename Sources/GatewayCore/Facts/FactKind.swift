@@ -38,12 +38,23 @@ public struct FieldSpec: Sendable {
     public let required: Bool
     /// For enumerations: the only values the fold understands.
     public let allowed: [String]?
+    /// For whole numbers: the only values a partner can mean (money: `Money.plausibleMinor`).
+    public let range: ClosedRange<Int64>?
 
-    init(_ name: String, _ type: FieldType = .string, required: Bool = false, allowed: [String]? = nil) {
+    init(
+        _ name: String, _ type: FieldType = .string, required: Bool = false, allowed: [String]? = nil,
+        range: ClosedRange<Int64>? = nil
+    ) {
         self.name = name
         self.type = type
         self.required = required
         self.allowed = allowed
+        self.range = range
+    }
+
+    /// An amount of money in minor units: positive and below `Money.plausibleMinor`'s bound.
+    static func money(_ name: String, required: Bool = false) -> FieldSpec {
+        FieldSpec(name, .int, required: required, range: Money.plausibleMinor)
     }
 }
 
@@ -88,8 +99,8 @@ public struct FactSchema: Sendable {
                 FieldSpec("plan", required: true),
                 FieldSpec("options", .list),
                 FieldSpec("currency", required: true),
-                FieldSpec("total_minor", .int, required: true),
-                FieldSpec("deposit_minor", .int, required: true),
+                .money("total_minor", required: true),
+                .money("deposit_minor", required: true),
                 FieldSpec("delivery_mode", required: true, allowed: ["HOME", "DEALERSHIP"]),
                 FieldSpec("delivery.street"), FieldSpec("delivery.postal_code"),
                 FieldSpec("delivery.city"), FieldSpec("delivery.country"),
@@ -108,7 +119,7 @@ public struct FactSchema: Sendable {
             own = [
                 FieldSpec("payment_id", required: true),
                 FieldSpec("purpose", allowed: ["reservation", "final", "unknown"]),
-                FieldSpec("amount_minor", .int),
+                .money("amount_minor"),
                 FieldSpec("currency"),
                 FieldSpec("method"),
             ]
@@ -116,7 +127,8 @@ public struct FactSchema: Sendable {
             own = [
                 FieldSpec("event", required: true, allowed: ["captured", "refused", "refunded", "chargeback"]),
                 FieldSpec("purpose", allowed: ["reservation", "final", "unknown"]),
-                FieldSpec("amount_minor", .int, required: true),
+                // Always positive: a refund or a chargeback says so in `event`, never with a sign.
+                .money("amount_minor", required: true),
                 FieldSpec("currency", required: true),
                 FieldSpec("payment_id", required: true),
                 FieldSpec("method"), FieldSpec("reason"),

@@ -238,6 +238,13 @@ struct Folder {
         }
         let amount = fact.int("amount_minor") ?? 0
         let event = fact.string("event") ?? "captured"
+        // Ingest refuses such amounts; a store written before it did may still hold one, and a
+        // sum must never trap on it (a trap here stopped every run, for every order).
+        guard event == "refused" || Money.plausibleMinor.contains(amount) else {
+            return park(
+                fact, .implausibleValue,
+                "payment of \(amount) minor units is outside \(Money.plausibleMinor.lowerBound)...\(Money.plausibleMinor.upperBound): not counted")
+        }
         let purpose = fact.string("purpose") ?? "unknown"
         guard fact.string("currency") == view.currency else {
             return park(
@@ -248,7 +255,7 @@ struct Folder {
             view.refusedPayments += 1
             step(fact, "card payment declined (\(fact.string("reason") ?? "no reason")); not final, the customer may try again")
         case "refunded", "chargeback":
-            view.receivedMinor -= amount
+            view.receivedMinor = Money.difference(view.receivedMinor, amount)
             if event == "chargeback" { view.chargebacks += 1 } else { view.refunds += 1 }
             let needed: Int64 =
                 state >= .fullyPaid && state != .sinAsignar
@@ -263,7 +270,7 @@ struct Folder {
                 step(fact, "\(event) of \(Money.format(amount, view.currency))")
             }
         default:
-            view.receivedMinor += amount
+            view.receivedMinor = Money.sum(view.receivedMinor, amount)
             switch state {
             case .saleRegistered, .awaitingReservation:
                 if view.receivedMinor >= view.depositMinor, view.stockVehicle != nil {
@@ -354,7 +361,7 @@ struct Folder {
             "available_at_dealership", fact, sms: true,
             [
                 "dealer_code": view.dealerCode ?? "", "final_payment_due_at": view.finalPaymentDueAt.map(Timestamp.iso) ?? "",
-                "amount_due": Money.format(max(0, view.totalMinor - view.receivedMinor), view.currency),
+                "amount_due": Money.format(max(0, Money.difference(view.totalMinor, view.receivedMinor)), view.currency),
             ])
         if view.receivedMinor >= view.totalMinor {
             move(to: .fullyPaid, at: fact.occurredAt)
@@ -438,9 +445,28 @@ struct Folder {
 
 /// Money display for notes and reports; amounts stay integer minor units everywhere else.
 public enum Money {
+    /// The amounts a partner may send, in minor units: from one cent to ten billion (10^12 minor
+    /// units). Money in is never zero or negative (a refund or a chargeback is an event of its own,
+    /// with a positive amount), and no car costs more; anything else is a mistake or an attack,
+    /// refused at ingest naming the field and these bounds.
+    public static let plausibleMinor: ClosedRange<Int64> = 1...1_000_000_000_000
+
+    /// `a + b`, saturating instead of trapping. Plausible amounts never come near the bounds (it
+    /// takes millions of payments of the largest amount); this is the proof that no sum traps.
+    public static func sum(_ a: Int64, _ b: Int64) -> Int64 {
+        let (r, overflow) = a.addingReportingOverflow(b)
+        return overflow ? (b < 0 ? Int64.min : Int64.max) : r
+    }
+
+    /// `a - b`, saturating instead of trapping.
+    public static func difference(_ a: Int64, _ b: Int64) -> Int64 {
+        let (r, overflow) = a.subtractingReportingOverflow(b)
+        return overflow ? (b > 0 ? Int64.min : Int64.max) : r
+    }
+
     public static func format(_ minor: Int64, _ currency: String?) -> String {
         let sign = minor < 0 ? "-" : ""
-        let m = abs(minor)
+        let m = minor.magnitude  // abs(Int64.min) would trap
         let cents = m % 100
         let amount = "\(sign)\(m / 100).\(cents < 10 ? "0" : "")\(cents)"
         // orders.csv formats three amounts for every order: no Foundation trimming per call.

@@ -14,6 +14,9 @@ public struct Anomaly: Sendable, Hashable, Codable {
         case duplicatePayment = "duplicate_payment"
         case moneyReturned = "money_returned"
         case conflictingValue = "conflicting_value"
+        /// A value no partner can mean, stored before the gateway refused such values at ingest
+        /// (an amount beyond `Money.plausibleMinor`): kept and shown, never folded into a sum.
+        case implausibleValue = "implausible_value"
     }
 
     public let code: Code
@@ -196,9 +199,9 @@ public struct OrderView: Sendable, Hashable, Codable {
     public var amountDueMinor: Int64 {
         guard let state else { return 0 }
         switch state {
-        case .saleRegistered, .awaitingReservation: return max(0, depositMinor - receivedMinor)
+        case .saleRegistered, .awaitingReservation: return max(0, Money.difference(depositMinor, receivedMinor))
         case .cancelled, .sinAsignar: return 0
-        default: return max(0, totalMinor - receivedMinor)
+        default: return max(0, Money.difference(totalMinor, receivedMinor))
         }
     }
 

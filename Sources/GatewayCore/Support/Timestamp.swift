@@ -62,7 +62,8 @@ public enum Timestamp {
                     i += 1
                 }
                 guard digits > 0 else { return nil }
-                for _ in digits..<3 where digits < 3 { ms *= 10 }
+                // Past milliseconds the digits are dropped (the store's unit); fewer are scaled up.
+                if digits < 3 { for _ in digits..<3 { ms *= 10 } }
             }
         }
         var offset: Int64 = 0
@@ -83,6 +84,8 @@ public enum Timestamp {
                 } else {
                     i += 3
                 }
+                // No zone on Earth is further than 14 hours from UTC (Kiribati, +14:00).
+                guard om < 60, oh * 60 + om <= maxOffsetMinutes else { return nil }
                 offset = sign * (oh * 3600 + om * 60)
             default: return nil
             }
@@ -92,6 +95,22 @@ public enum Timestamp {
         let total = days * 86400 + h * 3600 + mi * 60 + s - offset
         return date(millis: total * 1000 + ms)
     }
+
+    /// The largest UTC offset a time may carry, in minutes (±14:00).
+    public static let maxOffsetMinutes: Int64 = 14 * 60
+
+    /// The years a partner's time may fall in: anything else is a typo or a placeholder
+    /// (0000-01-01, 9999-12-31), never a sale, a payment or a shipment.
+    public static let plausibleYears: ClosedRange<Int64> = 1900...2199
+
+    /// Whether `date` lies in `plausibleYears` (UTC).
+    public static func isPlausible(_ date: Date) -> Bool {
+        let ms = millis(date)
+        return ms >= plausibleStart && ms < plausibleEnd
+    }
+
+    static let plausibleStart = daysFromCivil(plausibleYears.lowerBound, 1, 1) * 86_400_000
+    static let plausibleEnd = daysFromCivil(plausibleYears.upperBound + 1, 1, 1) * 86_400_000
 
     public static func daysInMonth(_ y: Int64, _ m: Int64) -> Int64 {
         switch m {

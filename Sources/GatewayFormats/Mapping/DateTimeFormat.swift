@@ -43,11 +43,27 @@ public struct DateTimeFormat: Sendable {
         tokens = out
     }
 
+    /// What a text reads as in this layout.
+    public enum Reading: Equatable, Sendable {
+        case instant(Date)
+        /// Not in the layout (or not a date: 31 April, hour 25).
+        case malformed
+        /// A local time the zone skipped: the clocks went forward over it (spring DST).
+        case skippedLocalTime
+    }
+
     public func parse(_ s: String) -> Date? {
+        if case .instant(let d) = read(s) { return d }
+        return nil
+    }
+
+    /// A local time in the zone's autumn fold (it happens twice) is the first of its two instants,
+    /// still in summer time; a local time in the spring gap never happened and is refused.
+    public func read(_ s: String) -> Reading {
         guard let tokens else {
             // ISO 8601 without an offset is read in the configured zone.
-            if let d = Timestamp.parseISO(s), hasOffset(s) || zone.identifier == "UTC" || zone.identifier == "GMT" { return d }
-            guard let naive = Timestamp.parseISO(s) else { return nil }
+            if let d = Timestamp.parseISO(s), hasOffset(s) || zone.identifier == "UTC" || zone.identifier == "GMT" { return .instant(d) }
+            guard let naive = Timestamp.parseISO(s) else { return .malformed }
             return local(naive)
         }
         let b = Array(s.utf8)
@@ -66,29 +82,29 @@ public struct DateTimeFormat: Sendable {
         for t in tokens {
             switch t {
             case .literal(let c):
-                guard i < b.count, b[i] == c else { return nil }
+                guard i < b.count, b[i] == c else { return .malformed }
                 i += 1
             case .year:
-                guard let x = digits(4) else { return nil }
+                guard let x = digits(4) else { return .malformed }
                 v[0] = x
             case .month:
-                guard let x = digits(2), (1...12).contains(x) else { return nil }
+                guard let x = digits(2), (1...12).contains(x) else { return .malformed }
                 v[1] = x
             case .day:
-                guard let x = digits(2), (1...31).contains(x) else { return nil }
+                guard let x = digits(2), (1...31).contains(x) else { return .malformed }
                 v[2] = x
             case .hour:
-                guard let x = digits(2), x < 24 else { return nil }
+                guard let x = digits(2), x < 24 else { return .malformed }
                 v[3] = x
             case .minute:
-                guard let x = digits(2), x < 60 else { return nil }
+                guard let x = digits(2), x < 60 else { return .malformed }
                 v[4] = x
             case .second:
-                guard let x = digits(2), x < 61 else { return nil }
+                guard let x = digits(2), x < 61 else { return .malformed }
                 v[5] = x
             }
         }
-        guard i == b.count, v[2] <= Timestamp.daysInMonth(v[0], v[1]) else { return nil }
+        guard i == b.count, v[2] <= Timestamp.daysInMonth(v[0], v[1]) else { return .malformed }
         let days = Timestamp.daysFromCivil(v[0], v[1], v[2])
         let naive = Timestamp.date(millis: (days * 86400 + v[3] * 3600 + v[4] * 60 + v[5]) * 1000)
         return local(naive)
@@ -100,11 +116,18 @@ public struct DateTimeFormat: Sendable {
         return s.hasSuffix("Z") || tail.contains(0x2B) || tail.dropFirst().contains(0x2D)
     }
 
-    /// Wall-clock time in `zone` → instant. Two passes settle the offset across DST changes.
-    private func local(_ naive: Date) -> Date {
-        if zone.identifier == "UTC" || zone.identifier == "GMT" { return naive }
-        let first = naive.addingTimeInterval(-Double(zone.secondsFromGMT(for: naive)))
-        return naive.addingTimeInterval(-Double(zone.secondsFromGMT(for: first)))
+    /// Wall-clock time in `zone` → instant. The offsets in force a day before and a day after
+    /// are the only candidates (no zone changes twice within two days); a candidate holds when
+    /// the zone really has that offset at that instant. None: the time was skipped. Two: the
+    /// fold, and the earlier instant is taken.
+    private func local(_ naive: Date) -> Reading {
+        if zone.identifier == "UTC" || zone.identifier == "GMT" { return .instant(naive) }
+        let offsets = Set([-86_400.0, 86_400.0].map { zone.secondsFromGMT(for: naive.addingTimeInterval($0)) })
+        let instants = offsets.map { naive.addingTimeInterval(-Double($0)) }.filter {
+            naive.timeIntervalSince($0) == Double(zone.secondsFromGMT(for: $0))
+        }
+        guard let first = instants.min() else { return .skippedLocalTime }
+        return .instant(first)
     }
 }
 

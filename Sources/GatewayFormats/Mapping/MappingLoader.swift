@@ -176,6 +176,26 @@ public enum MappingLoader {
         for k in key where fields[k] == nil {
             throw ConfigError(file: file, line: top["key"]?.line ?? 0, message: "key field '\(k)' is not bound")
         }
+        // One instant, one event: a key that reads the text of a time would make a re-send with
+        // another offset spelling (+01:00 against Z, +0100 against +01:00) a second fact.
+        let timeSources = Set(
+            fields.values.filter { b in rules.contains { $0.kind.schema.spec(b.name)?.type == .time } }.flatMap(\.sources))
+        for k in key {
+            guard let b = fields[k], !b.sources.filter(timeSources.contains).isEmpty else { continue }
+            let normalised = b.transforms.contains {
+                switch $0 {
+                case .utc, .datetime: return true
+                default: return false
+                }
+            }
+            guard normalised else {
+                throw ConfigError(
+                    file: file, line: b.line,
+                    message:
+                        "key field '\(k)' reads a time as text: add the utc transform, so that one instant written with another offset is the same event"
+                )
+            }
+        }
         var mapping = FeedMapping(
             feed: feed, version: version, description: description, isDealershipSource: isDealership,
             file: file, namePattern: namePattern,
@@ -378,9 +398,14 @@ public enum MappingLoader {
                 guard sep.utf8.count == 1, th.map({ $0.utf8.count == 1 }) ?? true else {
                     throw arg.error("decimal separators are single characters")
                 }
-                return .decimal(
-                    separator: sep.utf8.first!, thousands: th?.utf8.first,
-                    minorUnits: try a["minor_units"].map { try $0.int("minor_units") } ?? 2)
+                guard let separator = sep.utf8.first, separator != th?.utf8.first else {
+                    throw arg.error("decimal: the decimal and group separators must be two different characters")
+                }
+                let minorUnits = try a["minor_units"].map { try $0.int("minor_units") } ?? 2
+                guard (0...Transforms.maxMinorUnits).contains(minorUnits) else {
+                    throw arg.error("decimal: minor_units is from 0 to \(Transforms.maxMinorUnits)")
+                }
+                return .decimal(separator: separator, thousands: th?.utf8.first, minorUnits: minorUnits)
             case "split": return .split(try arg.scalar("split"))
             case "map":
                 var table: [String: String] = [:]

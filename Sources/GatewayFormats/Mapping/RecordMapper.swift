@@ -445,6 +445,18 @@ public struct RecordMapper {
         return .success(v)
     }
 
+    /// Why a whole number is refused (never the value itself, as no reason is): money below one
+    /// minor unit is never money in (a reversal is its own event), and above the bound it is
+    /// nobody's car.
+    static func outOfRange(_ i: Int64, _ range: ClosedRange<Int64>) -> String {
+        if i < range.lowerBound {
+            return i <= 0
+                ? "value is zero or negative, and money here is positive (a refund or a chargeback is an event of its own)"
+                : "value is below \(range.lowerBound)"
+        }
+        return "value is above the largest amount accepted (\(range.upperBound) minor units)"
+    }
+
     static func coerce(_ v: FactValue, to spec: FieldSpec) -> Result<FactValue, FieldFailure> {
         let typed: FactValue?
         switch spec.type {
@@ -458,6 +470,16 @@ public struct RecordMapper {
                 FieldFailure(
                     reason:
                         "expected \(spec.type == .time ? "a date and time (add a datetime transform)" : spec.type == .int ? "a whole number (add a decimal or integer transform)" : spec.type.rawValue)"
+                ))
+        }
+        if let range = spec.range, let i = typed.int, !range.contains(i) {
+            return .failure(FieldFailure(reason: Self.outOfRange(i, range)))
+        }
+        if case .time(let d) = typed, !Timestamp.isPlausible(d) {
+            return .failure(
+                FieldFailure(
+                    reason:
+                        "value is outside the years \(Timestamp.plausibleYears.lowerBound)-\(Timestamp.plausibleYears.upperBound) (a placeholder or a typo)"
                 ))
         }
         if let allowed = spec.allowed, let s = typed.string, !allowed.contains(s) {

@@ -1,6 +1,14 @@
 import Foundation
 import GatewayCore
 
+/// The amount reader of the `decimal` transform, for tools that check it from outside (the fuzzer).
+public enum DecimalReader {
+    /// The text as minor units, or nil with no trap whatever it is.
+    public static func minorUnits(_ text: String, separator: UInt8, thousands: UInt8?, minorUnits: Int) -> Int64? {
+        Transforms.parseDecimal(text, separator: separator, thousands: thousands, minorUnits: minorUnits)
+    }
+}
+
 enum Transforms {
     typealias Failure = RecordMapper.FieldFailure
 
@@ -32,20 +40,35 @@ enum Transforms {
             return .success(v)
         case .datetime(let fmt):
             guard case .string(let s) = v else { return .success(v) }
-            guard let d = fmt.parse(ASCIIText.trim(s)) else {
+            switch fmt.read(ASCIIText.trim(s)) {
+            case .instant(let d): return .success(.time(d))
+            case .malformed:
                 return .failure(Failure(reason: "value\(Redaction.show(s, field: field)) is not a date and time in the layout \(fmt.text)"))
-            }
-            return .success(.time(d))
-        case .decimal(let sep, let thousands, let minorUnits):
-            guard case .string(let s) = v else { return .success(v) }
-            guard let minor = parseDecimal(s, separator: sep, thousands: thousands, minorUnits: minorUnits) else {
+            case .skippedLocalTime:
                 return .failure(
                     Failure(
                         reason:
-                            "value\(Redaction.show(s, field: field)) is not an amount with '\(Character(UnicodeScalar(sep)))' as decimal separator and at most \(minorUnits) decimals"
+                            "value\(Redaction.show(s, field: field)) is a local time that never happened in \(fmt.zone.identifier): the clocks went forward over it"
                     ))
             }
-            return .success(.int(minor))
+        case .decimal(let sep, let thousands, let minorUnits):
+            guard case .string(let s) = v else { return .success(v) }
+            switch decimal(s, separator: sep, thousands: thousands, minorUnits: minorUnits) {
+            case .success(let minor): return .success(.int(minor))
+            case .failure(let problem):
+                let shown = "value\(Redaction.show(s, field: field))"
+                let grouping = thousands.map { " and '\(Character(UnicodeScalar($0)))' between groups of three digits" } ?? ""
+                let reason: String
+                switch problem {
+                case .malformed:
+                    reason = "\(shown) is not an amount with '\(Character(UnicodeScalar(sep)))' as decimal separator\(grouping)"
+                case .misplacedGroupSeparator:
+                    reason = "\(shown) has a group separator out of place: '\(Character(UnicodeScalar(thousands ?? sep)))' goes between groups of three digits"
+                case .tooManyDecimals: reason = "\(shown) has more than \(minorUnits) decimals"
+                case .tooLarge: reason = "\(shown) is wider than any amount the gateway can hold (\(Int64.max) minor units)"
+                }
+                return .failure(Failure(reason: reason))
+            }
         case .integer:
             guard case .string(let s) = v else { return .success(v) }
             guard let i = Int64(ASCIIText.trim(s)) else {
@@ -109,53 +132,91 @@ enum Transforms {
         return parts ?? s.components(separatedBy: separator)
     }
 
-    /// `1.234,56` with separator `,` and thousands `.` → 123456 (minor units). Exact: no floating point.
+    /// Why a text is not an amount.
+    enum DecimalProblem: Error, Equatable {
+        case malformed
+        /// Group separators only between groups of three digits, before the decimal separator.
+        case misplacedGroupSeparator
+        /// More decimals than the currency has, and not zeros.
+        case tooManyDecimals
+        /// Wider than a 64-bit count of minor units.
+        case tooLarge
+    }
+
+    /// `1.234,56` with separator `,` and thousands `.` → 123456 (minor units). Exact: no floating
+    /// point, and checked: a value wider than Int64 is an error, never a trap. What xs:decimal
+    /// allows is accepted (surrounding white space, a leading `+` or `-`, trailing zeros, `.5`,
+    /// `5.`); group separators must stand between groups of three digits (`1.234.567`, never
+    /// `12.34` or `1..234`), and nothing else may be inside.
     static func parseDecimal(_ s: String, separator: UInt8, thousands: UInt8?, minorUnits: Int) -> Int64? {
+        try? decimal(s, separator: separator, thousands: thousands, minorUnits: minorUnits).get()
+    }
+
+    static func decimal(_ s: String, separator: UInt8, thousands: UInt8?, minorUnits: Int) -> Result<Int64, DecimalProblem> {
+        guard (0...maxMinorUnits).contains(minorUnits) else { return .failure(.tooLarge) }
+        let isSpace: (UInt8) -> Bool = { $0 == 0x20 || $0 == 0x09 || $0 == 0x0A || $0 == 0x0D }
+        let bytes = Array(s.utf8)
+        var start = 0
+        var end = bytes.count
+        while start < end, isSpace(bytes[start]) { start += 1 }
+        while end > start, isSpace(bytes[end - 1]) { end -= 1 }
+        var negative = false
+        if start < end, bytes[start] == 0x2D || bytes[start] == 0x2B {
+            negative = bytes[start] == 0x2D
+            start += 1
+        }
         var whole: Int64 = 0
         var frac: Int64 = 0
-        var fracDigits = 0
-        var seenSep = false
-        var seenDigit = false
-        var negative = false
-        var first = true
-        for b in s.utf8 {
-            defer { first = false }
-            if b == 0x20 { continue }
-            if first && (b == 0x2D || b == 0x2B) {
-                negative = b == 0x2D
-                continue
-            }
+        var digits = 0, fracDigits = 0
+        var inFraction = false
+        // Group bookkeeping: digits since the last group separator, and whether one was seen.
+        var groupDigits = 0
+        var grouped = false
+        for i in start..<end {
+            let b = bytes[i]
             if b >= 0x30 && b <= 0x39 {
-                seenDigit = true
-                if seenSep {
+                let d = Int64(b - 0x30)
+                if inFraction {
                     fracDigits += 1
                     if fracDigits > minorUnits {
-                        if b != 0x30 { return nil }
+                        if d != 0 { return .failure(.tooManyDecimals) }
                         continue
                     }
-                    frac = frac * 10 + Int64(b - 0x30)
+                    frac = frac * 10 + d  // at most 18 digits: fits
                 } else {
+                    digits += 1
+                    groupDigits += 1
+                    if grouped && groupDigits > 3 { return .failure(.misplacedGroupSeparator) }
                     let (m, o1) = whole.multipliedReportingOverflow(by: 10)
-                    let (a, o2) = m.addingReportingOverflow(Int64(b - 0x30))
-                    if o1 || o2 { return nil }
+                    let (a, o2) = m.addingReportingOverflow(d)
+                    if o1 || o2 { return .failure(.tooLarge) }
                     whole = a
                 }
-            } else if b == separator && !seenSep {
-                seenSep = true
-            } else if let t = thousands, b == t, !seenSep {
-                continue
+            } else if b == separator && !inFraction {
+                if grouped && groupDigits != 3 { return .failure(.misplacedGroupSeparator) }
+                inFraction = true
+            } else if let t = thousands, b == t, !inFraction {
+                // The first group has one to three digits, every later one exactly three.
+                if digits == 0 || (grouped ? groupDigits != 3 : groupDigits > 3) { return .failure(.misplacedGroupSeparator) }
+                grouped = true
+                groupDigits = 0
             } else {
-                return nil
+                return .failure(.malformed)
             }
         }
-        guard seenDigit else { return nil }
+        if grouped && !inFraction && groupDigits != 3 { return .failure(.misplacedGroupSeparator) }
+        guard digits + fracDigits > 0 else { return .failure(.malformed) }
         var scale: Int64 = 1
-        for _ in 0..<minorUnits { scale *= 10 }
+        for _ in 0..<minorUnits { scale *= 10 }  // 10^18 at most: fits
         for _ in min(fracDigits, minorUnits)..<minorUnits { frac *= 10 }
-        let (m, o) = whole.multipliedReportingOverflow(by: scale)
-        if o { return nil }
-        return negative ? -(m + frac) : m + frac
+        let (m, o1) = whole.multipliedReportingOverflow(by: scale)
+        let (total, o2) = m.addingReportingOverflow(frac)
+        if o1 || o2 { return .failure(.tooLarge) }
+        return .success(negative ? -total : total)  // -Int64.max fits
     }
+
+    /// Decimals a currency may have in a mapping (10^18 still fits an Int64).
+    static let maxMinorUnits = 18
 
     static func check(
         _ c: Check, _ v: FactValue?, field: String,
