@@ -10,7 +10,7 @@ extension Gateway {
     public func exceptions(asOf: Date) throws -> [ReconciliationException] {
         try DailyReport.build(
             store: store, day: Timestamp.day(asOf), asOf: asOf, runID: "query", rules: config.reconciliation, feeds: mappings,
-            track: false
+            track: false, inboxProblems: InboxScanner.scan(config.inbox).problems
         ).exceptions
     }
 

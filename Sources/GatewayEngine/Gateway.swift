@@ -468,7 +468,8 @@ public final class Gateway {
             ctx.logger.notice("the reconciliation thresholds changed: every order is reviewed again")
         }
         var report = try DailyReport.build(
-            store: store, day: day, asOf: ctx.asOf, runID: ctx.runID, rules: config.reconciliation, feeds: mappings, track: !ctx.dryRun)
+            store: store, day: day, asOf: ctx.asOf, runID: ctx.runID, rules: config.reconciliation, feeds: mappings, track: !ctx.dryRun,
+            inboxProblems: InboxScanner.scan(config.inbox).problems)
         s.exceptionsByRule = report.exceptions.reduce(into: [:]) { $0[$1.rule, default: 0] += 1 }
         // A dry run remembers nothing, so what it finds is still news for the next real run.
         if !ctx.dryRun {

@@ -96,12 +96,35 @@ public enum AtomicFile {
         try write(Data(text.utf8), to: path, mode: mode)
     }
 
-    /// Moves a file into `dir` under its name, or `name.<suffix>` when that name is taken by
-    /// other content. Never overwrites. Returns the final path.
+    /// The longest name the gateway gives a file it keeps (archive, quarantine), in bytes: a
+    /// partner's name may take all of NAME_MAX (255), and the suffixes added to it (`.<hash>.<n>`,
+    /// `.reason.txt`) must still fit.
+    static let maxKeptNameBytes = 200
+
+    /// `name`, or when longer than `maxKeptNameBytes` its start, `~`, `tag` (the content's hash)
+    /// and its extension. The full name stays in the ledger and the reason file.
+    static func boundedName(_ name: String, tag: String) -> String {
+        guard name.utf8.count > maxKeptNameBytes else { return name }
+        let ext = (name as NSString).pathExtension
+        let tail = ext.isEmpty || ext.utf8.count > 16 ? "" : "." + ext
+        let room = maxKeptNameBytes - tail.utf8.count - 1 - tag.utf8.count
+        var head = ""
+        var used = 0
+        for scalar in name.unicodeScalars {
+            let n = String(scalar).utf8.count
+            guard used + n <= room else { break }
+            head.unicodeScalars.append(scalar)
+            used += n
+        }
+        return head + "~" + tag + tail
+    }
+
+    /// Moves a file into `dir` under its name (bounded, see `boundedName`), or `name.<suffix>`
+    /// when that name is taken by other content. Never overwrites. Returns the final path.
     @discardableResult
     public static func move(_ path: String, intoDirectory dir: String, suffixIfTaken suffix: String) throws -> String {
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        let name = (path as NSString).lastPathComponent
+        let name = boundedName((path as NSString).lastPathComponent, tag: suffix)
         var target = (dir as NSString).appendingPathComponent(name)
         if FileManager.default.fileExists(atPath: target) {
             target = (dir as NSString).appendingPathComponent("\(name).\(suffix)")

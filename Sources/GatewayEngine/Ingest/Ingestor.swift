@@ -29,13 +29,22 @@ struct Ingestor {
     func ingestAll(runID: String, asOf: Date, wallClock: Date) throws -> (outcomes: [FileOutcome], deferred: Int) {
         var outcomes: [FileOutcome] = []
         var deferred = 0
-        for file in InboxScanner.scan(config.inbox) {
+        let scan = InboxScanner.scan(config.inbox)
+        for problem in scan.problems {
+            logger.warning("inbox entry left in place", metadata: ["file.name": "\(problem.relativePath)", "reason": "\(problem.reason)"])
+        }
+        for file in scan.files {
             if config.inboxMinAgeSeconds > 0, wallClock.timeIntervalSince(file.modified) < Double(config.inboxMinAgeSeconds) {
                 logger.info("file is too recent, left for the next run", metadata: ["file.name": "\(file.relativePath)"])
                 deferred += 1
                 continue
             }
-            outcomes.append(try ingest(file, runID: runID, asOf: asOf))
+            do {
+                outcomes.append(try ingest(file, runID: runID, asOf: asOf))
+            } catch let unreadable as InboxFileUnreadable {
+                // Nothing was written for it: it waits in the inbox, the report shows it, the rest goes on.
+                logger.warning("inbox file left in place", metadata: ["file.name": "\(file.relativePath)", "reason": "\(unreadable)"])
+            }
         }
         return (outcomes, deferred)
     }

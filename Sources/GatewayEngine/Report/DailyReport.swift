@@ -187,7 +187,7 @@ public struct DailyReport: Codable, Sendable, Equatable {
     /// `track` remembers the exceptions for the next run's new/resolved; a dry run does not.
     static func build(
         store: any GatewayStore, day: String, asOf: Date, runID: String, rules: ReconciliationConfig, feeds: [FeedMapping],
-        track: Bool
+        track: Bool, inboxProblems: [InboxProblem] = []
     ) throws -> DailyReport {
         let runs = try store.runs(onDay: day)
         let sightings = try store.sightings(runIDs: runs.map(\.id))
@@ -268,6 +268,7 @@ public struct DailyReport: Codable, Sendable, Equatable {
         input.failedTransfers = transfers.filter { $0.outcome == .refused || $0.outcome == .failed }
         input.feedArrivals = try store.feedArrivals()
         input.fileProblems = try store.fileProblems()
+        input.inboxProblems = inboxProblems
         // What each order's review found now, and when to look at it again.
         if track { try store.saveReviews(reviews) }
         var (open, resolved) = try Reconciliation.track(

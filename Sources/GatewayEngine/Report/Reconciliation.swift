@@ -47,6 +47,8 @@ public enum Reconciliation {
         public var failedActions: [ActionRecord] = []
         public var lostFiles: [SequenceGap] = []
         public var fileProblems: [ProblemFile] = []
+        /// What lies in the inbox and cannot be taken (left in place): shown while it stays.
+        public var inboxProblems: [InboxProblem] = []
         public var failedTransfers: [TransferRecord] = []
         public var feedArrivals: [String: [Date]] = [:]
         /// Feeds whose records are money: a rejected record there is a payment nobody can match.
@@ -159,6 +161,12 @@ public enum Reconciliation {
                 "files numbered \(g.missing.map(String.init).joined(separator: ", ")) never arrived",
                 todo: "ask the partner to send them again; they are taken in whenever they come")
         }
+        for p in input.inboxProblems {
+            f.add(
+                "inbox_entry_unreadable", .integration, order: nil, subject: p.relativePath, key: "inbox:" + p.relativePath, since: asOf,
+                "inbox/\(p.relativePath) is \(p.reason); it is left where it is and was not taken in",
+                todo: "make it a readable file for the gateway's user (or move it out of inbox/); the next run takes it in")
+        }
         for p in input.fileProblems {
             if let why = p.quarantineReason {
                 f.add(
@@ -237,7 +245,7 @@ public enum Reconciliation {
                 rule(
                     "reservation_underpaid", .finance,
                     "\(money(v.receivedMinor)) received of a \(money(v.depositMinor)) señal",
-                    "ask the customer for the missing \(money(v.depositMinor - v.receivedMinor))")
+                    "ask the customer for the missing \(money(Money.difference(v.depositMinor, v.receivedMinor)))")
             } else if v.receivedMinor == 0, f.after(since + TimeInterval(c.reservationUnpaidDays) * day) {
                 rule(
                     "reservation_unpaid", .dealership, "no señal \(Int(age / day)) day(s) after the sale",
