@@ -11,10 +11,12 @@
 
 Test switches (never part of the partner's API):
   POST /_sim/faults {"fail_every": N, "fail_first_per_key": N, "status": 503|500, "retry_after": S, "delay": S,
-                     "drop_after_accept": bool}
+                     "drop_after_accept": bool, "echo_credentials": bool}
      every N-th order request fails with `status` (503 carries Retry-After), or the first N requests
      of each Idempotency-Key do (the same fate for every order, whatever the order of the calls), or
-     it waits `delay` seconds, or is accepted and then the connection is closed without an answer.
+     it waits `delay` seconds, or is accepted and then the connection is closed without an answer;
+     echo_credentials: every order is refused (422) with an error that repeats the Authorization
+     header it came with, as a careless proxy or partner does.
   GET  /_sim/requests  {"<key>": {"requests": n, "placed": bool}}
   GET  /_sim/state, PUT /_sim/state   the orders, counts and faults, saved and put back as a whole
   GET  /_sim/tls       {"connections": n, "resumed": n}: TLS connections, and those that resumed a session
@@ -187,6 +189,9 @@ def handler(factory, pusher=None):
             if status:
                 headers = [("Retry-After", str(faults.get("retry_after", 1)))] if status == 503 else []
                 return self.reply(status, {"error": "plant MES busy" if status == 503 else "internal error"}, headers)
+            if faults.get("echo_credentials"):
+                said = self.headers.get("Authorization")
+                return self.reply(422, {"error": f"order refused; the request carried Authorization: {said}", "field": "Authorization"})
             try:
                 body = json.loads(raw)
             except ValueError:

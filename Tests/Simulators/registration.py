@@ -17,7 +17,9 @@ breaks the contract gets 400 (not JSON/XML) or 422 with the field at fault.
 Test switches (never part of a partner's API):
   POST /_sim/faults {"fail_every": N, "status": 500|503, "delay": S, "drop_after_accept": bool,
                      "known": [ids], "reject": {"field", "reason"}, "refuse": "reason",
-                     "bad_plate": bool, "decide_after": N}
+                     "bad_plate": bool, "decide_after": N, "echo_credentials": bool}
+     echo_credentials: every submission is refused (422) with a reason that repeats the
+     credentials it came with (bearer token or API key).
   GET  /_sim/requests  {"<submission id>": {"submits": n, "polls": n, "state": s}}
   GET  /_sim/bodies    {"<submission id>": "<last body received>"}
   GET  /_sim/state, PUT /_sim/state   submissions, counts and faults, saved and put back as a whole
@@ -304,6 +306,9 @@ def handler(body):
                 return self.reply(422, body.error(c["holder"], "the holder's id fails its check"))
             if faults.get("reject"):
                 return self.reply(422, body.error(faults["reject"].get("field"), faults["reject"].get("reason")))
+            if faults.get("echo_credentials"):
+                said = self.headers.get("Authorization") or self.headers.get("X-Api-Key")
+                return self.reply(422, body.error(c["id"], f"refused the request made with {said}"))
             with body.lock:
                 if sid in body.submissions:
                     return self.reply(409, body.error(c["id"], "submission id already known"))

@@ -22,6 +22,18 @@ struct ActionItem: Sendable {
 /// What became of an action, decided by its performer; the driver turns it into the action's
 /// status, attempts, next attempt and facts.
 enum ActionResult: Sendable {
+    /// The same result with every secret of `mask` replaced, in its texts and its facts.
+    func masked(by mask: SecretMask) -> ActionResult {
+        switch self {
+        case .done(let facts, let result): return .done(facts: facts.map(mask.apply), result: mask.apply(result))
+        case .skipped(let why): return .skipped(mask.apply(why))
+        case .retry(let why, let after): return .retry(mask.apply(why), after: after)
+        case .waiting(let until, let facts): return .waiting(until: until, facts: facts.map(mask.apply))
+        case .failed(let why): return .failed(mask.apply(why))
+        case .credentialsRefused(let partner, let why): return .credentialsRefused(partner: partner, reason: mask.apply(why))
+        }
+    }
+
     /// Done, with the facts its outcome adds and what to keep as its result.
     case done(facts: [Fact] = [], result: String? = nil)
     /// The order no longer needs it (its state moved on).
@@ -199,7 +211,8 @@ struct ActionDriver {
         try crashPoint.reach("\(performer.kind.rawValue).inFlight")
 
         var after = ActionCommit()
-        let results = try performer.perform(jobs, pass: pass, outcome: &after)
+        // What a partner answered, cleaned of our secrets before anything stores or shows it.
+        let results = try performer.perform(jobs, pass: pass, outcome: &after).map { $0.masked(by: pass.run.secrets) }
         precondition(results.count == jobs.count, "\(performer.kind): perform must answer every job")
         try crashPoint.reach("\(performer.kind.rawValue).sent")
         for (a, result) in zip(started, results) {

@@ -47,6 +47,17 @@ struct RegistrationAction: ActionPerformer {
         case failed(String)
         /// 401, 403: our credentials, not this submission.
         case credentialsRefused(String)
+
+        func masked(by mask: SecretMask) -> Resolution {
+            switch self {
+            case .registered(let plate): return .registered(plate: mask.apply(plate))
+            case .accepted: return .accepted
+            case .rejected(let field, let reason): return .rejected(field: mask.apply(field), reason: mask.apply(reason))
+            case .retry(let why): return .retry(mask.apply(why))
+            case .failed(let why): return .failed(mask.apply(why))
+            case .credentialsRefused(let why): return .credentialsRefused(mask.apply(why))
+            }
+        }
     }
 
     func prepare(_ items: [ActionItem], pass: ActionPass, inFlight: inout ActionCommit) throws -> [Prepared<Job>] {
@@ -98,7 +109,15 @@ struct RegistrationAction: ActionPerformer {
 
     func perform(_ jobs: [(item: ActionItem, work: Job)], pass: ActionPass, outcome: inout ActionCommit) throws -> [ActionResult] {
         let asOf = pass.run.asOf
-        let answers = try exchangeAll(jobs.map(\.work), asOf: asOf)
+        // What the bodies answered, cleaned of our secrets before it is stored or shown.
+        let secrets = pass.run.secrets
+        let answers = try exchangeAll(jobs.map(\.work), asOf: asOf).map { resolution, attempts in
+            (resolution.masked(by: secrets), attempts.map { a in
+                RegistrationAttempt(
+                    orderRef: a.orderRef, submissionID: a.submissionID, country: a.country, kind: a.kind, at: a.at, httpStatus: a.httpStatus,
+                    durationMillis: a.durationMillis, outcome: a.outcome, detail: secrets.apply(a.detail))
+            })
+        }
         var results: [ActionResult] = []
         for ((item, job), (resolution, attempts)) in zip(jobs, answers) {
             var record = job.record

@@ -105,27 +105,16 @@ public struct ConfigCheck: Sendable {
     /// Every secret reference resolves (an environment variable set, a file readable); the
     /// values themselves are never shown.
     mutating func checkSecrets(_ environment: [String: String]) {
-        var refs: [(String, SecretReference)] = []
-        if let f = config.factory { refs.append(("factory.token", f.token)) }
-        if let p = config.postgres?.password { refs.append(("store.postgres.password", p)) }
-        for (cc, ep) in config.registration.endpoints.sorted(by: { $0.key < $1.key }) {
-            if let s = ep.secret { refs.append(("registration.countries.\(cc)", s)) }
-        }
-        for (i, e) in (config.webhooks?.endpoints ?? []).enumerated() {
-            for (j, ref) in e.secrets.enumerated() {
-                let key = "webhooks.endpoints[\(i)].secret" + (e.secrets.count > 1 ? "[\(j)]" : "")
-                if let value = try? ref.resolve(environment: environment) {
-                    let b64 = value.hasPrefix("whsec_") ? String(value.dropFirst(6)) : value
-                    if Data(base64Encoded: b64) == nil { add(key, "not a whsec_<base64> webhook secret") }
-                } else {
-                    refs.append((key, ref))
-                }
+        for (key, ref) in config.secretReferences {
+            let value: String
+            do { value = try ref.resolve(environment: environment) } catch {
+                add(key, "\(error)")
+                continue
             }
-        }
-        for s in config.sources { if let p = s.server.passphrase { refs.append(("sources[\(s.name)].passphrase", p)) } }
-        for d in config.destinations { if let p = d.server.passphrase { refs.append(("destinations[\(d.name)].passphrase", p)) } }
-        for (key, ref) in refs {
-            do { _ = try ref.resolve(environment: environment) } catch { add(key, "\(error)") }
+            if key.hasPrefix("webhooks.") {
+                let b64 = value.hasPrefix("whsec_") ? String(value.dropFirst(6)) : value
+                if Data(base64Encoded: b64) == nil { add(key, "not a whsec_<base64> webhook secret") }
+            }
         }
     }
 

@@ -17,6 +17,9 @@ public struct RunContext: Sendable {
     public let dryRun: Bool
     /// Which runner (host) this is: its dead runs are the ones it may take over.
     public let runner: String
+    /// The configuration's secrets, resolved once: what a partner answers is cleaned of them
+    /// before it is stored, logged or reported.
+    public let secrets: SecretMask
 
     public init(runID: String, command: String, asOf: Date, logger: Logger, config: GatewayConfig, dryRun: Bool, runner: String) {
         self.runID = runID
@@ -28,6 +31,7 @@ public struct RunContext: Sendable {
         self.config = config
         self.dryRun = dryRun
         self.runner = runner
+        self.secrets = SecretMask(config: config)
     }
 
     /// This host's name: runs started here are this runner's. gethostname(2), not

@@ -6,7 +6,7 @@ import Logging
 /// for the report, and returned; the next endpoint goes on regardless. Only a crash point unwinds.
 func eachEndpoint<Endpoint>(
     _ endpoints: [Endpoint], name: (Endpoint) -> String, direction: String, store: any GatewayStore, logger: Logger, runID: String,
-    now: Date, _ body: (Endpoint) throws -> Void
+    now: Date, secrets: SecretMask, _ body: (Endpoint) throws -> Void
 ) throws -> [String: String] {
     var failed: [String: String] = [:]
     for endpoint in endpoints {
@@ -16,11 +16,12 @@ func eachEndpoint<Endpoint>(
             throw crash
         } catch {
             let label = name(endpoint)
-            failed[label] = "\(error)"
-            logger.notice("endpoint failed", metadata: ["direction": "\(direction)", "endpoint": "\(label)", "error": "\(error)"])
+            // The server's words, without any secret of ours they may repeat.
+            let detail = secrets.apply("\(error)")
+            failed[label] = detail
+            logger.notice("endpoint failed", metadata: ["direction": "\(direction)", "endpoint": "\(label)", "error": "\(detail)"])
             try? store.logTransfer(
-                TransferRecord(
-                    runID: runID, direction: direction, endpoint: label, name: nil, outcome: .failed, detail: "\(error)", at: now))
+                TransferRecord(runID: runID, direction: direction, endpoint: label, name: nil, outcome: .failed, detail: detail, at: now))
         }
     }
     return failed

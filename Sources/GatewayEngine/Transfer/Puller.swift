@@ -31,7 +31,8 @@ struct Puller {
     func pullAll(runID: String, now: Date) throws -> Outcome {
         var outcome = Outcome()
         outcome.failedSources = try eachEndpoint(
-            config.sources, name: \.name, direction: "pull", store: store, logger: logger, runID: runID, now: now
+            config.sources, name: \.name, direction: "pull", store: store, logger: logger, runID: runID, now: now,
+            secrets: SecretMask(config: config)
         ) { source in
             try pull(source, runID: runID, now: now, into: &outcome)
         }

@@ -23,7 +23,8 @@ struct Pusher {
     func pushAll(runID: String, now: Date) throws -> Outcome {
         var outcome = Outcome()
         outcome.failedDestinations = try eachEndpoint(
-            config.destinations, name: \.name, direction: "push", store: store, logger: logger, runID: runID, now: now
+            config.destinations, name: \.name, direction: "push", store: store, logger: logger, runID: runID, now: now,
+            secrets: SecretMask(config: config)
         ) { destination in
             try push(destination, runID: runID, now: now, into: &outcome)
         }
