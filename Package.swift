@@ -127,13 +127,27 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        // One entry point per reader of partner input, for fuzzing (any bytes in, never a trap).
+        .target(
+            name: "GatewayFuzzTargets",
+            dependencies: ["GatewayCore", "GatewayFormats"],
+            swiftSettings: strict
+        ),
+        // The fuzzer: libFuzzer's when built with --sanitize=fuzzer -DFUZZING (scripts/fuzz), a
+        // seeded mutator otherwise. Not part of the shipped package.
+        .executableTarget(
+            name: "caas-fuzz",
+            dependencies: ["GatewayFuzzTargets"],
+            swiftSettings: strict
+        ),
         // Fixture paths and scratch directories for every test target.
         // How the tests start processes: glibc's closefrom and pipe2, which Swift's Glibc does not show.
         .target(name: "CSpawn", path: "Tests/CSpawn"),
         .target(name: "GatewayTestSupport", dependencies: ["GatewayCore", "CSpawn"], path: "Tests/GatewayTestSupport"),
         .testTarget(name: "GatewayTestSupportTests", dependencies: ["GatewayTestSupport"]),
         .testTarget(name: "GatewayCoreTests", dependencies: ["GatewayCore", "GatewayTestSupport"]),
-        .testTarget(name: "GatewayFormatsTests", dependencies: ["GatewayFormats", "GatewayCore", "GatewayTestSupport"]),
+        .testTarget(
+            name: "GatewayFormatsTests", dependencies: ["GatewayFormats", "GatewayCore", "GatewayTestSupport", "GatewayFuzzTargets"]),
         .testTarget(
             name: "GatewayStoreTests",
             dependencies: ["GatewayStore", "GatewayCore", "GatewayTestSupport", .product(name: "GRDB", package: "GRDB.swift")]),
