@@ -345,7 +345,7 @@ public final class Gateway {
     func pullStage(_ ctx: RunContext, _ s: inout RunSummary) throws {
         guard !config.sources.isEmpty else { return }
         // Readiness compares remote times with the real clock, whatever --as-of says.
-        let o = try puller.pullAll(runID: ctx.runID, now: WallClock.now())
+        let o = try puller.pullAll(runID: ctx.runID, now: WallClock.now(), secrets: ctx.secrets)
         s.pulled += o.pulled
         s.pullWaiting += o.waiting
         s.transfersRefused += o.refused
@@ -357,7 +357,7 @@ public final class Gateway {
         let p = puller
         let o = try Pusher(config: config, store: store, logger: ctx.logger, progress: progress) { server, label in
             try p.connect(server, label: label)
-        }.pushAll(runID: ctx.runID, now: ctx.asOf)
+        }.pushAll(runID: ctx.runID, now: ctx.asOf, secrets: ctx.secrets)
         s.pushed += o.pushed
         s.transfersRefused += o.refused
         for (k, v) in o.failedDestinations { s.failedEndpoints["destination \(k)"] = v }

@@ -28,11 +28,12 @@ struct Puller {
         var failedSources: [String: String] = [:]
     }
 
-    func pullAll(runID: String, now: Date) throws -> Outcome {
+    /// `secrets`: the run's, masked out of what a failing server says.
+    func pullAll(runID: String, now: Date, secrets: SecretMask) throws -> Outcome {
         var outcome = Outcome()
         outcome.failedSources = try eachEndpoint(
             config.sources, name: \.name, direction: "pull", store: store, logger: logger, runID: runID, now: now,
-            secrets: SecretMask(config: config)
+            secrets: secrets
         ) { source in
             try pull(source, runID: runID, now: now, into: &outcome)
         }

@@ -20,11 +20,12 @@ struct Pusher {
         var failedDestinations: [String: String] = [:]
     }
 
-    func pushAll(runID: String, now: Date) throws -> Outcome {
+    /// `secrets`: the run's, masked out of what a failing server says.
+    func pushAll(runID: String, now: Date, secrets: SecretMask) throws -> Outcome {
         var outcome = Outcome()
         outcome.failedDestinations = try eachEndpoint(
             config.destinations, name: \.name, direction: "push", store: store, logger: logger, runID: runID, now: now,
-            secrets: SecretMask(config: config)
+            secrets: secrets
         ) { destination in
             try push(destination, runID: runID, now: now, into: &outcome)
         }
