@@ -51,6 +51,9 @@ let package = Package(
             providers: [.apt(["libpq-dev"])]
         ),
         // Canonical model, facts, lifecycle fold, policies, validators. Pure: no I/O.
+        // The run's "working on" mark and the fatal-signal handler that signs it (C: a signal
+        // handler may only call async-signal-safe functions).
+        .target(name: "CCrashMark"),
         .target(
             name: "GatewayCore",
             dependencies: [.product(name: "Crypto", package: "swift-crypto")],
@@ -83,7 +86,7 @@ let package = Package(
         .target(
             name: "GatewayEngine",
             dependencies: [
-                "GatewayCore", "GatewayFormats", "GatewayStore", "GatewayTransport",
+                "GatewayCore", "GatewayFormats", "GatewayStore", "GatewayTransport", "CCrashMark",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 "Yams",

@@ -245,7 +245,7 @@ public final class Gateway {
         -> RunSummary
     {
         let started = WallClock.now()
-        let ctx = RunContext(
+        var ctx = RunContext(
             runID: Self.newRunID(now: started), command: command, asOf: asOf, logger: logger, config: config, dryRun: dryRun,
             runner: runner)
         var summary = RunSummary(runID: ctx.runID, command: command, asOf: asOf)
@@ -258,6 +258,10 @@ public final class Gateway {
         try store.beginRun(RunRecord(id: ctx.runID, command: command, asOf: asOf, startedAt: started, runner: runner))
         try recoverDeadRuns(ctx)
         do {
+            // What the previous process was handling when it died is judged before the mark is
+            // written again; that item is then set aside, or tried once more.
+            try CrashIsolation.recordDeath(leftAt: config.workMarkFile, store: store, ctx: ctx)
+            ctx.mark = try WorkMark(path: config.workMarkFile, runID: ctx.runID, logger: ctx.logger)
             try stages(ctx, &summary)
         } catch let crash as CrashPoint.Triggered {
             // A simulated death: no bookkeeping, as a real one would have none.
@@ -364,8 +368,11 @@ public final class Gateway {
     }
 
     func ingestStage(_ ctx: RunContext, _ s: inout RunSummary) throws {
-        let ingestor = Ingestor(
+        var ingestor = Ingestor(
             config: config, store: store, recogniser: Recogniser(mappings: mappings), logger: ctx.logger, crashPoint: crashPoint)
+        ingestor.mark = ctx.mark
+        let aside = try store.setAsideItems().filter { $0.kind == .file }
+        ingestor.setAside = Dictionary(aside.map { ($0.key, $0) }, uniquingKeysWith: { a, _ in a })
         // A file's age on disk is wall time: it says whether its writer may still be writing it.
         let result = try ingestor.ingestAll(runID: ctx.runID, asOf: ctx.asOf, wallClock: WallClock.now())
         s.files = result.outcomes
@@ -387,6 +394,8 @@ public final class Gateway {
         // Runners sharing a store each hold the batch they fold while they act on it: smaller
         // batches let the others take the next ones instead of waiting for one runner's 500.
         if config.postgres != nil { stage.batchSize = Self.sharedFoldBatch }
+        stage.mark = ctx.mark
+        stage.setAside = Set(try store.setAsideItems().filter { $0.kind == .order }.map(\.key))
         let result = try stage.fold(asOf: ctx.asOf, committed: committed)
         s.ordersFolded += result.folded
         for c in result.changes {

@@ -46,6 +46,8 @@ extension Gateway {
         guard let before = try store.requeueFile(hash: entry.hash, note: note, at: asOf) else {
             throw OperatorError("no file \(nameOrHash) in the ledger")
         }
+        // A file set aside after a crash is read again, with no deaths counted.
+        _ = try store.bringBack(kind: .file, key: entry.hash, note: note, at: asOf)
         try FileManager.default.createDirectory(atPath: inboxDir, withIntermediateDirectories: true)
         guard rename(copy, target) == 0 else { throw AtomicFile.posixError("cannot move \(copy) to \(target)") }
         AtomicFile.syncDirectory(inboxDir)
@@ -93,9 +95,21 @@ extension Gateway {
 
     /// Makes failed actions due again with a fresh attempt budget; each keeps its failure and
     /// the operator's note in its history. Returns the keys made due.
-    public func retry(keys: [String], kind: String?, orderRef: String?, note: String, asOf: Date) throws -> [String] {
+    public func retry(keys allKeys: [String], kind: String?, orderRef: String?, note: String, asOf: Date) throws -> [String] {
         let trimmed = note.trimmingCharacters(in: .whitespacesAndNewlines)
         guard !trimmed.isEmpty else { throw OperatorError("say why with --note: what was fixed, by whom") }
+        // `fold:<ref>` brings back an order set aside after its fold killed a run.
+        let folds = allKeys.filter { $0.hasPrefix(Self.foldKeyPrefix) }
+        let keys = allKeys.filter { !$0.hasPrefix(Self.foldKeyPrefix) }
+        var broughtBack: [String] = []
+        for key in folds {
+            let ref = String(key.dropFirst(Self.foldKeyPrefix.count))
+            guard try store.bringBack(kind: .order, key: ref, note: trimmed, at: asOf) != nil else {
+                throw OperatorError("order \(ref) is not set aside (`caas-gateway exceptions --owner integration` lists fold_failed orders)")
+            }
+            broughtBack.append(key)
+        }
+        if !folds.isEmpty && keys.isEmpty { return broughtBack }
         let selector: ActionSelector
         if keys.isEmpty {
             var k: DueActionKind?
@@ -124,6 +138,8 @@ extension Gateway {
         guard !due.isEmpty else {
             throw OperatorError("no failed action matches: nothing to retry (`caas-gateway exceptions` lists failed actions)")
         }
-        return due
+        return broughtBack + due
     }
+
+    static let foldKeyPrefix = "fold:"
 }

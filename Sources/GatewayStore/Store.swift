@@ -11,7 +11,7 @@ import GatewayCore
 /// - projections are written per order, after folding that order's facts, and a change mark is
 ///   cleared by version.
 public protocol GatewayStore:
-    FactLedger, ProjectionStore, ActionQueue, TransferLedger, RunLog, RegistrationStore, CustomerStore
+    FactLedger, ProjectionStore, ActionQueue, TransferLedger, RunLog, RegistrationStore, CustomerStore, CrashLedger
 {}
 
 /// The file ledger and the fact log: what came in, once, and what it said.

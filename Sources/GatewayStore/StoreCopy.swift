@@ -19,7 +19,7 @@ public enum StoreCopy {
         "runs", "files", "facts", "file_sightings", "rejections", "feed_sequences", "file_requeues", "requeued_rejections",
         "dirty_orders", "orders", "anomalies", "stock_sales", "actions", "action_events", "customers", "credentials",
         "registrations", "registration_attempts", "exceptions", "exception_events", "settings", "pulled_files",
-        "remote_observations", "pushed_files", "transfers",
+        "remote_observations", "pushed_files", "transfers", "set_aside",
     ]
 
     /// PostgreSQL's generated keys, moved on past the copied rows.

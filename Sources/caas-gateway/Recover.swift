@@ -45,10 +45,17 @@ struct Retry: ParsableCommand {
             Give the actions' keys (as `caas-gateway exceptions` and `explain` print them), or \
             --failed for every failed action, narrowed with --kind and --order. The note and the \
             time are kept in each action's history; the next run (or `caas-gateway act`) performs them.
+
+            fold:<ref> brings back an order set aside because folding it killed a run (a \
+            fold_failed exception): the next run folds it again. If it kills that run too, it is \
+            set aside again.
             """)
 
     @OptionGroup var global: GlobalOptions
-    @Argument(help: ArgumentHelp("Keys of failed actions, such as place_factory_order:S-2026-000101.", valueName: "key")) var keys:
+    @Argument(
+        help: ArgumentHelp(
+            "Keys of failed actions, such as place_factory_order:S-2026-000101, or fold:S-2026-000101 for an order set aside.",
+            valueName: "key")) var keys:
         [String] = []
     @Flag(help: "Every failed action (narrow with --kind, --order).") var failed = false
     @Option(help: ArgumentHelp("Only failed actions of this kind (place_factory_order, submit_registration, …).", valueName: "kind"))
@@ -67,9 +74,13 @@ struct Retry: ParsableCommand {
     func run() throws {
         let gateway = try global.openGateway()
         try Output.operatorCommand {
-            let due = try gateway.retry(keys: keys, kind: kind, orderRef: order, note: note, asOf: global.asOfDate)
+            let done = try gateway.retry(keys: keys, kind: kind, orderRef: order, note: note, asOf: global.asOfDate)
+            let folds = done.filter { $0.hasPrefix("fold:") }
+            let due = done.filter { !$0.hasPrefix("fold:") }
+            for k in folds { Output.line("brought back: \(k)") }
             for k in due { Output.line("due again: \(k)") }
-            Output.line("\(due.count) action(s) due again; the next run performs them (or: caas-gateway act)")
+            if !folds.isEmpty { Output.line("\(folds.count) order(s) brought back; the next run folds them (or: caas-gateway act)") }
+            if !due.isEmpty { Output.line("\(due.count) action(s) due again; the next run performs them (or: caas-gateway act)") }
         }
     }
 }

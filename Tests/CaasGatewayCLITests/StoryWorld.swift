@@ -179,14 +179,19 @@ struct StoryError: Error, CustomStringConvertible {
     init(_ d: String) { description = d }
 }
 
-/// The LD_PRELOAD shim of Tests/CrashShim, built once per test process.
+/// The LD_PRELOAD shims of Tests/CrashShim, each built once per test process.
 enum CrashShim {
-    static let library: Result<String, StoryError> = {
-        let source = Fixtures.repoRoot.appendingPathComponent("Tests/CrashShim/killat.c").path
-        let out = Fixtures.tempDir("crashshim") + "/libkillat.so"
+    /// Kills the process at the K-th fsync (killat.c).
+    static let library: Result<String, StoryError> = build("killat")
+    /// Traps while the working-on mark names an item (trapon.c).
+    static let trap: Result<String, StoryError> = build("trapon")
+
+    static func build(_ name: String) -> Result<String, StoryError> {
+        let source = Fixtures.repoRoot.appendingPathComponent("Tests/CrashShim/\(name).c").path
+        let out = Fixtures.tempDir("crashshim") + "/lib\(name).so"
         do {
             let r = try Command.run("/usr/bin/env", ["cc", "-shared", "-fPIC", "-O1", "-o", out, source, "-ldl"])
             return r.status == 0 ? .success(out) : .failure(StoryError("cc could not build \(source): \(r.output)"))
         } catch { return .failure(StoryError("cannot run cc: \(error)")) }
-    }()
+    }
 }

@@ -364,6 +364,56 @@ struct StoreContractTests {
     }
 }
 
+/// The crash ledger: deaths of files and orders, shared by every runner of a store.
+@Suite("Items set aside after a crash (SQLite and PostgreSQL)")
+struct SetAsideContractTests {
+    let t0 = Timestamp.parseISO("2026-10-02T23:00:00Z")!
+
+    func death(_ kind: SetAsideItem.Kind, _ key: String, deaths: Int, signal: Int?, aside: Bool, run: String = "r1") -> SetAsideItem {
+        SetAsideItem(
+            kind: kind, key: key, name: kind == .file ? "psp/\(key).csv" : key, stage: kind == .file ? "read" : "fold", signal: signal,
+            deaths: deaths, runID: run, at: t0, isSetAside: aside)
+    }
+
+    @Test(arguments: StoreBackend.allCases)
+    func deathsAreCountedSetAsideSharedAndBroughtBack(_ backend: StoreBackend) throws {
+        let open = try backend.opener()
+        let store = try open()
+        #expect(try store.itemDeaths(kind: .order, key: "S-1") == nil)
+        try store.recordItemDeath(death(.order, "S-1", deaths: 1, signal: nil, aside: false))
+        try store.recordItemDeath(death(.file, "ab12", deaths: 1, signal: 4, aside: true))
+        #expect(try store.itemDeaths(kind: .order, key: "S-1")?.deaths == 1)
+        #expect(try store.setAsideItems().map(\.key) == ["ab12"], "a death without a signal sets nothing aside")
+        try store.recordItemDeath(death(.order, "S-1", deaths: 2, signal: nil, aside: true, run: "r2"))
+        // Another runner of the same store sees it.
+        let other = try open()
+        let aside = try other.setAsideItems()
+        #expect(aside.map(\.key).sorted() == ["S-1", "ab12"])
+        #expect(aside.first { $0.key == "S-1" } == death(.order, "S-1", deaths: 2, signal: nil, aside: true, run: "r2"))
+        #expect(aside.first { $0.key == "ab12" }?.signal == 4)
+
+        let was = try other.bringBack(kind: .order, key: "S-1", note: "fixed in 1.4", at: t0)
+        #expect(was?.deaths == 2)
+        #expect(try other.bringBack(kind: .order, key: "S-1", note: "again", at: t0) == nil, "no longer set aside")
+        #expect(try store.itemDeaths(kind: .order, key: "S-1")?.deaths == 0, "brought back with no deaths counted")
+        #expect(try store.setAsideItems().map(\.key) == ["ab12"])
+        #expect(try store.bringBack(kind: .file, key: "S-1", note: "n", at: t0) == nil, "kinds do not mix")
+    }
+
+    @Test(arguments: StoreBackend.allCases)
+    func aKindThisVersionDoesNotKnowIsAnErrorNotAnotherKind(_ backend: StoreBackend) throws {
+        let store = try backend.newStore()
+        try backend.execute(
+            "INSERT INTO set_aside(kind, key, name, stage, signal, deaths, run_id, at, set_aside) VALUES ('action', 'k', 'k', 'act', 4, 1, 'r', 0, 1)",
+            in: store)
+        #expect {
+            try store.setAsideItems()
+        } throws: { error in
+            "\(error)".contains("set_aside") && "\(error)".contains("action")
+        }
+    }
+}
+
 /// What concurrent callers saw, in one place.
 final class Outcomes: @unchecked Sendable {
     private let lock = NSLock()

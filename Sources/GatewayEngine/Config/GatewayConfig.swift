@@ -199,6 +199,8 @@ public struct GatewayConfig: Sendable {
     public var archiveDir: String { (varDir as NSString).appendingPathComponent("archive") }
     public var quarantineDir: String { (varDir as NSString).appendingPathComponent("quarantine") }
     public var lockFile: String { (varDir as NSString).appendingPathComponent("gateway.lock") }
+    /// What the run is handling now (a file, an order): what the next run finds there if this one died.
+    public var workMarkFile: String { (varDir as NSString).appendingPathComponent("working-on") }
     public var feedMappingsDir: String { (mappings as NSString).appendingPathComponent("feeds") }
     public var registrationMappingsDir: String { (mappings as NSString).appendingPathComponent("registration") }
     public var notificationsDir: String { (outbox as NSString).appendingPathComponent("notifications") }

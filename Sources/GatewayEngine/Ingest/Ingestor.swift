@@ -25,6 +25,10 @@ struct Ingestor {
     let recogniser: Recogniser
     let logger: Logger
     let crashPoint: CrashPoint
+    /// Names the file being handled, so that if it kills the process the next run sets it aside.
+    var mark: WorkMark? = nil
+    /// Files (by SHA-256) whose handling killed a run: quarantined instead of read again.
+    var setAside: [String: SetAsideItem] = [:]
 
     func ingestAll(runID: String, asOf: Date, wallClock: Date) throws -> (outcomes: [FileOutcome], deferred: Int) {
         var outcomes: [FileOutcome] = []
@@ -54,9 +58,20 @@ struct Ingestor {
         var meta: Logger.Metadata = ["file.name": "\(file.relativePath)", "file.sha256": "\(hash.prefix(16))"]
 
         // A file an operator requeued is read again; any other known content is a duplicate.
-        if let known = try store.ledgerEntry(hash: hash), known.status != .requeued {
+        let known = try store.ledgerEntry(hash: hash)
+        if let known, known.status != .requeued {
             return try duplicate(file, hash: hash, of: known, runID: runID, asOf: asOf)
         }
+        if let aside = setAside[hash] {
+            // Not recognised again (that reads the file): the feed is the ledger's or the inbox folder's.
+            let feed = known?.feed ?? file.folder.flatMap { f in recogniser.mappings.contains { $0.feed == f } ? f : nil } ?? "unrecognised"
+            logger.notice("file set aside after a crash", metadata: meta.merging(["dead_run": "\(aside.runID)"]) { $1 })
+            return try quarantine(
+                file, hash: hash, feed: feed, reason: CrashIsolation.quarantineReason(aside), runID: runID, asOf: asOf,
+                outcome: .quarantined)
+        }
+        mark?.set(.file, key: hash, name: file.relativePath, stage: "read")
+        defer { mark?.clear() }
         let mapping: FeedMapping
         switch recogniser.recognise(file) {
         case .unrecognised(let reason):
@@ -99,6 +114,7 @@ struct Ingestor {
             return try duplicate(file, hash: hash, of: known, runID: runID, asOf: asOf)
         }
         try crashPoint.reach("ingest.committed")
+        mark?.set(.file, key: hash, name: file.relativePath, stage: "archive")
         try archive(file, feed: mapping.feed, hash: hash, asOf: asOf)
         logger.info(
             "file ingested",

@@ -23,6 +23,11 @@ struct FoldStage {
     let rules: ReconciliationConfig
     /// Orders folded per transaction.
     var batchSize = 500
+    /// Names the order being folded, so that if it kills the process the next run sets it aside.
+    var mark: WorkMark? = nil
+    /// Orders whose fold killed a run: left as they are (marked, with their last state) until
+    /// an operator brings them back.
+    var setAside: Set<String> = []
 
     struct Change: Sendable, Codable, Equatable {
         let ref: String
@@ -34,7 +39,7 @@ struct FoldStage {
     /// after each batch commits, with its views and facts: the actions they made due are taken
     /// while they are at hand, and never read again.
     func fold(asOf: Date, committed: ((FoldedBatch) throws -> Void)? = nil) throws -> (folded: Int, changes: [Change]) {
-        let marks = try store.ordersToFold(asOf: asOf)
+        let marks = try store.ordersToFold(asOf: asOf).filter { !setAside.contains($0.ref) }
         var changes: [Change] = []
         var folded = 0
         for start in stride(from: 0, to: marks.count, by: batchSize) {
@@ -61,10 +66,14 @@ struct FoldStage {
         let facts = try store.facts(orderRefs: refs)
         var views: [OrderView] = []
         var reviews: [String: OrderReview] = [:]
+        var due: [DueAction] = []
         var wroteExpedientes = false
         for ref in refs {
+            mark?.set(.order, key: ref, name: ref, stage: "fold")
+            defer { mark?.clear() }
             let orderFacts = facts[ref] ?? []
             let view = Lifecycle.fold(ref: ref, facts: orderFacts, policies: policies, asOf: asOf)
+            mark?.set(.order, key: ref, name: ref, stage: "expediente")
             if try expedientes?.write(view, facts: orderFacts) == true { wroteExpedientes = true }
             let was = before[ref]
             if was != view.state {
@@ -73,11 +82,13 @@ struct FoldStage {
                     "order state",
                     metadata: ["order.ref": "\(ref)", "from": "\(was?.rawValue ?? "-")", "to": "\(view.state?.rawValue ?? "-")"])
             }
+            mark?.set(.order, key: ref, name: ref, stage: "review")
             let review = Reconciliation.review(view, config: rules, asOf: asOf)
             reviews[ref] = OrderReview(nextAt: review.nextChange, flagged: !review.exceptions.isEmpty)
+            mark?.set(.order, key: ref, name: ref, stage: "due actions")
+            due += self.due(view)
             views.append(view)
         }
-        let due = views.flatMap(self.due)
         if wroteExpedientes { try expedientes?.flush() }
         try store.commitFold(views, reviews: reviews, due: due, marks: chunk, at: asOf)
         var batch = FoldedBatch(minimumCapacity: views.count)

@@ -269,6 +269,7 @@ public struct DailyReport: Codable, Sendable, Equatable {
         input.feedArrivals = try store.feedArrivals()
         input.fileProblems = try store.fileProblems()
         input.inboxProblems = inboxProblems
+        input.setAsideOrders = try store.setAsideItems().filter { $0.kind == .order }
         // What each order's review found now, and when to look at it again.
         if track { try store.saveReviews(reviews) }
         var (open, resolved) = try Reconciliation.track(

@@ -58,6 +58,8 @@ public enum Reconciliation {
         public var salesFeeds: Set<String> = []
         /// Payments that name no sale we can read.
         public var unplacedPayments: [Fact] = []
+        /// Orders whose fold killed a run, left alone until an operator brings them back.
+        public var setAsideOrders: [SetAsideItem] = []
         public init() {}
 
         /// Which feeds are money and which are sales, as their mappings say (a payment fact; a
@@ -160,6 +162,15 @@ public enum Reconciliation {
                 key: "\(g.feed):\(g.scope):\(g.missing.map(String.init).joined(separator: ","))", since: asOf,
                 "files numbered \(g.missing.map(String.init).joined(separator: ", ")) never arrived",
                 todo: "ask the partner to send them again; they are taken in whenever they come")
+        }
+        for o in input.setAsideOrders {
+            f.add(
+                "fold_failed", .integration, order: o.name, key: o.key, since: o.at,
+                "the gateway died (\(CrashIsolation.describe(signal: o.signal))) at stage \(o.stage) of this order in run \(o.runID)\(o.deaths > 1 ? ", \(o.deaths) times" : ""); "
+                    + "it is set aside: its facts are still taken in, but its state is not updated and nothing is done for it",
+                todo:
+                    "report it with that run's log (the crash and its backtrace are there); once a caas-gateway release handles it: caas-gateway retry fold:\(o.key) --note WHY, and the next run folds it again"
+            )
         }
         for p in input.inboxProblems {
             f.add(

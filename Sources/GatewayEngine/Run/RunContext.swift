@@ -20,6 +20,8 @@ public struct RunContext: Sendable {
     /// The configuration's secrets, resolved once: what a partner answers is cleaned of them
     /// before it is stored, logged or reported.
     public let secrets: SecretMask
+    /// The run's working-on mark: the stages name each file and order there while they handle it.
+    var mark: WorkMark?
 
     public init(runID: String, command: String, asOf: Date, logger: Logger, config: GatewayConfig, dryRun: Bool, runner: String) {
         self.runID = runID

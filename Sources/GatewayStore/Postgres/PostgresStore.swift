@@ -51,7 +51,9 @@ public final class PostgresStore: GatewayStore, @unchecked Sendable {
     /// Named, append-only migrations, as in SQLite: a released one is never edited, only followed.
     /// PostgreSQL's history starts with the SQLite store's schema as it stands at v13.
     static let migrations: [(name: String, sql: String)] = [
-        ("pg1-schema", PostgresSchema.v1)
+        ("pg1-schema", PostgresSchema.v1),
+        // SQLite's v14. TEXT compares as SQLite's does here: the keys are ASCII (hashes, refs).
+        ("pg2-set-aside", SetAsideSQL.table),
     ]
 
     /// Applies what is missing, under a transaction-level advisory lock: a second runner starting

@@ -306,6 +306,12 @@ public final class SQLiteStore: GatewayStore {
                         run_id TEXT NOT NULL, until INTEGER NOT NULL, PRIMARY KEY (source, remote_path, size, mtime));
                     """)
         }
+        m.registerMigration("v14-set-aside") { db in
+            // Files and orders whose handling killed the process, from the run's "working on"
+            // mark: how often, and whether every run leaves them alone until an operator brings
+            // them back.
+            try db.execute(sql: SetAsideSQL.table)
+        }
         return m
     }
 
