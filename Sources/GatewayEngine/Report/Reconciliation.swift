@@ -397,7 +397,9 @@ public enum Reconciliation {
                     open[i].ageDays = max(0, Int(at.timeIntervalSince(prior.firstSeenAt) / 86400))
                 }
             } else {
-                open[i].firstSeenAt = Timestamp.iso(at)
+                // Seen first by this run, if it remembers; a query or a dry run remembers nothing,
+                // and the time of asking is no sighting (it would differ on every call).
+                open[i].firstSeenAt = persist ? Timestamp.iso(at) : nil
                 opened.append(
                     TrackedException(
                         key: open[i].key, rule: open[i].rule, owner: open[i].owner.rawValue, subject: open[i].subject, firstSeenAt: at,
