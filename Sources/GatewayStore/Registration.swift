@@ -54,7 +54,7 @@ public struct RegistrationRecord: Sendable, Equatable {
 /// kept a request from leaving, a plate an operator recorded), with the answer, personal data
 /// masked.
 public struct RegistrationAttempt: Sendable, Equatable {
-    public enum Kind: String, Sendable, Codable {
+    public enum Kind: String, Sendable, Codable, CaseIterable {
         /// POST of the submission.
         case submit
         /// GET of the submission's state (a poll, or a question after a 409 or a time-out).

@@ -85,17 +85,4 @@ enum SetAsideSQL {
     static func ordered(_ items: [SetAsideItem]) -> [SetAsideItem] {
         items.sorted { (Timestamp.millis($0.at), $0.kind.rawValue, $0.key) < (Timestamp.millis($1.at), $1.kind.rawValue, $1.key) }
     }
-
-    /// A stored row, read strictly: a kind this version does not know is an error naming the
-    /// table and the row, not another kind.
-    static func item(
-        kind: String, key: String, name: String, stage: String, signal: Int64?, deaths: Int64, runID: String, at: Int64, aside: Int64
-    ) throws -> SetAsideItem {
-        guard let k = SetAsideItem.Kind(rawValue: kind) else {
-            throw StoreError("set_aside row (\(kind), \(key)) has kind '\(kind)', which this caas-gateway does not know (a newer version wrote it?)")
-        }
-        return SetAsideItem(
-            kind: k, key: key, name: name, stage: stage, signal: signal.map { Int(clamping: $0) }, deaths: Int(clamping: deaths),
-            runID: runID, at: Timestamp.date(millis: at), isSetAside: aside != 0)
-    }
 }

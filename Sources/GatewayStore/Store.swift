@@ -22,7 +22,6 @@ public protocol FactLedger: Sendable {
     /// Makes a file's ledger row `requeued`, keeping what it was (and its rejected records) in
     /// the requeue history; returns the row as it was, or nil if the ledger has no such file.
     func requeueFile(hash: String, note: String, at: Date) throws -> LedgerEntry?
-    func fileRequeues(hash: String) throws -> [FileRequeue]
     func recordSighting(_ sighting: FileSighting) throws
     func sightings(runIDs: [String]) throws -> [FileSighting]
     /// One transaction for one file: claims it by hash, lets `body` write its facts and
@@ -113,8 +112,6 @@ public protocol ActionQueue: Sendable {
     /// their outcomes (each marking its order changed), customers and credentials, registration
     /// records and ledger lines.
     func commitActions(_ commit: ActionCommit, runID: String) throws
-    /// Writes several actions' status in one transaction.
-    func updateActions(_ actions: [ActionRecord]) throws
 }
 
 /// The SFTP pull and push ledgers and the transfer log.
@@ -154,7 +151,6 @@ public protocol RunLog: Sendable {
     func beginRun(_ run: RunRecord) throws
     func finishRun(id: String, status: String, summaryJSON: String, finishedAt: Date) throws
     func runs(onDay day: String) throws -> [RunRecord]
-    func lastRun() throws -> RunRecord?
     /// Runs of `runner` still marked running, other than `current`: with the runner's lock held
     /// they are dead. Marks them interrupted, frees their leases, and returns their ids.
     func interruptDeadRuns(runner: String, except current: String, at: Date) throws -> [String]
@@ -327,7 +323,7 @@ public struct RemoteObservation: Sendable, Equatable {
 
 /// One thing a pull or push did or refused, for the report.
 public struct TransferRecord: Sendable, Equatable, Codable {
-    public enum Outcome: String, Sendable, Codable {
+    public enum Outcome: String, Sendable, Codable, CaseIterable {
         case pulled, pushed, waiting, refused, failed
     }
 
@@ -484,20 +480,10 @@ public struct IngestCounts: Sendable, Equatable, Codable {
     public init() {}
 }
 
-public enum FileStatus: String, Sendable, Codable {
+public enum FileStatus: String, Sendable, Codable, CaseIterable {
     case ingested, quarantined
     /// Sent back to the inbox by an operator: the same bytes are taken in again, once.
     case requeued
-}
-
-/// An operator sent a file back to the inbox; what it had been is kept.
-public struct FileRequeue: Sendable, Equatable {
-    public let hash, name, statusBefore: String
-    public let reasonBefore: String?
-    public let note: String
-    public let at: Date
-    /// Its rejected records before, kept apart from the new ingest's.
-    public let rejectedBefore: Int
 }
 
 public struct LedgerEntry: Sendable, Equatable {
@@ -513,7 +499,7 @@ public struct LedgerEntry: Sendable, Equatable {
 
 /// Every time a file is seen, whatever became of it: the report counts these.
 public struct FileSighting: Sendable, Equatable, Codable {
-    public enum Outcome: String, Sendable, Codable {
+    public enum Outcome: String, Sendable, Codable, CaseIterable {
         case ingested, duplicate, quarantined, unrecognised
     }
 

@@ -67,13 +67,6 @@ enum StoreRules {
         }
     }
 
-    /// A projection as both stores keep it: JSON, times in milliseconds.
-    static func view(_ json: String) throws -> OrderView {
-        let decoder = JSONDecoder()
-        decoder.dateDecodingStrategy = .millisecondsSince1970
-        return try decoder.decode(OrderView.self, from: Data(json.utf8))
-    }
-
     static func viewJSON(_ view: OrderView) throws -> String {
         let encoder = JSONEncoder()
         encoder.dateEncodingStrategy = .millisecondsSince1970

@@ -364,6 +364,90 @@ struct StoreContractTests {
     }
 }
 
+/// Strict reads (issue 26): a stored value that does not decode is an error naming the table, the
+/// row, the column and the value, on both stores; never a default standing in for it.
+@Suite("A stored value that does not read is an error naming it (SQLite and PostgreSQL)")
+struct StrictReadContractTests {
+    let t0 = Timestamp.parseISO("2026-10-02T12:00:00Z")!
+
+    struct Corruption: CustomTestStringConvertible, Sendable {
+        let table: String
+        let column: String
+        let key: String
+        let sql: String
+        let read: @Sendable (any GatewayStore) throws -> Void
+        var testDescription: String { "\(table).\(column)" }
+    }
+
+    static let corruptions: [Corruption] = [
+        Corruption(table: "files", column: "status", key: "a", sql: "UPDATE files SET status = 'lost'") { _ = try $0.ledgerEntry(hash: "a") },
+        Corruption(table: "files", column: "counts_json", key: "a", sql: "UPDATE files SET counts_json = '{\"records\":'") {
+            _ = try $0.ledgerEntries(named: "f-a.xml")
+        },
+        Corruption(table: "file_sightings", column: "outcome", key: "", sql: "UPDATE file_sightings SET outcome = 'eaten'") {
+            _ = try $0.sightings(runIDs: ["r1"])
+        },
+        Corruption(table: "facts", column: "kind", key: "f_1", sql: "UPDATE facts SET kind = 'teleported'") { _ = try $0.facts(orderRef: "S-1") },
+        Corruption(table: "facts", column: "fields", key: "f_1", sql: "UPDATE facts SET fields = 'not json'") {
+            _ = try $0.facts(orderRefs: ["S-1"])
+        },
+        Corruption(table: "anomalies", column: "code", key: "S-1", sql: "UPDATE anomalies SET code = 'weird'") { _ = try $0.anomalies() },
+        Corruption(table: "orders", column: "view_json", key: "S-1", sql: "UPDATE orders SET view_json = '{\"ref\": 5}'") {
+            _ = try $0.projections()
+        },
+        Corruption(table: "orders", column: "view_json", key: "S-1", sql: "UPDATE orders SET view_json = 'truncated {'") {
+            _ = try $0.projection(ref: "S-1")
+        },
+        Corruption(table: "registrations", column: "phase", key: "S-1", sql: "UPDATE registrations SET phase = 'limbo'") {
+            _ = try $0.registrations()
+        },
+        Corruption(table: "registration_attempts", column: "kind", key: "", sql: "UPDATE registration_attempts SET kind = 'prayer'") {
+            _ = try $0.registrationAttempts(orderRef: nil)
+        },
+        Corruption(table: "transfers", column: "outcome", key: "", sql: "UPDATE transfers SET outcome = 'lost'") {
+            _ = try $0.transfers(runIDs: ["r1"])
+        },
+    ]
+
+    /// One row in every table the corruptions touch.
+    func populate(_ store: any GatewayStore, _ backend: StoreBackend) throws {
+        try store.beginRun(RunRecord(id: "r1", command: "run", asOf: t0, startedAt: t0, runner: "test"))
+        _ = try store.ingestFile(IncomingFile(hash: "a", name: "f-a.xml", feed: "feed", size: 10), runID: "r1", at: t0) { w in
+            _ = try w.add(
+                Fact(
+                    id: "f_1", orderRef: "S-1", kind: .saleCancelled, occurredAt: t0, fields: ["reason": .string("r")],
+                    provenance: Provenance(fileHash: "a", fileName: "f-a.xml", record: 1, line: 2, mapping: "feed", mappingVersion: 1)))
+            try w.reject([Rejection(record: 3, line: 4, field: "x", reason: "bad")])
+        }
+        try store.recordSighting(FileSighting(runID: "r1", hash: "a", name: "f-a.xml", feed: "feed", outcome: .ingested, detail: nil, at: t0))
+        var v = OrderView(ref: "S-1")
+        v.anomalies = [Anomaly(code: .unknownOrder, factID: "f_1", occurredAt: t0, message: "no sale yet")]
+        try store.commitFold([v], due: [], marks: [], at: t0)
+        try store.logTransfer(TransferRecord(runID: "r1", direction: "pull", endpoint: "bank", name: "x.xml", outcome: .pulled, detail: nil, at: t0))
+        try backend.execute(
+            """
+            INSERT INTO registrations(order_ref, country, generation, submission_id, phase, updated_at) VALUES ('S-1', 'ES', 1, 'ES-S-1-1', 'sent', 0);
+            INSERT INTO registration_attempts(order_ref, submission_id, country, kind, at, http_status, duration_ms, outcome, detail)
+              VALUES ('S-1', 'ES-S-1-1', 'ES', 'submit', 0, 202, 5, 'accepted', NULL);
+            """, in: store)
+    }
+
+    @Test(arguments: StoreBackend.allCases, corruptions)
+    func aCorruptedValueNamesTableRowColumnAndValue(_ backend: StoreBackend, _ c: Corruption) throws {
+        let store = try backend.newStore()
+        try populate(store, backend)
+        try c.read(store)  // reads before the corruption
+        try backend.execute(c.sql, in: store)
+        #expect {
+            try c.read(store)
+        } throws: { error in
+            guard let e = error as? UnreadableStoredValue else { return false }
+            return e.table == c.table && e.column == c.column && (c.key.isEmpty || e.key == c.key)
+                && "\(e)".contains("newer caas-gateway")
+        }
+    }
+}
+
 /// The crash ledger: deaths of files and orders, shared by every runner of a store.
 @Suite("Items set aside after a crash (SQLite and PostgreSQL)")
 struct SetAsideContractTests {

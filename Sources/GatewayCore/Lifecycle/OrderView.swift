@@ -3,7 +3,7 @@ import Foundation
 /// A fact that does not fit the order's lifecycle. It is kept, shown, and looked at again on every
 /// fold: once the missing sale arrives, for instance, the fact applies and the anomaly disappears.
 public struct Anomaly: Sendable, Hashable, Codable {
-    public enum Code: String, Sendable, Codable {
+    public enum Code: String, Sendable, Codable, CaseIterable {
         case unknownOrder = "unknown_order"
         case guardViolation = "guard_violation"
         case outOfOrder = "out_of_order"

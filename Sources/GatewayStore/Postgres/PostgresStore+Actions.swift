@@ -60,12 +60,6 @@ extension PostgresStore {
         try write { c in try Self.writeAction(c, a) }
     }
 
-    public func updateActions(_ actions: [ActionRecord]) throws {
-        try write { c in
-            for a in actions { try Self.writeAction(c, a) }
-        }
-    }
-
     static func writeAction(_ c: PGConnection, _ a: ActionRecord) throws {
         try c.query(
             """
@@ -107,15 +101,7 @@ extension PostgresStore {
         }
     }
 
-    static func action(_ r: PGRow) throws -> ActionRecord {
-        let key: String = r["key"]
-        let (kind, status) = try StoreRules.actionKindAndStatus(r["kind"], status: r["status"], key: key)
-        return ActionRecord(
-            key: key, orderRef: r["order_ref"], kind: kind, status: status, attempts: r["attempts"],
-            nextAttemptAt: date(r["next_attempt_at"]), leaseOwner: r["lease_owner"], leaseUntil: date(r["lease_until"]),
-            lastError: r["last_error"], outboxFile: r["outbox_file"], resultJSON: r["result_json"],
-            createdAt: date(r["created_at"])!, updatedAt: date(r["updated_at"])!)
-    }
+    static func action(_ r: PGRow) throws -> ActionRecord { try StoreRows.action(StoredRow(r, table: "actions", key: "key")) }
 
     public func makeDue(_ selector: ActionSelector, note: String, at: Date) throws -> [String] {
         var sql = "SELECT * FROM actions WHERE status = 'failed'"

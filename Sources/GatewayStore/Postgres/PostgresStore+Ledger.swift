@@ -18,17 +18,12 @@ extension PostgresStore {
         }
     }
 
-    static func ledgerEntry(_ r: PGRow) -> LedgerEntry {
-        let counts = (try? JSONDecoder().decode(IngestCounts.self, from: Data((r["counts_json"] as String).utf8))) ?? IngestCounts()
-        return LedgerEntry(
-            hash: r["hash"], feed: r["feed"], name: r["name"], status: FileStatus(rawValue: r["status"]) ?? .ingested,
-            counts: counts, reason: r["reason"], runID: r["run_id"], at: date(r["at"])!)
-    }
+    static func ledgerEntry(_ r: PGRow) throws -> LedgerEntry { try StoreRows.ledgerEntry(StoredRow(r, table: "files", key: "hash")) }
 
     public func requeueFile(hash: String, note: String, at: Date) throws -> LedgerEntry? {
         try write { c in
             guard let r = try c.query("SELECT * FROM files WHERE hash = ? FOR UPDATE", [hash]).rows.first else { return nil }
-            let before = Self.ledgerEntry(r)
+            let before = try Self.ledgerEntry(r)
             guard before.status != .requeued else { return before }
             let seq: Int64 = try c.query(
                 """
@@ -51,21 +46,6 @@ extension PostgresStore {
         }
     }
 
-    public func fileRequeues(hash: String) throws -> [FileRequeue] {
-        try autocommit { c in
-            try c.query(
-                """
-                SELECT q.*, (SELECT COUNT(*) FROM requeued_rejections x WHERE x.requeue_seq = q.seq) AS rejected
-                FROM file_requeues q WHERE hash = ? ORDER BY seq
-                """, [hash]
-            ).rows.map {
-                FileRequeue(
-                    hash: $0["hash"], name: $0["name"], statusBefore: $0["status_before"], reasonBefore: $0["reason_before"],
-                    note: $0["note"], at: Self.date($0["at"])!, rejectedBefore: $0["rejected"])
-            }
-        }
-    }
-
     public func recordSighting(_ s: FileSighting) throws {
         try autocommit { c in try Self.insertSighting(c, s) }
     }
@@ -80,10 +60,7 @@ extension PostgresStore {
         guard !runIDs.isEmpty else { return [] }
         return try autocommit { c in
             try c.query("SELECT * FROM file_sightings WHERE run_id IN (\(Self.marks(runIDs.count))) ORDER BY seq", runIDs).rows.map {
-                r in
-                FileSighting(
-                    runID: r["run_id"], hash: r["hash"], name: r["name"], feed: r["feed"],
-                    outcome: FileSighting.Outcome(rawValue: r["outcome"]) ?? .ingested, detail: r["detail"], at: Self.date(r["at"])!)
+                try StoreRows.sighting(StoredRow($0, table: "file_sightings", key: "seq"))
             }
         }
     }
@@ -153,9 +130,7 @@ extension PostgresStore {
         }
     }
 
-    static func rejection(_ r: PGRow) -> Rejection {
-        Rejection(record: r["record_no"], line: r["line"], field: r["field"], reason: r["reason"], recordRef: r["record_ref"])
-    }
+    static func rejection(_ r: PGRow) throws -> Rejection { try StoreRows.rejection(StoredRow(r, table: "rejections", key: "seq")) }
 
     public func fileProblems() throws -> [ProblemFile] {
         try autocommit { c in
@@ -168,7 +143,7 @@ extension PostgresStore {
                 return ProblemFile(
                     name: r["name"], feed: r["feed"], hash: hash, arrivedAt: Self.date(r["as_of"])!,
                     quarantineReason: StoreRules.problemReason(status: r["status"], reason: r["reason"]), rejected: r["rejected"],
-                    firstRejection: first.map(Self.rejection))
+                    firstRejection: try first.map(Self.rejection))
             }
         }
     }
@@ -226,17 +201,7 @@ extension PostgresStore {
         }
     }
 
-    static func fact(_ r: PGRow) throws -> Fact {
-        guard let kind = FactKind(rawValue: r["kind"]) else {
-            throw StoreError("fact \(r["id"] as String) has unknown kind \(r["kind"] as String)")
-        }
-        let prov = Provenance(
-            fileHash: r["file_hash"], fileName: r["file_name"], record: r["record_no"], line: r["line"],
-            mapping: r["mapping"], mappingVersion: r["mapping_version"], action: r["action"])
-        return Fact(
-            id: r["id"], orderRef: r["order_ref"], kind: kind, occurredAt: date(r["occurred_at"])!,
-            fields: try FactFieldsCodec.decode(r["fields"]), provenance: prov)
-    }
+    static func fact(_ r: PGRow) throws -> Fact { try StoreRows.fact(StoredRow(r, table: "facts", key: "id")) }
 
     public func appendFacts(_ facts: [Fact], runID: String) throws {
         try write { c in try Self.insertFacts(c, facts, runID: runID) }

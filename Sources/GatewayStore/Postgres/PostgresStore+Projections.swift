@@ -81,25 +81,20 @@ extension PostgresStore {
     public func anomalies() throws -> [StoredAnomaly] {
         try autocommit { c in
             try c.query("SELECT * FROM anomalies ORDER BY first_seen_at, order_ref, occurred_at").rows.map {
-                StoredAnomaly(
-                    orderRef: $0["order_ref"],
-                    anomaly: Anomaly(
-                        code: Anomaly.Code(rawValue: $0["code"]) ?? .outOfOrder, factID: $0["fact_id"],
-                        occurredAt: Self.date($0["occurred_at"])!, message: $0["message"]),
-                    firstSeenAt: Self.date($0["first_seen_at"])!)
+                try StoreRows.anomaly(StoredRow($0, table: "anomalies", key: "order_ref"))
             }
         }
     }
 
+    static func view(_ r: PGRow) throws -> OrderView { try StoreRows.view(StoredRow(r, table: "orders", key: "ref")) }
+
     public func projections() throws -> [OrderView] {
-        try autocommit { c in try c.query("SELECT view_json FROM orders ORDER BY ref").rows.map { try StoreRules.view($0["view_json"]) } }
+        try autocommit { c in try c.query("SELECT ref, view_json FROM orders ORDER BY ref").rows.map(Self.view) }
     }
 
     public func ordersForReview(asOf: Date) throws -> [OrderView] {
         try autocommit { c in
-            try c.query("SELECT view_json FROM orders WHERE flagged = 1 OR review_at <= ? ORDER BY ref", [Self.ms(asOf)]).rows.map {
-                try StoreRules.view($0["view_json"])
-            }
+            try c.query("SELECT ref, view_json FROM orders WHERE flagged = 1 OR review_at <= ? ORDER BY ref", [Self.ms(asOf)]).rows.map(Self.view)
         }
     }
 
@@ -190,7 +185,7 @@ extension PostgresStore {
         return try autocommit { c in
             var out: [String: OrderView] = [:]
             for row in try c.query("SELECT ref, view_json FROM orders WHERE ref = ANY(CAST(? AS ctext[]))", [refs]).rows {
-                out[row["ref"]] = try StoreRules.view(row["view_json"])
+                out[row["ref"]] = try Self.view(row)
             }
             return out
         }
@@ -198,7 +193,7 @@ extension PostgresStore {
 
     public func projection(ref: String) throws -> OrderView? {
         try autocommit { c in
-            try c.query("SELECT view_json FROM orders WHERE ref = ?", [ref]).rows.first.map { try StoreRules.view($0["view_json"]) }
+            try c.query("SELECT ref, view_json FROM orders WHERE ref = ?", [ref]).rows.first.map(Self.view)
         }
     }
 }

@@ -100,10 +100,7 @@ extension PostgresStore {
         guard !runIDs.isEmpty else { return [] }
         return try autocommit { c in
             try c.query("SELECT * FROM transfers WHERE run_id IN (\(Self.marks(runIDs.count))) ORDER BY seq", runIDs).rows.map {
-                TransferRecord(
-                    runID: $0["run_id"], direction: $0["direction"], endpoint: $0["endpoint"], name: $0["name"],
-                    outcome: TransferRecord.Outcome(rawValue: $0["outcome"]) ?? .failed, detail: $0["detail"], bytes: $0["bytes"],
-                    at: Self.date($0["at"])!)
+                try StoreRows.transfer(StoredRow($0, table: "transfers", key: "seq"))
             }
         }
     }
@@ -169,11 +166,7 @@ extension PostgresStore {
         }
     }
 
-    static func exception(_ r: PGRow) -> TrackedException {
-        TrackedException(
-            key: r["key"], rule: r["rule"], owner: r["owner"], subject: r["subject"], firstSeenAt: date(r["first_seen_at"])!,
-            firstSeenRun: r["first_seen_run"], resolvedAt: date(r["resolved_at"]), resolvedRun: r["resolved_run"])
-    }
+    static func exception(_ r: PGRow) throws -> TrackedException { try StoreRows.exception(StoredRow(r, table: "exceptions", key: "key")) }
 }
 
 // MARK: Registrations
@@ -213,12 +206,7 @@ extension PostgresStore {
             let rows =
                 try orderRef.map { try c.query("SELECT * FROM registration_attempts WHERE order_ref = ? ORDER BY seq", [$0]).rows }
                 ?? c.query("SELECT * FROM registration_attempts ORDER BY seq").rows
-            return rows.map {
-                RegistrationAttempt(
-                    orderRef: $0["order_ref"], submissionID: $0["submission_id"], country: $0["country"],
-                    kind: RegistrationAttempt.Kind(rawValue: $0["kind"]) ?? .submit, at: Self.date($0["at"])!,
-                    httpStatus: $0["http_status"], durationMillis: $0["duration_ms"], outcome: $0["outcome"], detail: $0["detail"])
-            }
+            return try rows.map { try StoreRows.registrationAttempt(StoredRow($0, table: "registration_attempts", key: "seq")) }
         }
     }
 
@@ -231,10 +219,7 @@ extension PostgresStore {
             ])
     }
 
-    static func registration(_ r: PGRow) -> RegistrationRecord {
-        RegistrationRecord(
-            orderRef: r["order_ref"], country: r["country"], generation: r["generation"], submissionID: r["submission_id"],
-            phase: RegistrationRecord.Phase(rawValue: r["phase"]) ?? .pending, plate: r["plate"], field: r["field"], reason: r["reason"],
-            acceptedAt: date(r["accepted_at"]), updatedAt: date(r["updated_at"])!)
+    static func registration(_ r: PGRow) throws -> RegistrationRecord {
+        try StoreRows.registration(StoredRow(r, table: "registrations", key: "order_ref"))
     }
 }

@@ -31,8 +31,14 @@ extension PostgresStore {
     }
 
     static func setAsideItem(_ r: PGRow) throws -> SetAsideItem {
-        try SetAsideSQL.item(
-            kind: r["kind"], key: r["key"], name: r["name"], stage: r["stage"], signal: r["signal"], deaths: r["deaths"],
-            runID: r["run_id"], at: r["at"], aside: r["set_aside"])
+        try StoreRows.setAsideItem(StoredRow(r, table: "set_aside", key: "key"))
+    }
+}
+
+/// A PostgreSQL row (every value in its text form) as the shared decoders read it (`StoreRows`).
+extension PGRow: StoredRowSource {
+    func cell(_ column: String) -> StoredCell {
+        guard let i = columns.indexes[column] else { return .absent }
+        return values[i].map(StoredCell.text) ?? .null
     }
 }

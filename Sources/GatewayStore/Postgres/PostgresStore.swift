@@ -133,18 +133,7 @@ public final class PostgresStore: GatewayStore, @unchecked Sendable {
         }
     }
 
-    public func lastRun() throws -> RunRecord? {
-        try autocommit { c in
-            try c.query("SELECT * FROM runs WHERE status NOT IN ('running', 'interrupted') ORDER BY started_at DESC, id DESC LIMIT 1")
-                .rows.first.map(Self.run)
-        }
-    }
-
-    static func run(_ r: PGRow) -> RunRecord {
-        RunRecord(
-            id: r["id"], command: r["command"], asOf: date(r["as_of"])!, startedAt: date(r["started_at"])!,
-            finishedAt: date(r["finished_at"]), status: r["status"], summaryJSON: r["summary_json"], runner: r["runner"])
-    }
+    static func run(_ r: PGRow) throws -> RunRecord { try StoreRows.run(StoredRow(r, table: "runs", key: "id")) }
 
     // MARK: Work one runner does at a time
 

@@ -62,12 +62,6 @@ extension SQLiteStore {
         try db.write { db in try Self.writeAction(db, a) }
     }
 
-    public func updateActions(_ actions: [ActionRecord]) throws {
-        try db.write { db in
-            for a in actions { try Self.writeAction(db, a) }
-        }
-    }
-
     static func writeAction(_ db: Database, _ a: ActionRecord) throws {
         try db.cachedStatement(
             sql: """
@@ -111,15 +105,7 @@ extension SQLiteStore {
         }
     }
 
-    static func action(_ r: Row) throws -> ActionRecord {
-        let key: String = r["key"]
-        let (kind, status) = try StoreRules.actionKindAndStatus(r["kind"], status: r["status"], key: key)
-        return ActionRecord(
-            key: key, orderRef: r["order_ref"], kind: kind, status: status, attempts: r["attempts"],
-            nextAttemptAt: date(r["next_attempt_at"]), leaseOwner: r["lease_owner"], leaseUntil: date(r["lease_until"]),
-            lastError: r["last_error"], outboxFile: r["outbox_file"], resultJSON: r["result_json"],
-            createdAt: date(r["created_at"])!, updatedAt: date(r["updated_at"])!)
-    }
+    static func action(_ r: Row) throws -> ActionRecord { try StoreRows.action(StoredRow(r, table: "actions", key: "key")) }
 
     public func makeDue(_ selector: ActionSelector, note: String, at: Date) throws -> [String] {
         try db.write { db in

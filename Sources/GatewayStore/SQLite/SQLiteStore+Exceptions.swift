@@ -59,11 +59,7 @@ extension SQLiteStore {
                 return ProblemFile(
                     name: r["name"], feed: r["feed"], hash: hash, arrivedAt: Self.date(r["as_of"])!,
                     quarantineReason: StoreRules.problemReason(status: r["status"], reason: r["reason"]), rejected: r["rejected"],
-                    firstRejection: first.map {
-                        Rejection(
-                            record: $0["record_no"], line: $0["line"], field: $0["field"], reason: $0["reason"], recordRef: $0["record_ref"]
-                        )
-                    })
+                    firstRejection: try first.map { try StoreRows.rejection(StoredRow($0, table: "rejections", key: "file_hash")) })
             }
         }
     }
@@ -100,9 +96,5 @@ extension SQLiteStore {
         }
     }
 
-    static func exception(_ r: Row) -> TrackedException {
-        TrackedException(
-            key: r["key"], rule: r["rule"], owner: r["owner"], subject: r["subject"], firstSeenAt: date(r["first_seen_at"])!,
-            firstSeenRun: r["first_seen_run"], resolvedAt: date(r["resolved_at"]), resolvedRun: r["resolved_run"])
-    }
+    static func exception(_ r: Row) throws -> TrackedException { try StoreRows.exception(StoredRow(r, table: "exceptions", key: "key")) }
 }

@@ -42,12 +42,7 @@ extension SQLiteStore {
                 try orderRef.map {
                     try Row.fetchAll(db, sql: "SELECT * FROM registration_attempts WHERE order_ref = ? ORDER BY seq", arguments: [$0])
                 } ?? Row.fetchAll(db, sql: "SELECT * FROM registration_attempts ORDER BY seq")
-            return rows.map {
-                RegistrationAttempt(
-                    orderRef: $0["order_ref"], submissionID: $0["submission_id"], country: $0["country"],
-                    kind: RegistrationAttempt.Kind(rawValue: $0["kind"]) ?? .submit, at: Self.date($0["at"])!,
-                    httpStatus: $0["http_status"], durationMillis: $0["duration_ms"], outcome: $0["outcome"], detail: $0["detail"])
-            }
+            return try rows.map { try StoreRows.registrationAttempt(StoredRow($0, table: "registration_attempts", key: "seq")) }
         }
     }
 
@@ -60,10 +55,7 @@ extension SQLiteStore {
             ])
     }
 
-    static func registration(_ r: Row) -> RegistrationRecord {
-        RegistrationRecord(
-            orderRef: r["order_ref"], country: r["country"], generation: r["generation"], submissionID: r["submission_id"],
-            phase: RegistrationRecord.Phase(rawValue: r["phase"]) ?? .pending, plate: r["plate"], field: r["field"], reason: r["reason"],
-            acceptedAt: date(r["accepted_at"]), updatedAt: date(r["updated_at"])!)
+    static func registration(_ r: Row) throws -> RegistrationRecord {
+        try StoreRows.registration(StoredRow(r, table: "registrations", key: "order_ref"))
     }
 }

@@ -34,8 +34,20 @@ extension SQLiteStore {
     }
 
     static func setAsideItem(_ r: Row) throws -> SetAsideItem {
-        try SetAsideSQL.item(
-            kind: r["kind"], key: r["key"], name: r["name"], stage: r["stage"], signal: r["signal"], deaths: r["deaths"],
-            runID: r["run_id"], at: r["at"], aside: r["set_aside"])
+        try StoreRows.setAsideItem(StoredRow(r, table: "set_aside", key: "key"))
+    }
+}
+
+/// A GRDB row as the shared decoders read it (`StoreRows`).
+extension Row: StoredRowSource {
+    func cell(_ column: String) -> StoredCell {
+        guard hasColumn(column) else { return .absent }
+        switch (self[column] as DatabaseValue).storage {
+        case .null: return .null
+        case .int64(let i): return .integer(i)
+        case .double(let d): return Int64(exactly: d).map(StoredCell.integer) ?? .text(String(d))
+        case .string(let s): return .text(s)
+        case .blob(let b): return .blob(b)
+        }
     }
 }

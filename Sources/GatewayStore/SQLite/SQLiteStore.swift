@@ -361,19 +361,7 @@ public final class SQLiteStore: GatewayStore {
         }
     }
 
-    public func lastRun() throws -> RunRecord? {
-        try db.read { db in
-            try Row.fetchOne(
-                db, sql: "SELECT * FROM runs WHERE status NOT IN ('running', 'interrupted') ORDER BY started_at DESC, id DESC LIMIT 1"
-            ).map(Self.run)
-        }
-    }
-
-    static func run(_ r: Row) -> RunRecord {
-        RunRecord(
-            id: r["id"], command: r["command"], asOf: date(r["as_of"])!, startedAt: date(r["started_at"])!,
-            finishedAt: date(r["finished_at"]), status: r["status"], summaryJSON: r["summary_json"], runner: r["runner"])
-    }
+    static func run(_ r: Row) throws -> RunRecord { try StoreRows.run(StoredRow(r, table: "runs", key: "id")) }
 
     // MARK: File ledger
 
@@ -391,21 +379,16 @@ public final class SQLiteStore: GatewayStore {
                 db,
                 sql: byHash ? "SELECT * FROM files WHERE hash LIKE ? || '%' ORDER BY at" : "SELECT * FROM files WHERE name = ? ORDER BY at",
                 arguments: [byHash ? hex : nameOrHash])
-            return rows.map(Self.ledgerEntry)
+            return try rows.map(Self.ledgerEntry)
         }
     }
 
-    static func ledgerEntry(_ r: Row) -> LedgerEntry {
-        let counts = (try? JSONDecoder().decode(IngestCounts.self, from: Data((r["counts_json"] as String).utf8))) ?? IngestCounts()
-        return LedgerEntry(
-            hash: r["hash"], feed: r["feed"], name: r["name"], status: FileStatus(rawValue: r["status"]) ?? .ingested,
-            counts: counts, reason: r["reason"], runID: r["run_id"], at: Self.date(r["at"])!)
-    }
+    static func ledgerEntry(_ r: Row) throws -> LedgerEntry { try StoreRows.ledgerEntry(StoredRow(r, table: "files", key: "hash")) }
 
     public func requeueFile(hash: String, note: String, at: Date) throws -> LedgerEntry? {
         try db.write { db in
             guard let r = try Row.fetchOne(db, sql: "SELECT * FROM files WHERE hash = ?", arguments: [hash]) else { return nil }
-            let before = Self.ledgerEntry(r)
+            let before = try Self.ledgerEntry(r)
             // Asked again after a crash between the store and the move: already done here.
             guard before.status != .requeued else { return before }
             try db.execute(
@@ -429,18 +412,6 @@ public final class SQLiteStore: GatewayStore {
         }
     }
 
-    public func fileRequeues(hash: String) throws -> [FileRequeue] {
-        try db.read { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM file_requeues WHERE hash = ? ORDER BY seq", arguments: [hash]).map {
-                FileRequeue(
-                    hash: $0["hash"], name: $0["name"], statusBefore: $0["status_before"], reasonBefore: $0["reason_before"],
-                    note: $0["note"], at: Self.date($0["at"])!,
-                    rejectedBefore: try Int.fetchOne(
-                        db, sql: "SELECT COUNT(*) FROM requeued_rejections WHERE requeue_seq = ?", arguments: [$0["seq"] as Int64]) ?? 0)
-            }
-        }
-    }
-
     public func recordSighting(_ s: FileSighting) throws {
         try db.write { db in try Self.insertSighting(db, s) }
     }
@@ -458,11 +429,7 @@ public final class SQLiteStore: GatewayStore {
             return try Row.fetchAll(
                 db, sql: "SELECT * FROM file_sightings WHERE run_id IN (\(marks)) ORDER BY seq",
                 arguments: StatementArguments(runIDs)
-            ).map { r in
-                FileSighting(
-                    runID: r["run_id"], hash: r["hash"], name: r["name"], feed: r["feed"],
-                    outcome: FileSighting.Outcome(rawValue: r["outcome"]) ?? .ingested, detail: r["detail"], at: Self.date(r["at"])!)
-            }
+            ).map { try StoreRows.sighting(StoredRow($0, table: "file_sightings", key: "seq")) }
         }
     }
 
@@ -543,7 +510,7 @@ public final class SQLiteStore: GatewayStore {
     public func rejections(fileHash: String) throws -> [Rejection] {
         try db.read { db in
             try Row.fetchAll(db, sql: "SELECT * FROM rejections WHERE file_hash = ? ORDER BY record_no, rowid", arguments: [fileHash]).map {
-                Rejection(record: $0["record_no"], line: $0["line"], field: $0["field"], reason: $0["reason"], recordRef: $0["record_ref"])
+                try StoreRows.rejection(StoredRow($0, table: "rejections", key: "file_hash"))
             }
         }
     }
@@ -587,17 +554,7 @@ public final class SQLiteStore: GatewayStore {
         }
     }
 
-    static func fact(_ r: Row) throws -> Fact {
-        guard let kind = FactKind(rawValue: r["kind"]) else {
-            throw StoreError("fact \(r["id"] as String) has unknown kind \(r["kind"] as String)")
-        }
-        let prov = Provenance(
-            fileHash: r["file_hash"], fileName: r["file_name"], record: r["record_no"], line: r["line"],
-            mapping: r["mapping"], mappingVersion: r["mapping_version"], action: r["action"])
-        return Fact(
-            id: r["id"], orderRef: r["order_ref"], kind: kind, occurredAt: date(r["occurred_at"])!,
-            fields: try FactFieldsCodec.decode(r["fields"]), provenance: prov)
-    }
+    static func fact(_ r: Row) throws -> Fact { try StoreRows.fact(StoredRow(r, table: "facts", key: "id")) }
 
     public func appendFacts(_ facts: [Fact], runID: String) throws {
         try db.write { db in
@@ -690,29 +647,24 @@ public final class SQLiteStore: GatewayStore {
     public func anomalies() throws -> [StoredAnomaly] {
         try db.read { db in
             try Row.fetchAll(db, sql: "SELECT * FROM anomalies ORDER BY first_seen_at, order_ref, occurred_at").map {
-                StoredAnomaly(
-                    orderRef: $0["order_ref"],
-                    anomaly: Anomaly(
-                        code: Anomaly.Code(rawValue: $0["code"]) ?? .outOfOrder, factID: $0["fact_id"],
-                        occurredAt: Self.date($0["occurred_at"])!, message: $0["message"]),
-                    firstSeenAt: Self.date($0["first_seen_at"])!)
+                try StoreRows.anomaly(StoredRow($0, table: "anomalies", key: "order_ref"))
             }
         }
     }
 
-    static func view(_ json: String) throws -> OrderView { try StoreRules.view(json) }
+    static func view(_ r: Row) throws -> OrderView { try StoreRows.view(StoredRow(r, table: "orders", key: "ref")) }
 
     public func projections() throws -> [OrderView] {
-        try db.read { db in try String.fetchAll(db, sql: "SELECT view_json FROM orders ORDER BY ref").map(Self.view) }
+        try db.read { db in try Row.fetchAll(db, sql: "SELECT ref, view_json FROM orders ORDER BY ref").map(Self.view) }
     }
 
     public func ordersForReview(asOf: Date) throws -> [OrderView] {
         try db.read { db in
-            try String.fetchAll(
+            try Row.fetchAll(
                 db,
                 // Each condition through its own index: with OR, SQLite scans every order's row.
                 sql: """
-                    SELECT view_json FROM orders WHERE ref IN (
+                    SELECT ref, view_json FROM orders WHERE ref IN (
                       SELECT ref FROM orders WHERE flagged = 1 UNION SELECT ref FROM orders WHERE review_at <= ?) ORDER BY ref
                     """, arguments: [Self.ms(asOf)]
             ).map(Self.view)
@@ -794,15 +746,15 @@ public final class SQLiteStore: GatewayStore {
     public func projections(refs: [String]) throws -> [String: OrderView] {
         guard !refs.isEmpty else { return [:] }
         return try db.read { db in
-            let stmt = try db.cachedStatement(sql: "SELECT view_json FROM orders WHERE ref = ?")
+            let stmt = try db.cachedStatement(sql: "SELECT ref, view_json FROM orders WHERE ref = ?")
             var out: [String: OrderView] = [:]
-            for ref in Set(refs) { out[ref] = try String.fetchOne(stmt, arguments: [ref]).map(Self.view) }
+            for ref in Set(refs) { out[ref] = try Row.fetchOne(stmt, arguments: [ref]).map(Self.view) }
             return out
         }
     }
 
     public func projection(ref: String) throws -> OrderView? {
-        try db.read { db in try String.fetchOne(db, sql: "SELECT view_json FROM orders WHERE ref = ?", arguments: [ref]).map(Self.view) }
+        try db.read { db in try Row.fetchOne(db, sql: "SELECT ref, view_json FROM orders WHERE ref = ?", arguments: [ref]).map(Self.view) }
     }
 
     // MARK: Transfers
@@ -890,12 +842,7 @@ public final class SQLiteStore: GatewayStore {
             let marks = Array(repeating: "?", count: runIDs.count).joined(separator: ",")
             return try Row.fetchAll(
                 db, sql: "SELECT * FROM transfers WHERE run_id IN (\(marks)) ORDER BY seq", arguments: StatementArguments(runIDs)
-            ).map {
-                TransferRecord(
-                    runID: $0["run_id"], direction: $0["direction"], endpoint: $0["endpoint"], name: $0["name"],
-                    outcome: TransferRecord.Outcome(rawValue: $0["outcome"]) ?? .failed, detail: $0["detail"], bytes: $0["bytes"],
-                    at: Self.date($0["at"])!)
-            }
+            ).map { try StoreRows.transfer(StoredRow($0, table: "transfers", key: "seq")) }
         }
     }
 
