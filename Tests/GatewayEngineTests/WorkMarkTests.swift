@@ -29,6 +29,30 @@ struct WorkMarkTests {
         #expect(WorkMark.left(at: path) == nil, "an error is not a death: the mark is emptied on the way out")
     }
 
+    @Test func aRecordLongerThanTheSlotIsWrittenWholeAndTheNextShortOneCutsItOff() throws {
+        let path = Fixtures.tempDir() + "/working-on"
+        let mark = try WorkMark(path: path, runID: "r1", logger: logger)
+        let long = "S-" + String(repeating: "7", count: 5_000)
+        mark.set(.order, key: long, name: long, stage: "fold")
+        #expect(WorkMark.left(at: path)?.key == long)
+        mark.set(.order, key: "S-1", name: "S-1", stage: "fold")
+        #expect(WorkMark.left(at: path)?.key == "S-1")
+        #expect(try FileManager.default.attributesOfItem(atPath: path)[.size] as? Int == 4096, "one slot, nothing of the long record after it")
+    }
+
+    @Test func aNewRunStartsFromAnEmptyMark() throws {
+        let path = Fixtures.tempDir() + "/working-on"
+        // What a process that died of a signal left: its record and the signal after the slot.
+        let record = "caas-working-on\torder\tS-1\tS-1\tfold\tr0\n"
+        let dead = record + String(repeating: " ", count: 4096 - record.utf8.count - 1) + "\nsignal 4\n"
+        try Data(dead.utf8).write(to: URL(fileURLWithPath: path))
+        #expect(WorkMark.left(at: path)?.signal == 4)
+        let mark = try WorkMark(path: path, runID: "r1", logger: logger)
+        #expect(WorkMark.left(at: path) == nil)
+        mark.set(.order, key: "S-2", name: "S-2", stage: "fold")
+        #expect(WorkMark.left(at: path)?.signal == nil, "the dead run's signal does not sign this run's item")
+    }
+
     @Test func readsTheSignalAndIgnoresWhatIsNotAMark() throws {
         let dir = Fixtures.tempDir()
         func left(_ text: String) throws -> WorkMark.Left? {
