@@ -165,6 +165,8 @@ public final class Gateway {
     /// Registration mappings by country.
     public let registrationMappings: [String: RegistrationMapping]
     let store: any GatewayStore
+    /// Single runner or shared store: how work is shared, decided once.
+    let topology: Topology
     let logger: Logger
     /// Held by every command that writes; `nil` for the read-only ones, which never wait for a run.
     let lock: RunLock?
@@ -216,17 +218,8 @@ public final class Gateway {
         if let first = registration.errors.first { throw first }
         registrationMappings = registration.mappings
         actionPerformers = ActionRegistry.performers(config: config, registrationMappings: registration.mappings, sleep: sleep)
-        if let pg = config.postgres {
-            // Queries neither migrate nor wait: a store a newer runner migrated is refused, not changed.
-            store = try PostgresStore(url: pg.url, password: try pg.password?.resolve(), migrate: access == .write)
-            return
-        }
-        switch access {
-        case .write: store = try SQLiteStore(path: config.storePath)
-        // Nothing has run here yet: the answer is an empty one, not an error.
-        case .read where !FileManager.default.fileExists(atPath: config.storePath): store = try SQLiteStore(path: ":memory:")
-        case .read: store = try SQLiteStore(readOnlyAt: config.storePath)
-        }
+        topology = try Topology.open(config, access: access)
+        store = topology.store
     }
 
     public var storeForQueries: any GatewayStore { store }
@@ -391,9 +384,7 @@ public final class Gateway {
         var stage = FoldStage(
             store: store, policies: config.policies, logger: ctx.logger, expedientes: ExpedienteWriter(dir: config.expedientesDir),
             due: { [performers] view in performers.flatMap { $0.due(in: view) } }, rules: config.reconciliation)
-        // Runners sharing a store each hold the batch they fold while they act on it: smaller
-        // batches let the others take the next ones instead of waiting for one runner's 500.
-        if config.postgres != nil { stage.batchSize = Self.sharedFoldBatch }
+        stage.batchSize = topology.foldBatch
         stage.mark = ctx.mark
         stage.setAside = Set(try store.setAsideItems().filter { $0.kind == .order }.map(\.key))
         let result = try stage.fold(asOf: ctx.asOf, committed: committed)
@@ -420,10 +411,7 @@ public final class Gateway {
                 .map(\.key).sorted()
             return
         }
-        // A runner sharing the store claims a few actions at a time and comes back for more, so
-        // that a backlog is spread over every runner instead of leased whole to the first.
-        let shared = config.postgres != nil
-        let claim = shared ? min(actionBatch, Self.sharedClaim) : actionBatch
+        let claim = topology.claim(actionBatch)
         let driver = ActionDriver(store: store, crashPoint: crashPoint, batch: claim)
         // Each step has its own number: outbox files are named after it.
         var step = 0
@@ -432,9 +420,8 @@ public final class Gateway {
             var outcomes: [(DriverOutcome, WritableKeyPath<RunSummary, [String]>?)] = []
             func act(_ orders: FoldedBatch?) throws {
                 for performer in performers {
-                    // From a shared store, a full claim may have left more behind: claim again
-                    // until one is not full. (Alone, a pass claims its whole batch at once.)
-                    for _ in 0..<(shared ? Self.maxClaimsPerPass : 1) {
+                    // A full claim may have left more behind (topology.claimsPerPass).
+                    for _ in 0..<topology.claimsPerPass {
                         step += 1
                         let o = try driver.pass(performer, run: ctx, number: step, orders: orders)
                         outcomes.append((o, performer.summaryFiles))
@@ -454,13 +441,13 @@ public final class Gateway {
         try fold(ctx, &s)
     }
 
+    /// Why the fold and act alternate: an action's outcome is a fact (credentials issued, a
+    /// factory order placed) that folds into a state where the next action is due, and a run
+    /// should carry an order as far as the partners let it. The longest chain in the lifecycle is
+    /// a handful of actions (credentials, welcome, factory order, registration, notices), so a run
+    /// ends in a few passes, when one settles nothing; 100 only bounds a performer that would
+    /// settle something on every pass, which is a bug, not a backlog.
     static let maxPasses = 100
-    /// Actions a runner claims at a time from a shared store.
-    static let sharedClaim = 100
-    /// Orders a runner folds (and holds while it acts on them) at a time with a shared store.
-    static let sharedFoldBatch = 50
-    /// Claims of one kind in one pass, at most: a bound, not a number reached in practice.
-    static let maxClaimsPerPass = 10_000
 
     /// A dry run writes the report of what is, but does not remember its exceptions: the next
     /// real run still says what is new.
@@ -515,7 +502,7 @@ extension Gateway {
     /// must be empty, and counts every table on both sides. This workspace's run lock is held, so
     /// no run of it writes the SQLite store meanwhile.
     public func copyStore(fromSQLite path: String, progress: (String, Int) -> Void = { _, _ in }) throws -> [StoreCopy.TableCount] {
-        guard let target = store as? PostgresStore else {
+        guard let target = topology.shared else {
             throw StoreConfigError(
                 "the configuration's store is not PostgreSQL: add store: {postgres: {url: …, password: {env: …}}} to it first, then copy")
         }
