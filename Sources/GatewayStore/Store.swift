@@ -188,6 +188,17 @@ public protocol CustomerStore: Sendable {
     func credential(customerID: String) throws -> CredentialRecord?
 }
 
+/// `commitActions` wrote nothing: the customer already has credentials issued for another of
+/// their orders, by another runner since this one looked. The action is to be prepared again,
+/// and will find a returning customer.
+public struct CustomerWelcomedElsewhere: Error, CustomStringConvertible, Sendable {
+    public let customerID: String
+    public let orderRef: String
+    public var description: String {
+        "customer \(customerID) was welcomed for another order while \(orderRef)'s credentials were being issued"
+    }
+}
+
 /// What one step of an action pass writes together (`GatewayStore.commitActions`).
 public struct ActionCommit: Sendable {
     public var actions: [ActionRecord] = []

@@ -2,11 +2,14 @@
 /// then written once, and a column added in one store's migration cannot be missed in the
 /// other's writes.
 enum StoreSQL {
-    /// A customer's activation credential, a fresh one replacing the last.
+    /// A customer's activation credential, a fresh one replacing the last one issued for the same
+    /// order (a welcome an interrupted run never sent). One issued for another order is left as it
+    /// is, and no row changes: another runner welcomed this customer first (`CustomerWelcomedElsewhere`).
     static let credentialsUpsert = """
         INSERT INTO credentials(customer_id, token_hash, expires_at, issued_at, order_ref) VALUES (?, ?, ?, ?, ?)
         ON CONFLICT(customer_id) DO UPDATE SET token_hash = excluded.token_hash, expires_at = excluded.expires_at,
           issued_at = excluded.issued_at, order_ref = excluded.order_ref
+        WHERE credentials.order_ref = excluded.order_ref
         """
 
     /// Quarantined files not resent since (a name later taken in whole is dealt with: the

@@ -241,6 +241,31 @@ struct MultiRunnerTests {
         #expect(cluster.outboxKeys().count == alone.outboxKeys().count)
     }
 
+    /// Issue 26: in one of three replays of a backlog of every feed, four runners' outboxes held
+    /// another set of notification keys than one runner's. The same backlog, replayed three
+    /// times, must give one runner's set each time, none doubled.
+    @Test func fourRunnersWriteTheSameLinesAsOneEveryTime() throws {
+        let env = ProcessInfo.processInfo.environment
+        let orders = Int(env["CAAS_LINES_ORDERS"] ?? "") ?? 200, files = orders / 10
+        let minutes = ["00", "10", "20"]
+        let alone = try Cluster(runners: 1, orders: orders, files: files, fullyPaid: true, postgres: false, "alone-lines")
+        for minute in minutes { _ = alone.runAll(asOf: "2026-10-04T23:\(minute):00Z") }
+        let want = alone.outboxKeys()
+        #expect(want.count > 2 * orders, "welcomes, credentials and notices for every order: \(want.count)")
+        for round in 1...3 {
+            let cluster = try Cluster(runners: 4, orders: orders, files: files, fullyPaid: true, "lines-round\(round)")
+            try cluster.factoryFaults("{\"delay\": \(env["CAAS_LINES_DELAY"] ?? "0.01")}")
+            for minute in minutes {
+                let codes = cluster.runAll(asOf: "2026-10-04T23:\(minute):00Z")
+                #expect(codes.allSatisfy { $0 == 0 || $0 == 2 }, "round \(round): \(codes)")
+            }
+            let got = cluster.outboxKeys()
+            #expect(got.values.allSatisfy { $0 == 1 }, "round \(round), doubled: \(got.filter { $0.value > 1 }.keys.sorted())")
+            let missing = Set(want.keys).subtracting(got.keys).sorted(), extra = Set(got.keys).subtracting(want.keys).sorted()
+            #expect(missing.isEmpty && extra.isEmpty, "round \(round): missing \(missing), extra \(extra)")
+        }
+    }
+
     @Test func aRunnerKilledWhileHoldingLeasesIsTakenOverOnceTheyExpire() throws {
         let orders = 12
         let cluster = try Cluster(runners: 2, orders: orders, files: 2)

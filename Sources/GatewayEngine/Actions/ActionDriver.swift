@@ -206,7 +206,24 @@ struct ActionDriver {
                 jobs.append((ActionItem(action: a, view: item.view, facts: item.facts), work))
             }
         }
-        try store.commitActions(inFlight, runID: run.runID)
+        try crashPoint.reach("\(performer.kind.rawValue).prepared")
+        do { try store.commitActions(inFlight, runID: run.runID) } catch let taken as CustomerWelcomedElsewhere {
+            // Another runner sharing the store welcomed this customer for another order since
+            // this pass looked, so this pass's welcome would be a second one, whose token
+            // replaces the first. Nothing of the step was written: its actions are released and
+            // prepared again, and find a returning customer.
+            run.logger.notice(
+                "a customer was welcomed by another runner meanwhile: the step is prepared again",
+                metadata: ["order.ref": "\(taken.orderRef)", "actions": "\(claimed.count)"])
+            var release = ActionCommit()
+            for var a in claimed {
+                a.leaseOwner = nil
+                a.leaseUntil = nil
+                release.actions.append(a)
+            }
+            try store.commitActions(release, runID: run.runID)
+            return DriverOutcome(claimed: claimed.count, retrying: claimed.count)
+        }
         guard !jobs.isEmpty else { return outcome.with(pass.report) }
         try crashPoint.reach("\(performer.kind.rawValue).inFlight")
 

@@ -160,12 +160,13 @@ extension PostgresStore {
                     "INSERT INTO customers(customer_id, username, created_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
                     [item.customer.customerID, item.customer.username, Self.ms(item.customer.createdAt)])
                 if let credential = item.credential {
-                    try c.query(
+                    let written = try c.query(
                         StoreSQL.credentialsUpsert,
                         [
                             credential.customerID, credential.tokenHash, Self.ms(credential.expiresAt), Self.ms(credential.issuedAt),
                             credential.orderRef,
                         ])
+                    guard written.affected == 1 else { throw CustomerWelcomedElsewhere(customerID: credential.customerID, orderRef: credential.orderRef) }
                 }
             }
             try Self.insertAttempts(c, commit.registrationAttempts)

@@ -173,6 +173,7 @@ extension SQLiteStore {
                             credential.customerID, credential.tokenHash, Self.ms(credential.expiresAt), Self.ms(credential.issuedAt),
                             credential.orderRef,
                         ])
+                    guard db.changesCount == 1 else { throw CustomerWelcomedElsewhere(customerID: credential.customerID, orderRef: credential.orderRef) }
                 }
             }
             try Self.insertAttempts(db, c.registrationAttempts)
