@@ -101,3 +101,13 @@ public struct RegistrationAttempt: Sendable, Equatable {
             durationMillis: 0, outcome: outcome, detail: detail)
     }
 }
+
+/// Registration submissions and their ledger of attempts.
+public protocol RegistrationStore: Sendable {
+    func registration(orderRef: String) throws -> RegistrationRecord?
+    func registrations() throws -> [RegistrationRecord]
+    /// Registrations not registered yet: what the report and its rules look at.
+    func unfinishedRegistrations() throws -> [RegistrationRecord]
+    /// The ledger, oldest first; one order's when `orderRef` is given.
+    func registrationAttempts(orderRef: String?) throws -> [RegistrationAttempt]
+}

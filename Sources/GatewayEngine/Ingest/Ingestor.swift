@@ -21,7 +21,8 @@ public struct FileOutcome: Sendable, Codable, Equatable {
 struct Ingestor {
     static let rejectionsShown = 10
     let config: GatewayConfig
-    let store: any GatewayStore
+    /// The file ledger is all the ingest touches.
+    let store: any FactLedger
     let recogniser: Recogniser
     let logger: Logger
     let crashPoint: CrashPoint

@@ -9,7 +9,7 @@ import Logging
 /// transactional outbox): a crash leaves either all of it or none, and none means the orders are
 /// still marked and fold again.
 struct FoldStage {
-    let store: any GatewayStore
+    let store: any FactLedger & ProjectionStore
     let policies: Policies
     let logger: Logger
     /// Rewrites the expediente of each folded order. Written before the batch commits: a crash in

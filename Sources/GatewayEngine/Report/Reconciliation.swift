@@ -382,7 +382,7 @@ public enum Reconciliation {
     /// was resolved since. An exception is at least as old as its first sighting. Dismissed keys
     /// stay closed. `persist` false (a dry run) reads but remembers nothing.
     static func track(
-        _ found: [ReconciliationException], store: any GatewayStore, runID: String, at: Date, persist: Bool
+        _ found: [ReconciliationException], store: any RunLog, runID: String, at: Date, persist: Bool
     ) throws -> (open: [ReconciliationException], resolved: [TrackedException]) {
         let before = Dictionary(try store.openExceptions().map { ($0.key, $0) }, uniquingKeysWith: { a, _ in a })
         let dismissed = try store.dismissedExceptionKeys()

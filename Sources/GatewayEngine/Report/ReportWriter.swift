@@ -37,7 +37,7 @@ enum ReportWriter {
         return html
     }
 
-    static func writeOrders(to path: String, store: any GatewayStore, csv: CSVText = CSVText(), mode: mode_t = 0o644) throws {
+    static func writeOrders(to path: String, store: any ProjectionStore, csv: CSVText = CSVText(), mode: mode_t = 0o644) throws {
         try AtomicFile.stream(to: path, mode: mode) { write in
             try write(Data(csv.render([ordersHeader]).utf8))
             var batch: [[String]] = []

@@ -25,7 +25,7 @@ enum CrashIsolation {
 
     /// Records the death the previous process left in its mark, if any, and says what became of the item.
     @discardableResult
-    static func recordDeath(leftAt path: String, store: any GatewayStore, ctx: RunContext) throws -> SetAsideItem? {
+    static func recordDeath(leftAt path: String, store: any CrashLedger, ctx: RunContext) throws -> SetAsideItem? {
         guard let left = WorkMark.left(at: path) else { return nil }
         let item = judge(left, known: try store.itemDeaths(kind: left.kind, key: left.key), at: ctx.asOf)
         try store.recordItemDeath(item)

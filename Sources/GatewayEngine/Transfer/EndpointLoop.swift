@@ -5,7 +5,7 @@ import Logging
 /// Runs `body` for each SFTP endpoint in turn. A failure is logged, recorded as a failed transfer
 /// for the report, and returned; the next endpoint goes on regardless. Only a crash point unwinds.
 func eachEndpoint<Endpoint>(
-    _ endpoints: [Endpoint], name: (Endpoint) -> String, direction: String, store: any GatewayStore, logger: Logger, runID: String,
+    _ endpoints: [Endpoint], name: (Endpoint) -> String, direction: String, store: any TransferLedger, logger: Logger, runID: String,
     now: Date, secrets: SecretMask, _ body: (Endpoint) throws -> Void
 ) throws -> [String: String] {
     var failed: [String: String] = [:]

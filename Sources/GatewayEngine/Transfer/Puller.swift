@@ -13,7 +13,7 @@ public typealias TransferProgress = @Sendable (_ name: String, _ done: Int64, _ 
 /// then is the remote after-action done. One source failing does not stop the others.
 struct Puller {
     let config: GatewayConfig
-    let store: any GatewayStore
+    let store: any TransferLedger
     let mappings: [FeedMapping]
     let logger: Logger
     let progress: TransferProgress?

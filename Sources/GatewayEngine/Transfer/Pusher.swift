@@ -9,7 +9,7 @@ import Logging
 /// the destination's policy when the name is taken.
 struct Pusher {
     let config: GatewayConfig
-    let store: any GatewayStore
+    let store: any TransferLedger
     let logger: Logger
     let progress: TransferProgress?
     let connect: (SFTPServerConfig, String) throws -> SFTPClient
