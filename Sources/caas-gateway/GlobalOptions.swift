@@ -41,7 +41,8 @@ struct GlobalOptions: ParsableArguments {
         return Timestamp.parseISO(text)
     }
 
-    var asOfDate: Date { asOf.flatMap(Self.parseAsOf) ?? Date() }
+    /// The run's business time: --as-of, or, under cron, the real time at the start.
+    var asOfDate: Date { asOf.flatMap(Self.parseAsOf) ?? WallClock.now() }
 
     func makeLogger() -> Logger {
         let level = Logger.Level(rawValue: logLevel) ?? .warning
