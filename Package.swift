@@ -82,11 +82,14 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        // Durable file writes (temporary name, fsync, rename, directory fsync), for the run and
+        // the webhook receiver alike.
+        .target(name: "GatewayFiles", swiftSettings: strict),
         // The run: discover, ingest, fold, decide, act, reconcile, report.
         .target(
             name: "GatewayEngine",
             dependencies: [
-                "GatewayCore", "GatewayFormats", "GatewayStore", "GatewayTransport", "CCrashMark",
+                "GatewayCore", "GatewayFormats", "GatewayStore", "GatewayTransport", "GatewayFiles", "CCrashMark",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 "Yams",
@@ -98,7 +101,7 @@ let package = Package(
         .target(
             name: "GatewayReceiver",
             dependencies: [
-                "GatewayEngine", "GatewayCore",
+                "GatewayCore", "GatewayFiles",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTLS", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
@@ -158,11 +161,18 @@ let package = Package(
         .testTarget(
             name: "GatewayEngineTests",
             dependencies: [
-                "GatewayEngine", "GatewayStore", "GatewayFormats", "GatewayCore", "GatewayTestSupport",
+                "GatewayEngine", "GatewayStore", "GatewayFormats", "GatewayCore", "GatewayFiles", "GatewayTestSupport",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
         // Runs the built executable as cron would: exit codes, silence, messages.
+        .testTarget(
+            name: "GatewayReceiverTests",
+            dependencies: [
+                "GatewayReceiver", "GatewayTransport", "GatewayTestSupport",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+            ]),
         .testTarget(
             name: "CaasGatewayCLITests",
             dependencies: [

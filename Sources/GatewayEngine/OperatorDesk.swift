@@ -1,5 +1,6 @@
 import Foundation
 import GatewayCore
+import GatewayFiles
 import GatewayStore
 
 /// What an operator does to recover: send a file through the inbox again after fixing its

@@ -1,7 +1,7 @@
 import Crypto
 import Foundation
 import GatewayCore
-import GatewayEngine
+import GatewayFiles
 import HTTPTypes
 import Hummingbird
 import HummingbirdCore
@@ -13,23 +13,54 @@ import NIOSSL
 /// writes it into `inbox/<feed>/` before answering 2xx. It never touches the store and never
 /// takes the run lock: the next run ingests what it wrote like any other partner file.
 public struct Receiver: Sendable {
-    public let config: WebhooksConfig
+    /// All the receiver needs, and nothing of the run: it depends on the webhook inbox and the
+    /// files it writes, not on the engine (the command line builds this from the configuration).
+    public struct Settings: Sendable {
+        public var host: String
+        public var port: Int
+        public var maxBodyBytes: Int
+        /// How far a delivery's timestamp may be from the receiver's clock.
+        public var tolerance: TimeInterval
+        /// PEM files; plain HTTP without.
+        public var tls: (certificate: String, key: String)?
+        /// Each endpoint's path, feed and secrets (`whsec_…`, several while a secret rotates).
+        public var endpoints: [(path: String, feed: String, secrets: [String])]
+        public var inbox: String
+        /// Where the ids already written are remembered.
+        public var webhooksDir: String
+        public var metricsPath: String
+
+        public init(
+            host: String, port: Int, maxBodyBytes: Int, tolerance: TimeInterval, tls: (certificate: String, key: String)?,
+            endpoints: [(path: String, feed: String, secrets: [String])], inbox: String, webhooksDir: String, metricsPath: String
+        ) {
+            self.host = host
+            self.port = port
+            self.maxBodyBytes = maxBodyBytes
+            self.tolerance = tolerance
+            self.tls = tls
+            self.endpoints = endpoints
+            self.inbox = inbox
+            self.webhooksDir = webhooksDir
+            self.metricsPath = metricsPath
+        }
+    }
+
+    public let settings: Settings
     let inbox: WebhookInbox
     /// Each endpoint's feed and secret keys (raw bytes: several while a secret rotates).
     let endpoints: [String: (feed: String, keys: [Data])]
     let counters: Counters
-    let metricsPath: String
     let logger: Logger
+    /// The receiver's time, for the timestamp window and the files' names (the wall clock).
     let clock: @Sendable () -> Date
 
-    /// Resolves every endpoint's secrets now, so a missing one stops the start, not a delivery.
-    public init(gateway: GatewayConfig, logger: Logger, clock: @escaping @Sendable () -> Date = { WallClock.now() }) throws {
-        guard let config = gateway.webhooks else { throw ReceiverError("no webhooks: section in the configuration") }
-        self.config = config
+    /// Checks every endpoint's secret now, so a bad one stops the start, not a delivery.
+    public init(_ settings: Settings, logger: Logger, clock: @escaping @Sendable () -> Date) throws {
+        self.settings = settings
         var endpoints: [String: (String, [Data])] = [:]
-        for e in config.endpoints {
-            let keys = try e.secrets.map { ref -> Data in
-                let value = try ref.resolve()
+        for e in settings.endpoints {
+            let keys = try e.secrets.map { value -> Data in
                 guard let key = StandardWebhooks.key(value) else {
                     throw ReceiverError("the secret of \(e.path) is not a whsec_<base64> key")
                 }
@@ -38,12 +69,13 @@ public struct Receiver: Sendable {
             endpoints[e.path] = (e.feed, keys)
         }
         self.endpoints = endpoints
-        inbox = WebhookInbox(inbox: gateway.inbox, webhooksDir: gateway.webhooksDir)
+        inbox = WebhookInbox(inbox: settings.inbox, webhooksDir: settings.webhooksDir)
         counters = Counters()
-        metricsPath = (gateway.varDir as NSString).appendingPathComponent("metrics/caas_gateway_receiver.prom")
         self.logger = logger
         self.clock = clock
     }
+
+    var metricsPath: String { settings.metricsPath }
 
     /// What a delivery became, as the answer's status says it.
     enum Verdict: String, CaseIterable {
@@ -51,7 +83,8 @@ public struct Receiver: Sendable {
         case unknownPath = "unknown_path"
     }
 
-    public func application() throws -> some ApplicationProtocol {
+    /// The HTTP server. `onRunning` hears the port it listens on (a test asks for port 0).
+    public func application(onRunning: @escaping @Sendable (Int) async -> Void = { _ in }) throws -> some ApplicationProtocol {
         let router = Router()
         router.get("/healthz") { _, _ -> String in "ok\n" }
         for path in endpoints.keys {
@@ -60,14 +93,15 @@ public struct Receiver: Sendable {
             }
         }
         var server = HTTPServerBuilder.http1()
-        if let tls = config.tls {
+        if let tls = settings.tls {
             let chain = try NIOSSLCertificate.fromPEMFile(tls.certificate).map { NIOSSLCertificateSource.certificate($0) }
             let key = try NIOSSLPrivateKey(file: tls.key, format: .pem)
             server = try .tls(.http1(), tlsConfiguration: .makeServerConfiguration(certificateChain: chain, privateKey: .privateKey(key)))
         }
         return Application(
             router: router, server: server,
-            configuration: .init(address: .hostname(config.host, port: config.port), serverName: "caas-gateway"), logger: logger)
+            configuration: .init(address: .hostname(settings.host, port: settings.port), serverName: "caas-gateway"),
+            onServerRunning: { channel in await onRunning(channel.localAddress?.port ?? settings.port) }, logger: logger)
     }
 
     func handle(_ request: Request, context: some RequestContext, path: String) async -> Response {
@@ -86,7 +120,7 @@ public struct Receiver: Sendable {
         }
         let body: Data
         do {
-            var buffer = try await request.body.collect(upTo: config.maxBodyBytes)
+            var buffer = try await request.body.collect(upTo: settings.maxBodyBytes)
             body = buffer.readData(length: buffer.readableBytes) ?? Data()
         } catch {
             return (.tooLarge, Response(status: .contentTooLarge))
@@ -96,7 +130,7 @@ public struct Receiver: Sendable {
             id: id, timestamp: request.headers[HTTPField.Name("webhook-timestamp")!],
             signature: request.headers[HTTPField.Name("webhook-signature")!], body: body,
             keys: endpoint.keys.map { SymmetricKey(data: $0) }, now: clock(),
-            tolerance: config.tolerance)
+            tolerance: settings.tolerance)
         {
             // Never the body nor the signature in the log: only which check failed.
             logger.notice("webhook refused", metadata: ["path": "\(path)", "why": "\(refusal)"])
@@ -150,5 +184,5 @@ public struct Receiver: Sendable {
 
 public struct ReceiverError: Error, CustomStringConvertible {
     public let description: String
-    init(_ d: String) { description = d }
+    public init(_ d: String) { description = d }
 }

@@ -1,7 +1,7 @@
 import Crypto
 import Foundation
 import GatewayCore
-import GatewayEngine
+import GatewayFiles
 
 /// Where a verified delivery goes: a file in `inbox/<feed>/`, durable before the partner hears
 /// 2xx, and written once per `webhook-id`.

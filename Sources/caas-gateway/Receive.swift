@@ -25,7 +25,7 @@ struct Receive: AsyncParsableCommand {
         let cfg = try global.loadConfig()
         let receiver: Receiver
         do {
-            receiver = try Receiver(gateway: cfg, logger: global.makeLogger())
+            receiver = try Receiver(try Self.settings(cfg), logger: global.makeLogger(), clock: { WallClock.now() })
         } catch {
             Output.error("cannot start the receiver: \(error)")
             throw ExitCode(ExitCodes.failure)
@@ -37,5 +37,15 @@ struct Receive: AsyncParsableCommand {
             Output.error("cannot start the receiver: \(e) (check webhooks.tls)")
             throw ExitCode(ExitCodes.failure)
         }
+    }
+
+    /// The receiver's settings from the configuration, every secret resolved now.
+    static func settings(_ cfg: GatewayConfig) throws -> Receiver.Settings {
+        guard let w = cfg.webhooks else { throw ReceiverError("no webhooks: section in the configuration") }
+        return Receiver.Settings(
+            host: w.host, port: w.port, maxBodyBytes: w.maxBodyBytes, tolerance: w.tolerance, tls: w.tls,
+            endpoints: try w.endpoints.map { (path: $0.path, feed: $0.feed, secrets: try $0.secrets.map { try $0.resolve() }) },
+            inbox: cfg.inbox, webhooksDir: cfg.webhooksDir,
+            metricsPath: (cfg.varDir as NSString).appendingPathComponent("metrics/caas_gateway_receiver.prom"))
     }
 }

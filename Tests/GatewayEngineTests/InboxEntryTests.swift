@@ -1,4 +1,5 @@
 import Foundation
+import GatewayFiles
 import GatewayTestSupport
 import Testing
 

@@ -1,5 +1,6 @@
 import Foundation
 import GatewayCore
+import GatewayFiles
 
 /// `outbox/<folder>/<run>-<pass>-<stream>.ndjson`: what the gateway sends, one NDJSON file per
 /// pass of a run and per stream (welcome, notices, stock), written atomically, never over another,

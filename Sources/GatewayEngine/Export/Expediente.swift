@@ -1,5 +1,6 @@
 import Foundation
 import GatewayCore
+import GatewayFiles
 
 /// The expediente de compra: one order's purchase file as the web platform and the app show it to
 /// the customer (schema `caas-gateway/expediente/v1`, documented in docs/expediente-schema.md).

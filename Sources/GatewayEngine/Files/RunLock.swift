@@ -1,4 +1,5 @@
 import Foundation
+import GatewayFiles
 
 /// One gateway run at a time per `var/` directory: an exclusive, non-blocking flock. The kernel
 /// releases it when the process dies, so a crashed run never leaves a stale lock behind.

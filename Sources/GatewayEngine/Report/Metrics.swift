@@ -1,5 +1,6 @@
 import Foundation
 import GatewayCore
+import GatewayFiles
 import GatewayStore
 
 /// `var/metrics/caas_gateway.prom` for node_exporter's textfile collector, written atomically

@@ -1,5 +1,6 @@
 import Foundation
 import GatewayCore
+import GatewayFiles
 import GatewayStore
 
 /// Writes `outbox/reports/<day>/report.{json,csv,html}`, `orders.csv` and `rejections.csv`, each atomically.

@@ -1,5 +1,6 @@
 import CCrashMark
 import Foundation
+import GatewayFiles
 import GatewayStore
 import Logging
 

@@ -63,7 +63,7 @@ public enum AtomicFile {
         if durable { syncDirectory(dir) }
     }
 
-    static func writeAll(_ fd: Int32, _ data: Data, name: String) throws {
+    public static func writeAll(_ fd: Int32, _ data: Data, name: String) throws {
         try data.withUnsafeBytes { raw in
             var off = 0
             while off < raw.count {
@@ -99,11 +99,11 @@ public enum AtomicFile {
     /// The longest name the gateway gives a file it keeps (archive, quarantine), in bytes: a
     /// partner's name may take all of NAME_MAX (255), and the suffixes added to it (`.<hash>.<n>`,
     /// `.reason.txt`) must still fit.
-    static let maxKeptNameBytes = 200
+    public static let maxKeptNameBytes = 200
 
     /// `name`, or when longer than `maxKeptNameBytes` its start, `~`, `tag` (the content's hash)
     /// and its extension. The full name stays in the ledger and the reason file.
-    static func boundedName(_ name: String, tag: String) -> String {
+    public static func boundedName(_ name: String, tag: String) -> String {
         guard name.utf8.count > maxKeptNameBytes else { return name }
         let ext = (name as NSString).pathExtension
         let tail = ext.isEmpty || ext.utf8.count > 16 ? "" : "." + ext
@@ -148,7 +148,7 @@ public enum AtomicFile {
         return target
     }
 
-    static func syncDirectory(_ dir: String) {
+    public static func syncDirectory(_ dir: String) {
         let fd = open(dir, O_RDONLY)
         if fd >= 0 {
             fsync(fd)
@@ -156,7 +156,7 @@ public enum AtomicFile {
         }
     }
 
-    static func posixError(_ what: String) -> NSError {
+    public static func posixError(_ what: String) -> NSError {
         let code = errno
         return NSError(
             domain: NSPOSIXErrorDomain, code: Int(code),
