@@ -48,12 +48,22 @@ struct CrashIsolationTests {
         return try orders(cli)
     }
 
+    /// A home on a PostgreSQL store of its own, as runners sharing one have.
+    func onPostgres(_ cli: CLI) throws {
+        let pg = try TestPostgres.shared()
+        try FileManager.default.createDirectory(atPath: cli.home + "/secrets", withIntermediateDirectories: true)
+        try pg.password.write(toFile: cli.home + "/secrets/pg", atomically: true, encoding: .utf8)
+        try Fixtures.write(
+            "store: {postgres: {url: '\(try pg.newDatabase("crash"))', password: {file: secrets/pg}}}\n", cli.home + "/caas-gateway.yaml")
+    }
+
     @Test("an order whose fold dies is set aside; the others come through", arguments: [
-        ("trap", [SIGILL, SIGTRAP]), ("segv", [SIGSEGV]), ("abort", [SIGABRT]),
+        ("trap", [SIGILL, SIGTRAP], false), ("segv", [SIGSEGV], false), ("abort", [SIGABRT], false), ("trap", [SIGILL, SIGTRAP], true),
     ])
-    func orderSetAside(how: String, signals: [Int32]) throws {
+    func orderSetAside(how: String, signals: [Int32], postgres: Bool) throws {
         let victim = "S-2026-000103"
-        let cli = try CLI("crash-order-\(how)")
+        let cli = try CLI("crash-order-\(how)-\(postgres ? "pg" : "sqlite")")
+        if postgres { try onPostgres(cli) }
         try cli.drop(Self.files)
         let crashed = try cli.run(
             ["run", "--as-of", Self.asOf], environment: ["LD_PRELOAD": try trap(), "CAAS_TRAP_ON": "\t\(victim)\tfold\t", "CAAS_TRAP_HOW": how])
@@ -61,6 +71,7 @@ struct CrashIsolationTests {
 
         let next = try cli.run(["run", "--as-of", Self.asOf])
         #expect(next.code == 2, "a person is needed: \(next.err)")
+        #expect(FileManager.default.fileExists(atPath: cli.home + "/var/gateway.sqlite") == !postgres, "the store the case names")
         #expect(next.err.contains("fold_failed") && next.err.contains(victim), "names the order set aside: \(next.err)")
         let signalName = ["trap": "SIG", "segv": "SIGSEGV", "abort": "SIGABRT"][how]!
         let listed = try cli.run(["exceptions", "--owner", "integration", "--as-of", Self.asOf])
