@@ -31,6 +31,18 @@ struct ReceiverInProcessTests {
         }
     }
 
+    /// Runs the server's tasks on a thread of its own. The tests around it (processes waited for,
+    /// servers polled) can hold every thread of Swift's cooperative pool for minutes; a server on
+    /// that pool would not answer until they let go.
+    final class OwnThread: TaskExecutor, @unchecked Sendable {
+        private let queue = DispatchQueue(label: "receiver-in-process")
+        func enqueue(_ job: consuming ExecutorJob) {
+            let job = UnownedJob(job)
+            queue.async { job.runSynchronously(on: self.asUnownedTaskExecutor()) }
+        }
+    }
+    static let executor = OwnThread()
+
     /// A running receiver with one endpoint, `/hooks/factory` into `inbox/factory-webhooks/`.
     struct Served {
         let home: String
@@ -67,9 +79,15 @@ struct ReceiverInProcessTests {
         let receiver = try Receiver(settings, logger: Logger(label: "test"), clock: { Self.now })
         let port = Port()
         let app = try receiver.application(onRunning: { port.set($0) })
-        let task = Task { try await app.run() }
-        // Waits for the server's own word that it listens, for 30 s at most.
-        for _ in 0..<6_000 where port.port == nil { try await Task.sleep(nanoseconds: 5_000_000) }
+        let task = Task(executorPreference: Self.executor) { try await app.run() }
+        // Waits for the server's own word that it listens, for 30 s at most (on a thread of its own
+        // too, for the same reason).
+        await withCheckedContinuation { (ready: CheckedContinuation<Void, Never>) in
+            Thread {
+                for _ in 0..<6_000 where port.port == nil { usleep(5_000) }
+                ready.resume()
+            }.start()
+        }
         guard let p = port.port else {
             task.cancel()
             throw ReceiverError("the receiver did not start within 30 s")
