@@ -256,6 +256,7 @@ public final class Gateway {
             // written again; that item is then set aside, or tried once more.
             try CrashIsolation.recordDeath(leftAt: config.workMarkFile, store: store, ctx: ctx)
             ctx.mark = try WorkMark(path: config.workMarkFile, runID: ctx.runID, logger: ctx.logger)
+            ctx.setAside = try store.setAsideItems()
             try stages(ctx, &summary)
         } catch let crash as CrashPoint.Triggered {
             // A simulated death: no bookkeeping, as a real one would have none.
@@ -365,7 +366,7 @@ public final class Gateway {
         var ingestor = Ingestor(
             config: config, store: store, recogniser: Recogniser(mappings: mappings), logger: ctx.logger, crashPoint: crashPoint)
         ingestor.mark = ctx.mark
-        let aside = try store.setAsideItems().filter { $0.kind == .file }
+        let aside = ctx.setAside.filter { $0.kind == .file }
         ingestor.setAside = Dictionary(aside.map { ($0.key, $0) }, uniquingKeysWith: { a, _ in a })
         // A file's age on disk is wall time: it says whether its writer may still be writing it.
         let result = try ingestor.ingestAll(runID: ctx.runID, asOf: ctx.asOf, wallClock: WallClock.now())
@@ -387,7 +388,7 @@ public final class Gateway {
             due: { [performers] view in performers.flatMap { $0.due(in: view) } }, rules: config.reconciliation)
         stage.batchSize = topology.foldBatch
         stage.mark = ctx.mark
-        stage.setAside = Set(try store.setAsideItems().filter { $0.kind == .order }.map(\.key))
+        stage.setAside = Set(ctx.setAside.filter { $0.kind == .order }.map(\.key))
         let result = try stage.fold(asOf: ctx.asOf, committed: committed)
         s.ordersFolded += result.folded
         for c in result.changes {

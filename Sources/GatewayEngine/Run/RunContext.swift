@@ -1,4 +1,5 @@
 import Foundation
+import GatewayStore
 import Logging
 
 /// What travels with every stage of one run: its id, its clock, its logger and its configuration.
@@ -22,6 +23,9 @@ public struct RunContext: Sendable {
     public let secrets: SecretMask
     /// The run's working-on mark: the stages name each file and order there while they handle it.
     var mark: WorkMark?
+    /// Files and orders set aside, read once when the run starts (after it judged what a dead
+    /// run left): the ingest and every fold pass of the run leave them alone.
+    var setAside: [SetAsideItem] = []
 
     public init(runID: String, command: String, asOf: Date, logger: Logger, config: GatewayConfig, dryRun: Bool, runner: String) {
         self.runID = runID
