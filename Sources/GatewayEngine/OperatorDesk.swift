@@ -142,5 +142,6 @@ extension Gateway {
         return broughtBack + due
     }
 
-    static let foldKeyPrefix = "fold:"
+    /// How `retry` names an order set aside after its fold killed a run: `fold:<ref>`.
+    public static let foldKeyPrefix = "fold:"
 }

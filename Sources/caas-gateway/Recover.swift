@@ -75,8 +75,8 @@ struct Retry: ParsableCommand {
         let gateway = try global.openGateway()
         try Output.operatorCommand {
             let done = try gateway.retry(keys: keys, kind: kind, orderRef: order, note: note, asOf: global.asOfDate)
-            let folds = done.filter { $0.hasPrefix("fold:") }
-            let due = done.filter { !$0.hasPrefix("fold:") }
+            let folds = done.filter { $0.hasPrefix(Gateway.foldKeyPrefix) }
+            let due = done.filter { !$0.hasPrefix(Gateway.foldKeyPrefix) }
             for k in folds { Output.line("brought back: \(k)") }
             for k in due { Output.line("due again: \(k)") }
             if !folds.isEmpty { Output.line("\(folds.count) order(s) brought back; the next run folds them (or: caas-gateway act)") }
