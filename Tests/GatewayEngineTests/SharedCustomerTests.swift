@@ -60,37 +60,3 @@ struct SharedCustomerTests {
         #expect(stored?.orderRef == welcome["order_ref"] as? String)
     }
 }
-
-@Suite("Credentials for a customer welcomed elsewhere (SQLite and PostgreSQL)")
-struct CredentialConflictContractTests {
-    let t0 = Timestamp.parseISO("2026-10-03T23:00:00Z")!
-
-    func commit(_ store: any GatewayStore, order: String, token: String) throws {
-        var c = ActionCommit()
-        let customer = CustomerRecord(customerID: "C-1", username: "a@example.es", createdAt: t0)
-        c.credentials.append((customer, CredentialRecord(customerID: "C-1", tokenHash: token, expiresAt: t0, issuedAt: t0, orderRef: order)))
-        c.facts.append(
-            Fact(
-                id: "f_" + order, orderRef: order, kind: .credentialsIssued, occurredAt: t0, fields: [:],
-                provenance: Provenance(action: "issue_credentials:" + order)))
-        try store.commitActions(c, runID: "r1")
-    }
-
-    @Test(arguments: ["sqlite", "postgres"])
-    func aSecondOrdersWelcomeWritesNothingAndTheSameOrdersReplaces(_ backend: String) throws {
-        let store: any GatewayStore
-        if backend == "postgres" {
-            let pg = try TestPostgres.shared()
-            store = try PostgresStore(url: try pg.newDatabase("credentials"), password: pg.password)
-        } else {
-            store = try SQLiteStore(path: Fixtures.tempDir() + "/gateway.sqlite")
-        }
-        try commit(store, order: "S-1", token: "h1")
-        #expect(throws: CustomerWelcomedElsewhere.self) { try commit(store, order: "S-2", token: "h2") }
-        #expect(try store.credential(customerID: "C-1")?.tokenHash == "h1", "the first welcome's link still works")
-        #expect(try store.facts(orderRef: "S-2").isEmpty, "nothing of the refused step was written")
-        // The same order again (a welcome an interrupted run never sent): a fresh token replaces it.
-        try commit(store, order: "S-1", token: "h3")
-        #expect(try store.credential(customerID: "C-1")?.tokenHash == "h3")
-    }
-}

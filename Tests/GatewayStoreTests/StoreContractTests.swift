@@ -498,6 +498,36 @@ struct SetAsideContractTests {
     }
 }
 
+/// Two runners issuing one customer's credentials at once (`SharedCustomerTests` in the engine's
+/// tests stages the race): the second order's credential is refused, the same order's replaced.
+@Suite("Credentials for a customer welcomed elsewhere (SQLite and PostgreSQL)")
+struct CredentialConflictContractTests {
+    let t0 = Timestamp.parseISO("2026-10-03T23:00:00Z")!
+
+    func commit(_ store: any GatewayStore, order: String, token: String) throws {
+        var c = ActionCommit()
+        let customer = CustomerRecord(customerID: "C-1", username: "a@example.es", createdAt: t0)
+        c.credentials.append((customer, CredentialRecord(customerID: "C-1", tokenHash: token, expiresAt: t0, issuedAt: t0, orderRef: order)))
+        c.facts.append(
+            Fact(
+                id: "f_" + order, orderRef: order, kind: .credentialsIssued, occurredAt: t0, fields: [:],
+                provenance: Provenance(action: "issue_credentials:" + order)))
+        try store.commitActions(c, runID: "r1")
+    }
+
+    @Test(arguments: StoreBackend.allCases)
+    func aSecondOrdersWelcomeWritesNothingAndTheSameOrdersReplaces(_ backend: StoreBackend) throws {
+        let store = try backend.newStore()
+        try commit(store, order: "S-1", token: "h1")
+        #expect(throws: CustomerWelcomedElsewhere.self) { try commit(store, order: "S-2", token: "h2") }
+        #expect(try store.credential(customerID: "C-1")?.tokenHash == "h1", "the first welcome's link still works")
+        #expect(try store.facts(orderRef: "S-2").isEmpty, "nothing of the refused step was written")
+        // The same order again (a welcome an interrupted run never sent): a fresh token replaces it.
+        try commit(store, order: "S-1", token: "h3")
+        #expect(try store.credential(customerID: "C-1")?.tokenHash == "h3")
+    }
+}
+
 /// What concurrent callers saw, in one place.
 final class Outcomes: @unchecked Sendable {
     private let lock = NSLock()
