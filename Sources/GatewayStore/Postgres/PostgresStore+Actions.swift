@@ -101,7 +101,7 @@ extension PostgresStore {
         }
     }
 
-    static func action(_ r: PGRow) throws -> ActionRecord { try StoreRows.action(StoredRow(r, table: "actions", key: "key")) }
+    static func action(_ r: PGRow) throws -> ActionRecord { try StoreRows.action(r) }
 
     public func makeDue(_ selector: ActionSelector, note: String, at: Date) throws -> [String] {
         var sql = "SELECT * FROM actions WHERE status = 'failed'"

@@ -18,7 +18,7 @@ extension PostgresStore {
         }
     }
 
-    static func ledgerEntry(_ r: PGRow) throws -> LedgerEntry { try StoreRows.ledgerEntry(StoredRow(r, table: "files", key: "hash")) }
+    static func ledgerEntry(_ r: PGRow) throws -> LedgerEntry { try StoreRows.ledgerEntry(r) }
 
     public func requeueFile(hash: String, note: String, at: Date) throws -> LedgerEntry? {
         try write { c in
@@ -60,7 +60,7 @@ extension PostgresStore {
         guard !runIDs.isEmpty else { return [] }
         return try autocommit { c in
             try c.query("SELECT * FROM file_sightings WHERE run_id IN (\(Self.marks(runIDs.count))) ORDER BY seq", runIDs).rows.map {
-                try StoreRows.sighting(StoredRow($0, table: "file_sightings", key: "seq"))
+                try StoreRows.sighting($0)
             }
         }
     }
@@ -130,7 +130,7 @@ extension PostgresStore {
         }
     }
 
-    static func rejection(_ r: PGRow) throws -> Rejection { try StoreRows.rejection(StoredRow(r, table: "rejections", key: "seq")) }
+    static func rejection(_ r: PGRow) throws -> Rejection { try StoreRows.rejection(r) }
 
     public func fileProblems() throws -> [ProblemFile] {
         try autocommit { c in
@@ -201,7 +201,7 @@ extension PostgresStore {
         }
     }
 
-    static func fact(_ r: PGRow) throws -> Fact { try StoreRows.fact(StoredRow(r, table: "facts", key: "id")) }
+    static func fact(_ r: PGRow) throws -> Fact { try StoreRows.fact(r) }
 
     public func appendFacts(_ facts: [Fact], runID: String) throws {
         try write { c in try Self.insertFacts(c, facts, runID: runID) }

@@ -81,12 +81,12 @@ extension PostgresStore {
     public func anomalies() throws -> [StoredAnomaly] {
         try autocommit { c in
             try c.query("SELECT * FROM anomalies ORDER BY first_seen_at, order_ref, occurred_at").rows.map {
-                try StoreRows.anomaly(StoredRow($0, table: "anomalies", key: "order_ref"))
+                try StoreRows.anomaly($0)
             }
         }
     }
 
-    static func view(_ r: PGRow) throws -> OrderView { try StoreRows.view(StoredRow(r, table: "orders", key: "ref")) }
+    static func view(_ r: PGRow) throws -> OrderView { try StoreRows.view(r) }
 
     public func projections() throws -> [OrderView] {
         try autocommit { c in try c.query("SELECT ref, view_json FROM orders ORDER BY ref").rows.map(Self.view) }

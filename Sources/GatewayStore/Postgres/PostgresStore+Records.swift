@@ -100,7 +100,7 @@ extension PostgresStore {
         guard !runIDs.isEmpty else { return [] }
         return try autocommit { c in
             try c.query("SELECT * FROM transfers WHERE run_id IN (\(Self.marks(runIDs.count))) ORDER BY seq", runIDs).rows.map {
-                try StoreRows.transfer(StoredRow($0, table: "transfers", key: "seq"))
+                try StoreRows.transfer($0)
             }
         }
     }
@@ -166,7 +166,7 @@ extension PostgresStore {
         }
     }
 
-    static func exception(_ r: PGRow) throws -> TrackedException { try StoreRows.exception(StoredRow(r, table: "exceptions", key: "key")) }
+    static func exception(_ r: PGRow) throws -> TrackedException { try StoreRows.exception(r) }
 }
 
 // MARK: Registrations
@@ -206,7 +206,7 @@ extension PostgresStore {
             let rows =
                 try orderRef.map { try c.query("SELECT * FROM registration_attempts WHERE order_ref = ? ORDER BY seq", [$0]).rows }
                 ?? c.query("SELECT * FROM registration_attempts ORDER BY seq").rows
-            return try rows.map { try StoreRows.registrationAttempt(StoredRow($0, table: "registration_attempts", key: "seq")) }
+            return try rows.map { try StoreRows.registrationAttempt($0) }
         }
     }
 
@@ -220,6 +220,6 @@ extension PostgresStore {
     }
 
     static func registration(_ r: PGRow) throws -> RegistrationRecord {
-        try StoreRows.registration(StoredRow(r, table: "registrations", key: "order_ref"))
+        try StoreRows.registration(r)
     }
 }

@@ -31,7 +31,7 @@ extension PostgresStore {
     }
 
     static func setAsideItem(_ r: PGRow) throws -> SetAsideItem {
-        try StoreRows.setAsideItem(StoredRow(r, table: "set_aside", key: "key"))
+        try StoreRows.setAsideItem(r)
     }
 }
 

@@ -133,7 +133,7 @@ public final class PostgresStore: GatewayStore, @unchecked Sendable {
         }
     }
 
-    static func run(_ r: PGRow) throws -> RunRecord { try StoreRows.run(StoredRow(r, table: "runs", key: "id")) }
+    static func run(_ r: PGRow) throws -> RunRecord { try StoreRows.run(r) }
 
     // MARK: Work one runner does at a time
 

@@ -105,7 +105,7 @@ extension SQLiteStore {
         }
     }
 
-    static func action(_ r: Row) throws -> ActionRecord { try StoreRows.action(StoredRow(r, table: "actions", key: "key")) }
+    static func action(_ r: Row) throws -> ActionRecord { try StoreRows.action(r) }
 
     public func makeDue(_ selector: ActionSelector, note: String, at: Date) throws -> [String] {
         try db.write { db in

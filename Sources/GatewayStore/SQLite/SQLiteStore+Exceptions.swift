@@ -59,7 +59,7 @@ extension SQLiteStore {
                 return ProblemFile(
                     name: r["name"], feed: r["feed"], hash: hash, arrivedAt: Self.date(r["as_of"])!,
                     quarantineReason: StoreRules.problemReason(status: r["status"], reason: r["reason"]), rejected: r["rejected"],
-                    firstRejection: try first.map { try StoreRows.rejection(StoredRow($0, table: "rejections", key: "file_hash")) })
+                    firstRejection: try first.map { try StoreRows.rejection($0) })
             }
         }
     }
@@ -96,5 +96,5 @@ extension SQLiteStore {
         }
     }
 
-    static func exception(_ r: Row) throws -> TrackedException { try StoreRows.exception(StoredRow(r, table: "exceptions", key: "key")) }
+    static func exception(_ r: Row) throws -> TrackedException { try StoreRows.exception(r) }
 }

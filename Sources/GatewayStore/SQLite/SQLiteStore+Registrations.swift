@@ -42,7 +42,7 @@ extension SQLiteStore {
                 try orderRef.map {
                     try Row.fetchAll(db, sql: "SELECT * FROM registration_attempts WHERE order_ref = ? ORDER BY seq", arguments: [$0])
                 } ?? Row.fetchAll(db, sql: "SELECT * FROM registration_attempts ORDER BY seq")
-            return try rows.map { try StoreRows.registrationAttempt(StoredRow($0, table: "registration_attempts", key: "seq")) }
+            return try rows.map { try StoreRows.registrationAttempt($0) }
         }
     }
 
@@ -56,6 +56,6 @@ extension SQLiteStore {
     }
 
     static func registration(_ r: Row) throws -> RegistrationRecord {
-        try StoreRows.registration(StoredRow(r, table: "registrations", key: "order_ref"))
+        try StoreRows.registration(r)
     }
 }

@@ -34,7 +34,7 @@ extension SQLiteStore {
     }
 
     static func setAsideItem(_ r: Row) throws -> SetAsideItem {
-        try StoreRows.setAsideItem(StoredRow(r, table: "set_aside", key: "key"))
+        try StoreRows.setAsideItem(r)
     }
 }
 

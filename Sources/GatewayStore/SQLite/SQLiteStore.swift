@@ -361,7 +361,7 @@ public final class SQLiteStore: GatewayStore {
         }
     }
 
-    static func run(_ r: Row) throws -> RunRecord { try StoreRows.run(StoredRow(r, table: "runs", key: "id")) }
+    static func run(_ r: Row) throws -> RunRecord { try StoreRows.run(r) }
 
     // MARK: File ledger
 
@@ -383,7 +383,7 @@ public final class SQLiteStore: GatewayStore {
         }
     }
 
-    static func ledgerEntry(_ r: Row) throws -> LedgerEntry { try StoreRows.ledgerEntry(StoredRow(r, table: "files", key: "hash")) }
+    static func ledgerEntry(_ r: Row) throws -> LedgerEntry { try StoreRows.ledgerEntry(r) }
 
     public func requeueFile(hash: String, note: String, at: Date) throws -> LedgerEntry? {
         try db.write { db in
@@ -429,7 +429,7 @@ public final class SQLiteStore: GatewayStore {
             return try Row.fetchAll(
                 db, sql: "SELECT * FROM file_sightings WHERE run_id IN (\(marks)) ORDER BY seq",
                 arguments: StatementArguments(runIDs)
-            ).map { try StoreRows.sighting(StoredRow($0, table: "file_sightings", key: "seq")) }
+            ).map { try StoreRows.sighting($0) }
         }
     }
 
@@ -510,7 +510,7 @@ public final class SQLiteStore: GatewayStore {
     public func rejections(fileHash: String) throws -> [Rejection] {
         try db.read { db in
             try Row.fetchAll(db, sql: "SELECT * FROM rejections WHERE file_hash = ? ORDER BY record_no, rowid", arguments: [fileHash]).map {
-                try StoreRows.rejection(StoredRow($0, table: "rejections", key: "file_hash"))
+                try StoreRows.rejection($0)
             }
         }
     }
@@ -554,7 +554,7 @@ public final class SQLiteStore: GatewayStore {
         }
     }
 
-    static func fact(_ r: Row) throws -> Fact { try StoreRows.fact(StoredRow(r, table: "facts", key: "id")) }
+    static func fact(_ r: Row) throws -> Fact { try StoreRows.fact(r) }
 
     public func appendFacts(_ facts: [Fact], runID: String) throws {
         try db.write { db in
@@ -647,12 +647,12 @@ public final class SQLiteStore: GatewayStore {
     public func anomalies() throws -> [StoredAnomaly] {
         try db.read { db in
             try Row.fetchAll(db, sql: "SELECT * FROM anomalies ORDER BY first_seen_at, order_ref, occurred_at").map {
-                try StoreRows.anomaly(StoredRow($0, table: "anomalies", key: "order_ref"))
+                try StoreRows.anomaly($0)
             }
         }
     }
 
-    static func view(_ r: Row) throws -> OrderView { try StoreRows.view(StoredRow(r, table: "orders", key: "ref")) }
+    static func view(_ r: Row) throws -> OrderView { try StoreRows.view(r) }
 
     public func projections() throws -> [OrderView] {
         try db.read { db in try Row.fetchAll(db, sql: "SELECT ref, view_json FROM orders ORDER BY ref").map(Self.view) }
@@ -842,7 +842,7 @@ public final class SQLiteStore: GatewayStore {
             let marks = Array(repeating: "?", count: runIDs.count).joined(separator: ",")
             return try Row.fetchAll(
                 db, sql: "SELECT * FROM transfers WHERE run_id IN (\(marks)) ORDER BY seq", arguments: StatementArguments(runIDs)
-            ).map { try StoreRows.transfer(StoredRow($0, table: "transfers", key: "seq")) }
+            ).map { try StoreRows.transfer($0) }
         }
     }
 
